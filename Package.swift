@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "dft-mpi",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "dft-mpi", targets: ["dft-mpi"]),
+        .library(name: "DFTTrain", targets: ["DFTTrain"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+    ],
+    targets: [
+        // C libraries, found through pkg-config; the shims expose the macros Swift cannot import.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+
+        // Storage, BLAS, and the forward/backward kernels on flat buffers.
+        .target(name: "DFTCore", dependencies: ["COpenBLAS"]),
+        // The decoder-only transformer: config, parameter layout, forward and backward.
+        .target(name: "DFTModel", dependencies: ["DFTCore"]),
+        // Tokenizers, datasets, sampling, and batch building (padding and packing).
+        .target(name: "DFTData", dependencies: ["DFTCore"]),
+        // Objectives, optimizers, schedules, communicators, the training loop.
+        .target(name: "DFTTrain", dependencies: [
+            "DFTCore", "DFTModel", "DFTData",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        .executableTarget(name: "dft-mpi", dependencies: [
+            "DFTTrain",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "DFTCoreTests", dependencies: [
+            "DFTCore", .product(name: "Numerics", package: "swift-numerics"),
+        ]),
+        .testTarget(name: "DFTModelTests", dependencies: [
+            "DFTModel", "DFTCore", .product(name: "Numerics", package: "swift-numerics"),
+        ]),
+        .testTarget(name: "DFTDataTests", dependencies: ["DFTData", "DFTCore"]),
+        .testTarget(name: "DFTTrainTests", dependencies: [
+            "DFTTrain", "DFTModel", "DFTData", "DFTCore",
+            .product(name: "Numerics", package: "swift-numerics"),
+        ]),
+    ]
+)

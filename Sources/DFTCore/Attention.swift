@@ -1,0 +1,144 @@
+import Foundation
+
+/// Causal grouped-query softmax attention over a fused [tokens, (heads + 2 * kvHeads) * headDim]
+/// q/k/v activation, queries first, then keys, then values (the layout one sgemm against the
+/// concatenated q/k/v projection weights produces).
+///
+/// A row of `rowLength` slots holds runs of equal segment ids: one example and its padding,
+/// or several packed examples. A query attends to the keys at or before it in its own run
+/// only (padding runs, segment id < 0, produce zeros), so each run is an independent causal block: scores are computed per block with
+/// sgemm, and a packed row costs the sum of its blocks' squares rather than rowLength^2.
+public struct Attention: Sendable {
+    public let heads: Int
+    public let kvHeads: Int
+    public let headDim: Int
+
+    public init(heads: Int, kvHeads: Int, headDim: Int) {
+        precondition(heads % kvHeads == 0, "attention heads \(heads) not a multiple of kv heads \(kvHeads)")
+        self.heads = heads
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+    }
+
+    /// Columns of the fused q/k/v activation.
+    public var qkvWidth: Int { (heads + 2 * kvHeads) * headDim }
+    /// Columns of the attention output (the input of o_proj).
+    public var outWidth: Int { heads * headDim }
+    var keyOffset: Int { heads * headDim }
+    var valueOffset: Int { (heads + kvHeads) * headDim }
+    var scale: Float { 1 / Float(headDim).squareRoot() }
+
+    /// Calls `body(start, end)` for each run of equal segment ids in one row.
+    @inline(__always)
+    func forEachRun(_ segments: UnsafePointer<Int32>, rowLength: Int, _ body: (Int, Int) -> Void) {
+        var start = 0
+        while start < rowLength {
+            var end = start + 1
+            while end < rowLength && segments[end] == segments[start] { end += 1 }
+            body(start, end)
+            start = end
+        }
+    }
+
+    /// out: [rows * rowLength, heads * headDim]; qkv: [rows * rowLength, qkvWidth] with RoPE
+    /// already applied to q and k; segments: [rows * rowLength];
+    /// probs: [rows, heads, rowLength, rowLength], saved softmax (only the causal blocks are
+    /// written; backward reads nothing else).
+    public func forward(
+        out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
+        qkv: UnsafePointer<Float>, segments: UnsafePointer<Int32>, rows: Int, rowLength: Int
+    ) {
+        let width = qkvWidth, group = heads / kvHeads, T = rowLength
+        for r in 0..<rows {
+            let rowBase = r * T
+            forEachRun(segments + rowBase, rowLength: T) { s, e in
+                let L = e - s
+                let first = rowBase + s
+                if segments[first] < 0 {
+                    // Padding never reaches a trained token: give it a zero output, no work.
+                    (out + first * outWidth).update(repeating: 0, count: L * outWidth)
+                    return
+                }
+                for h in 0..<heads {
+                    let g = h / group
+                    let q = qkv + first * width + h * headDim
+                    let k = qkv + first * width + keyOffset + g * headDim
+                    let v = qkv + first * width + valueOffset + g * headDim
+                    let p = probs + (r * heads + h) * T * T + s * T + s  // block [L, L], ld T
+                    BLAS.gemm(transB: true, m: L, n: L, k: headDim, alpha: scale,
+                              a: q, lda: width, b: k, ldb: width, c: p, ldc: T)
+                    for i in 0..<L {
+                        let rowP = p + i * T
+                        var maxScore = -Float.infinity
+                        for j in 0...i { maxScore = max(maxScore, rowP[j]) }
+                        var sum: Float = 0
+                        for j in 0...i {
+                            let x = expf(rowP[j] - maxScore)
+                            rowP[j] = x
+                            sum += x
+                        }
+                        let inv = 1 / sum
+                        for j in 0...i { rowP[j] *= inv }
+                        // Future keys get probability 0 so the block can go to sgemm whole.
+                        for j in (i + 1)..<max(i + 1, L) { rowP[j] = 0 }
+                    }
+                    BLAS.gemm(m: L, n: headDim, k: L, a: p, lda: T, b: v, ldb: width,
+                              c: out + first * outWidth + h * headDim, ldc: outWidth)
+                }
+            }
+        }
+    }
+
+    /// dQKV: [rows * rowLength, qkvWidth], overwritten (gradients w.r.t. the rotated q, k and v);
+    /// dOut: [rows * rowLength, heads * headDim]; scratch: [rowLength, rowLength].
+    public func backward(
+        dQKV: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+        dOut: UnsafePointer<Float>, qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>,
+        segments: UnsafePointer<Int32>, rows: Int, rowLength: Int
+    ) {
+        let width = qkvWidth, group = heads / kvHeads, T = rowLength
+        // Several query heads share one kv head, so dK and dV accumulate; start from zero.
+        dQKV.update(repeating: 0, count: rows * T * width)
+        for r in 0..<rows {
+            let rowBase = r * T
+            forEachRun(segments + rowBase, rowLength: T) { s, e in
+                let L = e - s
+                let first = rowBase + s
+                if segments[first] < 0 { return }  // padding: zero gradient, set above
+                for h in 0..<heads {
+                    let g = h / group
+                    let q = qkv + first * width + h * headDim
+                    let k = qkv + first * width + keyOffset + g * headDim
+                    let v = qkv + first * width + valueOffset + g * headDim
+                    let dq = dQKV + first * width + h * headDim
+                    let dk = dQKV + first * width + keyOffset + g * headDim
+                    let dv = dQKV + first * width + valueOffset + g * headDim
+                    let dO = dOut + first * outWidth + h * headDim
+                    let p = probs + (r * heads + h) * T * T + s * T + s  // [L, L], ld T
+                    let dP = scratch  // [L, L], ld L
+
+                    // dV += P^T dO;  dP = dO V^T
+                    BLAS.gemm(transA: true, m: L, n: headDim, k: L, a: p, lda: T,
+                              b: dO, ldb: outWidth, beta: 1, c: dv, ldc: width)
+                    BLAS.gemm(transB: true, m: L, n: L, k: headDim, a: dO, lda: outWidth,
+                              b: v, ldb: width, c: dP, ldc: L)
+                    // Softmax backward, with the score scale folded in:
+                    // dS = scale * P * (dP - sum_j dP * P).
+                    for i in 0..<L {
+                        let rowP = p + i * T
+                        let rowD = dP + i * L
+                        var dot: Float = 0
+                        for j in 0...i { dot += rowD[j] * rowP[j] }
+                        for j in 0...i { rowD[j] = scale * rowP[j] * (rowD[j] - dot) }
+                        for j in (i + 1)..<max(i + 1, L) { rowD[j] = 0 }
+                    }
+                    // dQ = dS K;  dK += dS^T Q
+                    BLAS.gemm(m: L, n: headDim, k: L, a: dP, lda: L, b: k, ldb: width,
+                              c: dq, ldc: width)
+                    BLAS.gemm(transA: true, m: L, n: headDim, k: L, a: dP, lda: L,
+                              b: q, ldb: width, beta: 1, c: dk, ldc: width)
+                }
+            }
+        }
+    }
+}

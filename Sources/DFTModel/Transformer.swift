@@ -1,0 +1,221 @@
+import DFTCore
+
+/// A Llama / Qwen2 decoder with Hugging Face semantics, trained in place on flat buffers.
+///
+/// `forward` runs the layers and keeps what the backward pass needs; `lossAndBackward` runs
+/// the fused LM head and objective and then every layer backwards, adding into `gradients`
+/// (so micro-batches accumulate until the caller zeroes them). Nothing here allocates after
+/// `init`.
+public final class Transformer: @unchecked Sendable {
+    public let config: ModelConfig
+    public let layout: ParameterLayout
+    public let parameters: FloatBuffer  // [layout.count] all weights, HF names via layout
+    public let gradients: FloatBuffer   // [layout.count] same layout
+    public let maxRows: Int
+    public let rowLength: Int
+    public let lossHead: LMHeadLoss
+
+    let rope: RotaryEmbedding
+    let attention: Attention
+    let activations: Activations
+    let offsets: ParameterOffsets
+
+    public init(config: ModelConfig, maxRows: Int, rowLength: Int, lossChunkTokens: Int? = nil) throws {
+        try config.validate()
+        self.config = config
+        self.maxRows = maxRows
+        self.rowLength = rowLength
+        layout = ParameterLayout(config: config)
+        parameters = FloatBuffer(count: layout.count)
+        gradients = FloatBuffer(count: layout.count)
+        offsets = ParameterOffsets(layout: layout, config: config)
+        rope = RotaryEmbedding(headDim: config.headDim, maxPositions: rowLength, theta: config.ropeTheta)
+        attention = Attention(heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads,
+                              headDim: config.headDim)
+        activations = Activations(config: config, maxRows: maxRows, rowLength: rowLength)
+        let chunk = lossChunkTokens
+            ?? LMHeadLoss.chunkTokens(vocab: config.vocabSize, maxTokens: maxRows * rowLength)
+        lossHead = LMHeadLoss(vocab: config.vocabSize, hidden: config.hiddenSize, chunkTokens: chunk)
+    }
+
+    /// Bytes of activations and backward scratch.
+    public var activationBytes: Int { activations.bytes }
+
+    @inline(__always) func p(_ offset: Int) -> UnsafeMutablePointer<Float> { parameters.pointer + offset }
+    @inline(__always) func g(_ offset: Int) -> UnsafeMutablePointer<Float> { gradients.pointer + offset }
+
+    func layerOutput(_ l: Int) -> FloatBuffer {
+        l + 1 < activations.layers.count ? activations.layers[l + 1].input : activations.output
+    }
+
+    /// Runs the decoder up to the final norm for the rows in use of `batch`.
+    public func forward(_ batch: TokenBatch) {
+        precondition(batch.rowLength == rowLength && batch.rows <= maxRows,
+                     "batch \(batch.rows)x\(batch.rowLength) does not fit the model's \(maxRows)x\(rowLength)")
+        let c = config, a = activations
+        let n = batch.tokens, h = c.hiddenSize, f = c.intermediateSize
+        let eps = Float(c.rmsNormEps)
+        batch.inputIds.withUnsafeBufferPointer { ids in
+            for t in 0..<n {
+                precondition(ids[t] >= 0 && Int(ids[t]) < c.vocabSize,
+                             "token id \(ids[t]) outside the model's vocabulary (\(c.vocabSize))")
+            }
+            Embedding.forward(out: a.layers[0].input.pointer, ids: ids.baseAddress!,
+                              table: p(offsets.embedding), tokens: n, hidden: h)
+        }
+        for (l, layer) in a.layers.enumerated() {
+            let o = offsets.layers[l]
+            let out = layerOutput(l)
+            // Attention block.
+            RMSNorm.forward(out: layer.norm1.pointer, rstd: layer.rstd1.pointer, input: layer.input.pointer,
+                            weight: p(o.inputNorm), tokens: n, hidden: h, eps: eps)
+            Linear.forward(out: layer.qkv.pointer, input: layer.norm1.pointer, weight: p(o.qkvWeight),
+                           bias: o.qkvBias.map { p($0) }, tokens: n, inFeatures: h,
+                           outFeatures: attention.qkvWidth)
+            batch.positions.withUnsafeBufferPointer { pos in
+                rope.forward(layer.qkv.pointer, rowStride: attention.qkvWidth,
+                             heads: c.numAttentionHeads + c.numKeyValueHeads,
+                             positions: pos.baseAddress!, tokens: n)
+            }
+            batch.segments.withUnsafeBufferPointer { seg in
+                attention.forward(out: layer.attention.pointer, probs: layer.probs.pointer,
+                                  qkv: layer.qkv.pointer, segments: seg.baseAddress!,
+                                  rows: batch.rows, rowLength: rowLength)
+            }
+            layer.middle.pointer.update(from: layer.input.pointer, count: n * h)
+            BLAS.gemm(transB: true, m: n, n: h, k: attention.outWidth, a: layer.attention.pointer,
+                      b: p(o.oProj), beta: 1, c: layer.middle.pointer)
+            // MLP block.
+            RMSNorm.forward(out: layer.norm2.pointer, rstd: layer.rstd2.pointer, input: layer.middle.pointer,
+                            weight: p(o.postNorm), tokens: n, hidden: h, eps: eps)
+            Linear.forward(out: layer.gateUp.pointer, input: layer.norm2.pointer, weight: p(o.gateUp),
+                           bias: nil, tokens: n, inFeatures: h, outFeatures: 2 * f)
+            SwiGLU.forward(out: layer.mlp.pointer, gateUp: layer.gateUp.pointer, tokens: n, ffn: f)
+            out.pointer.update(from: layer.middle.pointer, count: n * h)
+            BLAS.gemm(transB: true, m: n, n: h, k: f, a: layer.mlp.pointer, b: p(o.down),
+                      beta: 1, c: out.pointer)
+        }
+        RMSNorm.forward(out: a.finalNorm.pointer, rstd: a.finalRstd.pointer, input: a.output.pointer,
+                        weight: p(offsets.finalNorm), tokens: n, hidden: h, eps: eps)
+    }
+
+    /// The objective's sums over the batch's trained tokens, without gradients. Call after `forward`.
+    public func loss(_ batch: TokenBatch, objective: Objective) -> LossSums {
+        runHead(batch, objective: objective, gradScale: 0, withGradients: false)
+    }
+
+    /// The objective's sums, and the gradients of `gradScale * sum of per-token losses` added
+    /// into `gradients`. Call after `forward` on the same batch. gradScale is 1 / (trained
+    /// tokens of the whole optimizer step), so that micro-batches and ranks simply add.
+    public func lossAndBackward(_ batch: TokenBatch, objective: Objective, gradScale: Float) -> LossSums {
+        let sums = runHead(batch, objective: objective, gradScale: gradScale, withGradients: true)
+        backward(batch)
+        return sums
+    }
+
+    private func runHead(_ batch: TokenBatch, objective: Objective, gradScale: Float,
+                         withGradients: Bool) -> LossSums {
+        let a = activations
+        let headWeight = offsets.lmHead
+        return batch.targets.withUnsafeBufferPointer { targets in
+            batch.lossMask.withUnsafeBufferPointer { mask in
+                lossHead.run(hidden: a.finalNorm.pointer, weight: p(headWeight),
+                             targets: targets.baseAddress!, lossMask: mask.baseAddress!,
+                             tokens: batch.tokens, objective: objective, gradScale: gradScale,
+                             dHidden: withGradients ? a.dNorm.pointer : nil,
+                             dWeight: withGradients ? g(headWeight) : nil)
+            }
+        }
+    }
+
+    /// Backward from d(final norm output), which `runHead` left in `dNorm`.
+    private func backward(_ batch: TokenBatch) {
+        let c = config, a = activations
+        let n = batch.tokens, h = c.hiddenSize, f = c.intermediateSize
+        let dRes = a.dResidual.pointer
+        RMSNorm.backward(dInput: dRes, dWeight: g(offsets.finalNorm), dOut: a.dNorm.pointer,
+                         input: a.output.pointer, weight: p(offsets.finalNorm),
+                         rstd: a.finalRstd.pointer, tokens: n, hidden: h)
+        for l in stride(from: a.layers.count - 1, through: 0, by: -1) {
+            let layer = a.layers[l]
+            let o = offsets.layers[l]
+            // MLP block: dRes is d(layer output); afterwards it is d(middle).
+            Linear.backward(dInput: a.dMLP.pointer, dWeight: g(o.down), dBias: nil, dOut: dRes,
+                            input: layer.mlp.pointer, weight: p(o.down),
+                            tokens: n, inFeatures: f, outFeatures: h)
+            SwiGLU.backward(dGateUp: a.dGateUp.pointer, dOut: a.dMLP.pointer,
+                            gateUp: layer.gateUp.pointer, tokens: n, ffn: f)
+            Linear.backward(dInput: a.dNorm.pointer, dWeight: g(o.gateUp), dBias: nil,
+                            dOut: a.dGateUp.pointer, input: layer.norm2.pointer, weight: p(o.gateUp),
+                            tokens: n, inFeatures: h, outFeatures: 2 * f)
+            RMSNorm.backward(dInput: dRes, dWeight: g(o.postNorm), dOut: a.dNorm.pointer,
+                             input: layer.middle.pointer, weight: p(o.postNorm),
+                             rstd: layer.rstd2.pointer, tokens: n, hidden: h, accumulateInput: true)
+            // Attention block: dRes is d(middle); afterwards it is d(layer input).
+            Linear.backward(dInput: a.dAttention.pointer, dWeight: g(o.oProj), dBias: nil, dOut: dRes,
+                            input: layer.attention.pointer, weight: p(o.oProj),
+                            tokens: n, inFeatures: attention.outWidth, outFeatures: h)
+            batch.segments.withUnsafeBufferPointer { seg in
+                attention.backward(dQKV: a.dQKV.pointer, scratch: a.dScores.pointer,
+                                   dOut: a.dAttention.pointer, qkv: layer.qkv.pointer,
+                                   probs: layer.probs.pointer, segments: seg.baseAddress!,
+                                   rows: batch.rows, rowLength: rowLength)
+            }
+            batch.positions.withUnsafeBufferPointer { pos in
+                rope.backward(a.dQKV.pointer, rowStride: attention.qkvWidth,
+                              heads: c.numAttentionHeads + c.numKeyValueHeads,
+                              positions: pos.baseAddress!, tokens: n)
+            }
+            Linear.backward(dInput: a.dNorm.pointer, dWeight: g(o.qkvWeight), dBias: o.qkvBias.map { g($0) },
+                            dOut: a.dQKV.pointer, input: layer.norm1.pointer, weight: p(o.qkvWeight),
+                            tokens: n, inFeatures: h, outFeatures: attention.qkvWidth)
+            RMSNorm.backward(dInput: dRes, dWeight: g(o.inputNorm), dOut: a.dNorm.pointer,
+                             input: layer.input.pointer, weight: p(o.inputNorm),
+                             rstd: layer.rstd1.pointer, tokens: n, hidden: h, accumulateInput: true)
+        }
+        batch.inputIds.withUnsafeBufferPointer { ids in
+            Embedding.backward(dTable: g(offsets.embedding), dOut: dRes, ids: ids.baseAddress!,
+                               tokens: n, hidden: h)
+        }
+    }
+}
+
+/// Offsets of the tensors each kernel call needs, looked up by name once.
+struct ParameterOffsets {
+    struct Layer {
+        let inputNorm: Int
+        let qkvWeight: Int   // q_proj, k_proj, v_proj weights, adjacent
+        let qkvBias: Int?    // q_proj, k_proj, v_proj biases, adjacent (Qwen2)
+        let oProj: Int
+        let postNorm: Int
+        let gateUp: Int      // gate_proj then up_proj weights, adjacent
+        let down: Int
+    }
+    let embedding: Int
+    let layers: [Layer]
+    let finalNorm: Int
+    let lmHead: Int          // the embedding when tie_word_embeddings
+
+    init(layout: ParameterLayout, config: ModelConfig) {
+        embedding = layout.offset("model.embed_tokens.weight")
+        layers = (0..<config.numHiddenLayers).map { l in
+            let p = "model.layers.\(l)."
+            let q = layout.offset(p + "self_attn.q_proj.weight")
+            let k = layout.offset(p + "self_attn.k_proj.weight")
+            let v = layout.offset(p + "self_attn.v_proj.weight")
+            let d = config.headDim, h = config.hiddenSize
+            precondition(k == q + config.numAttentionHeads * d * h && v == k + config.numKeyValueHeads * d * h,
+                         "q/k/v weights must be adjacent")
+            let gate = layout.offset(p + "mlp.gate_proj.weight")
+            precondition(layout.offset(p + "mlp.up_proj.weight") == gate + config.intermediateSize * h,
+                         "gate/up weights must be adjacent")
+            return Layer(inputNorm: layout.offset(p + "input_layernorm.weight"), qkvWeight: q,
+                         qkvBias: config.attentionBias ? layout.offset(p + "self_attn.q_proj.bias") : nil,
+                         oProj: layout.offset(p + "self_attn.o_proj.weight"),
+                         postNorm: layout.offset(p + "post_attention_layernorm.weight"),
+                         gateUp: gate, down: layout.offset(p + "mlp.down_proj.weight"))
+        }
+        finalNorm = layout.offset("model.norm.weight")
+        lmHead = config.tieWordEmbeddings ? embedding : layout.offset("lm_head.weight")
+    }
+}

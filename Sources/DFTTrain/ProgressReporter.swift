@@ -1,0 +1,105 @@
+import DFTCore
+import Foundation
+
+/// Prints training progress, on rank 0 only. On a terminal a live line is redrawn every step
+/// and a permanent line is left every `logEvery` steps; elsewhere (Slurm logs, pipes) only
+/// the permanent lines are written, one per log interval.
+///
+/// Interval lines show means over the interval's trained tokens, not the last step's, so a
+/// noisy step does not hide the trend. The objective, the plain NLL and the mean target
+/// probability are always shown together: DFT's objective is 10-20x smaller than CE, and NLL
+/// can rise while DFT trains well.
+public final class ProgressReporter {
+    let output: FileHandleOutput
+    let live: Bool
+    let logEvery: Int
+    let totalSteps: Int
+    let objectiveName: String
+    let enabled: Bool
+    private var interval = LossSums()
+    private var intervalInputTokens = 0
+    private var intervalSeconds = 0.0
+    private var intervalSkipped = 0
+    private var elapsed = 0.0
+    /// Interval means as printed: (step, objective, nll, mean p), for the closing summary.
+    public private(set) var history: [(step: Int, objective: Double, nll: Double, meanP: Double)] = []
+
+    public init(totalSteps: Int, logEvery: Int, objectiveName: String, enabled: Bool,
+                output: FileHandleOutput = .standardOutput, live: Bool? = nil) {
+        self.output = output
+        self.live = live ?? output.isTerminal
+        self.logEvery = logEvery
+        self.totalSteps = totalSteps
+        self.objectiveName = objectiveName
+        self.enabled = enabled
+    }
+
+    public func line(_ text: String) {
+        guard enabled else { return }
+        output.write((live ? "\r\u{1B}[2K" : "") + text + "\n")
+    }
+
+    public func record(_ m: StepMetrics) {
+        interval = interval + m.sums
+        intervalInputTokens += m.inputTokens
+        intervalSeconds += m.seconds
+        elapsed += m.seconds
+        if m.skipped { intervalSkipped += 1 }
+        let done = m.step + 1
+        guard enabled else { return }
+        let closesInterval = done % logEvery == 0 || done == totalSteps
+        if closesInterval {
+            let t = Double(max(interval.tokens, 1))
+            history.append((done, interval.objective / t, interval.nll / t, interval.probability / t))
+            output.write((live ? "\r\u{1B}[2K" : "") + format(m, sums: interval, inputTokens: intervalInputTokens,
+                                                           seconds: intervalSeconds, skipped: intervalSkipped) + "\n")
+            interval = LossSums()
+            intervalInputTokens = 0
+            intervalSeconds = 0
+            intervalSkipped = 0
+        } else if live {
+            output.write("\r\u{1B}[2K" + format(m, sums: m.sums, inputTokens: m.inputTokens,
+                                               seconds: m.seconds, skipped: m.skipped ? 1 : 0))
+        }
+    }
+
+    func format(_ m: StepMetrics, sums: LossSums, inputTokens: Int, seconds: Double, skipped: Int) -> String {
+        let done = m.step + 1
+        let width = String(totalSteps).count
+        let t = Double(max(sums.tokens, 1))
+        let rate = seconds > 0 ? Double(inputTokens) / seconds : 0
+        let remaining = Double(totalSteps - done) * (elapsed / Double(done))
+        var parts = [
+            "step \(pad(done, width))/\(totalSteps)",
+            "\(objectiveName) \(fixed(sums.objective / t, 4))",
+            "nll \(fixed(sums.nll / t, 4))",
+            "p \(fixed(sums.probability / t, 4))",
+            "lr \(scientific(m.learningRate))",
+            "gnorm \(fixed(m.gradNorm, 3))",
+            "\(Self.count(rate)) tok/s",
+            "\(Self.duration(elapsed)) elapsed",
+            "ETA \(Self.duration(remaining))",
+        ]
+        if skipped > 0 { parts.append("skipped \(skipped)") }
+        return parts.joined(separator: " | ")
+    }
+
+    func pad(_ value: Int, _ width: Int) -> String {
+        let s = String(value)
+        return String(repeating: " ", count: max(0, width - s.count)) + s
+    }
+
+    func fixed(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", value) }
+    func scientific(_ value: Double) -> String { String(format: "%.2e", value) }
+
+    static func count(_ value: Double) -> String {
+        value >= 10_000 ? String(format: "%.1fk", value / 1000) : String(format: "%.0f", value)
+    }
+
+    public static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "?" }
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
+                         : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}

@@ -1,0 +1,40 @@
+import DFTCore
+import DFTData
+import DFTModel
+
+/// Turns the names in a configuration into the things they name: a model source, a data
+/// set and an objective. Hugging Face directories, checkpoints and tokenized data formats
+/// are added here as the loaders arrive.
+public enum RunComponents {
+    public static func modelSource(_ config: TrainConfig) throws -> any ModelSource {
+        if ModelPresets.names.contains(config.model) {
+            return RandomInitialization(config: try ModelPresets.config(named: config.model),
+                                        name: "preset \(config.model)", seed: UInt64(config.seed))
+        }
+        throw ConfigError("'model': unknown model '\(config.model)'; expected a preset, one of "
+            + ModelPresets.names.joined(separator: ", "))
+    }
+
+    public static func dataset(_ config: TrainConfig, model: ModelConfig) throws -> any Dataset {
+        if config.data == "embedded" {
+            return EmbeddedArithmetic()
+        }
+        if config.data.hasSuffix(".jsonl") {
+            return try PretokenizedJSONL(path: config.data, vocabularySize: model.vocabSize, padId: 0)
+        }
+        throw ConfigError("'data': '\(config.data)' is neither 'embedded' nor a .jsonl file of "
+            + "{\"input_ids\": [...], \"loss_mask\": [...]} lines")
+    }
+
+    public static func objective(_ config: TrainConfig) throws -> Objective {
+        let parameter: Float? = switch config.objective {
+        case "dft-clamp": Float(config.clampFloor)
+        case "dft-power": Float(config.powerAlpha)
+        default: nil
+        }
+        guard let objective = Objective(name: config.objective, parameter: parameter) else {
+            throw ConfigError("'objective' must be one of \(Objective.names.joined(separator: ", ")), got '\(config.objective)'")
+        }
+        return objective
+    }
+}

@@ -1,0 +1,24 @@
+/// What one optimizer step measured, summed over every micro-batch and rank.
+public struct StepMetrics: Sendable {
+    /// 0-based index of the optimizer step.
+    public var step: Int
+    public var epoch: Int
+    public var sums: LossSums
+    /// Non-padding input tokens processed (all ranks): the throughput count.
+    public var inputTokens: Int
+    public var learningRate: Double
+    /// Global gradient norm before clipping.
+    public var gradNorm: Double
+    public var seconds: Double
+    /// True when the step was skipped (non-finite loss or gradients, or no trained token).
+    public var skipped: Bool
+
+    /// Mean objective per trained token: exactly the value whose gradient was applied.
+    public var objective: Double { sums.tokens > 0 ? sums.objective / Double(sums.tokens) : .nan }
+    /// Mean -log p over trained tokens.
+    public var nll: Double { sums.tokens > 0 ? sums.nll / Double(sums.tokens) : .nan }
+    /// Mean target-token probability over trained tokens.
+    public var meanProbability: Double { sums.tokens > 0 ? sums.probability / Double(sums.tokens) : .nan }
+}
+
+import DFTCore

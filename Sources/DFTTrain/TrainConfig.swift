@@ -1,0 +1,186 @@
+import Foundation
+import Yams
+import DFTCore
+
+/// Everything a training run is configured by. YAML keys are the snake_case names below;
+/// command-line flags are the same names in kebab-case (`global_batch` = `--global-batch`).
+///
+/// Resolution, later layers winning: built-in defaults (the paper's reference recipe), then
+/// for the built-in data set the demo settings (`TrainConfig.demoSettings`), then the YAML
+/// file, then flags. The resolved configuration is written to OUT/config.yaml.
+public struct TrainConfig: Codable, Equatable, Sendable {
+    public var model = "demo"
+    public var data = "embedded"
+    public var objective = "dft"
+    public var clampFloor = 0.01
+    public var powerAlpha = 1.0
+    public var optimizer = "adamw"
+    public var lr = 5e-5
+    public var minLr = 0.0
+    public var schedule = "cosine"
+    public var warmupRatio = 0.1
+    public var beta1 = 0.9
+    public var beta2 = 0.95
+    public var adamEps = 1e-8
+    public var weightDecay = 0.01
+    public var clip = 1.0
+    /// Optimizer steps; 0 means derive from `epochs`.
+    public var steps = 0
+    public var epochs = 1.0
+    public var globalBatch = 256
+    public var microBatch = 4
+    public var maxLength = 2048
+    public var packing = false
+    public var seed = 42
+    public var out = "runs/default"
+    public var logEvery = 10
+    /// OpenBLAS threads; 0 means every core of the machine.
+    public var threads = 0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case model, data, objective
+        case clampFloor = "clamp_floor", powerAlpha = "power_alpha"
+        case optimizer, lr, minLr = "min_lr", schedule, warmupRatio = "warmup_ratio"
+        case beta1, beta2, adamEps = "adam_eps", weightDecay = "weight_decay", clip
+        case steps, epochs, globalBatch = "global_batch", microBatch = "micro_batch"
+        case maxLength = "max_length", packing, seed, out, logEvery = "log_every", threads
+    }
+
+    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
+
+    /// Settings of the built-in demo: a model trained from random initialisation on the
+    /// embedded arithmetic set needs a higher rate and shorter rows than a 1.5B-parameter
+    /// fine-tune, and should finish in a few minutes on two cores.
+    public static var demoSettings: [String: Any] {
+        ["lr": 2e-3, "global_batch": 32, "micro_batch": 16, "max_length": 128,
+         "packing": true, "epochs": 2.0, "log_every": 10, "out": "runs/demo"]
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = TrainConfig()
+        func v<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
+            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
+        }
+        model = try v(.model, d.model); data = try v(.data, d.data)
+        objective = try v(.objective, d.objective)
+        clampFloor = try v(.clampFloor, d.clampFloor); powerAlpha = try v(.powerAlpha, d.powerAlpha)
+        optimizer = try v(.optimizer, d.optimizer); lr = try v(.lr, d.lr); minLr = try v(.minLr, d.minLr)
+        schedule = try v(.schedule, d.schedule); warmupRatio = try v(.warmupRatio, d.warmupRatio)
+        beta1 = try v(.beta1, d.beta1); beta2 = try v(.beta2, d.beta2); adamEps = try v(.adamEps, d.adamEps)
+        weightDecay = try v(.weightDecay, d.weightDecay); clip = try v(.clip, d.clip)
+        steps = try v(.steps, d.steps); epochs = try v(.epochs, d.epochs)
+        globalBatch = try v(.globalBatch, d.globalBatch); microBatch = try v(.microBatch, d.microBatch)
+        maxLength = try v(.maxLength, d.maxLength); packing = try v(.packing, d.packing)
+        seed = try v(.seed, d.seed); out = try v(.out, d.out); logEvery = try v(.logEvery, d.logEvery)
+        threads = try v(.threads, d.threads)
+    }
+}
+
+public struct ConfigError: Error, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+extension TrainConfig {
+    /// Reads a YAML config file into a key -> value layer, rejecting unknown keys (a typo
+    /// must never silently drop a hyper-parameter).
+    public static func layer(fromYAMLFile path: String) throws -> [String: Any] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigError("config file '\(path)': cannot be read")
+        }
+        let node: Any?
+        do {
+            node = try Yams.load(yaml: text)
+        } catch {
+            throw ConfigError("config file '\(path)': not valid YAML: \(error)")
+        }
+        guard let node else { return [:] }
+        guard let mapping = node as? [String: Any] else {
+            throw ConfigError("config file '\(path)': expected a mapping of keys to values at the top level")
+        }
+        for key in mapping.keys.sorted() where !keys.contains(key) {
+            let hint = keys.first { $0.replacingOccurrences(of: "_", with: "") == key.replacingOccurrences(of: "-", with: "").replacingOccurrences(of: "_", with: "") }
+            throw ConfigError("config file '\(path)': unknown key '\(key)'"
+                + (hint.map { " (did you mean '\($0)'?)" } ?? "")
+                + "; known keys: \(keys.joined(separator: ", "))")
+        }
+        return mapping
+    }
+
+    /// Merges layers (later wins) over the defaults, applying the demo settings underneath
+    /// when the resolved data set is the built-in one, and validates the result.
+    public static func resolve(layers: [[String: Any]], source: String = "configuration") throws -> TrainConfig {
+        var merged: [String: Any] = [:]
+        for layer in layers { merged.merge(layer) { _, new in new } }
+        let data = merged["data"] as? String ?? TrainConfig().data
+        if data == "embedded" {
+            merged = demoSettings.merging(merged) { _, user in user }
+        }
+        let config: TrainConfig
+        do {
+            let json = try JSONSerialization.data(withJSONObject: merged.mapValues(jsonCompatible))
+            config = try JSONDecoder().decode(TrainConfig.self, from: json)
+        } catch let DecodingError.typeMismatch(type, context) {
+            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw ConfigError("\(source): '\(key)' must be \(describe(type)), got \(merged[key].map { "\($0)" } ?? "nothing")")
+        } catch {
+            throw ConfigError("\(source): \(error)")
+        }
+        try config.validate()
+        return config
+    }
+
+    private static func jsonCompatible(_ value: Any) -> Any {
+        if let v = value as? Date { return "\(v)" }
+        return value
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type: "an integer"
+        case is Double.Type: "a number"
+        case is Bool.Type: "true or false"
+        case is String.Type: "a string"
+        default: "\(type)"
+        }
+    }
+
+    /// Range checks, each naming the key and what it expects.
+    public func validate() throws {
+        func require(_ ok: Bool, _ key: String, _ expected: String) throws {
+            if !ok { throw ConfigError("'\(key)' must be \(expected)") }
+        }
+        try require(Objective.names.contains(objective), "objective",
+                    "one of \(Objective.names.joined(separator: ", ")), got '\(objective)'")
+        try require(["adamw", "sgd"].contains(optimizer), "optimizer", "adamw or sgd, got '\(optimizer)'")
+        try require(["cosine", "constant"].contains(schedule), "schedule", "cosine or constant, got '\(schedule)'")
+        try require(lr > 0 && lr.isFinite, "lr", "a positive number, got \(lr)")
+        try require(minLr >= 0 && minLr <= lr, "min_lr", "between 0 and lr (\(lr)), got \(minLr)")
+        try require((0...1).contains(warmupRatio), "warmup_ratio", "in [0, 1], got \(warmupRatio)")
+        try require((0..<1).contains(beta1), "beta1", "in [0, 1), got \(beta1)")
+        try require((0..<1).contains(beta2), "beta2", "in [0, 1), got \(beta2)")
+        try require(adamEps > 0, "adam_eps", "positive, got \(adamEps)")
+        try require(weightDecay >= 0, "weight_decay", "non-negative, got \(weightDecay)")
+        try require(clip >= 0, "clip", "non-negative (0 disables clipping), got \(clip)")
+        try require(steps >= 0, "steps", "non-negative (0 derives the steps from epochs), got \(steps)")
+        try require(epochs > 0, "epochs", "positive, got \(epochs)")
+        try require(globalBatch > 0, "global_batch", "a positive number of sequences, got \(globalBatch)")
+        try require(microBatch > 0, "micro_batch", "a positive number of sequences, got \(microBatch)")
+        try require(maxLength >= 2, "max_length", "at least 2 tokens, got \(maxLength)")
+        try require(logEvery > 0, "log_every", "positive, got \(logEvery)")
+        try require(threads >= 0, "threads", "non-negative (0 uses every core), got \(threads)")
+        try require(clampFloor >= 0 && clampFloor <= 1, "clamp_floor", "in [0, 1], got \(clampFloor)")
+        try require(powerAlpha >= 0, "power_alpha", "non-negative, got \(powerAlpha)")
+        try require(seed >= 0, "seed", "non-negative, got \(seed)")
+        try require(!out.isEmpty, "out", "a directory path")
+    }
+
+    /// The configuration as YAML, keys in declaration order.
+    public func yaml() throws -> String {
+        try YAMLEncoder().encode(self)
+    }
+}

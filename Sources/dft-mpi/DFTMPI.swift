@@ -1,0 +1,17 @@
+import ArgumentParser
+import DFTTrain
+
+@main
+struct DFTMPI: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dft-mpi",
+        abstract: "Fine-tune Llama / Qwen2 language models with Dynamic Fine-Tuning (DFT) on CPUs and MPI clusters.",
+        discussion: """
+            With no arguments, `dft-mpi train` fine-tunes a small built-in model on a built-in \
+            data set of arithmetic word problems, in a few minutes on two cores.
+            """,
+        version: DFTVersionInfo.version,
+        subcommands: [Train.self],
+        defaultSubcommand: nil)
+}
+

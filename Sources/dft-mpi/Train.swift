@@ -1,0 +1,126 @@
+import ArgumentParser
+import DFTCore
+import DFTTrain
+import Foundation
+
+private let defaults = TrainConfig()
+private func demo(_ key: String) -> String { TrainConfig.demoSettings[key].map { "\($0)" } ?? "-" }
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fine-tune a model with DFT, SFT or a relative.",
+        discussion: """
+            Settings come from, later winning: the defaults (the DFT paper's recipe), the demo \
+            settings when --data is the built-in set, the YAML file given by --config (keys are \
+            the option names in snake_case, e.g. global_batch), then the flags. The resolved \
+            configuration is written to OUT/config.yaml.
+            """)
+
+    @Option(help: "YAML file of settings (snake_case keys, e.g. `global_batch: 256`).")
+    var config: String?
+
+    @Option(help: "Model: a preset (\(ModelPresetNames.list)), randomly initialised. (default: \(defaults.model))")
+    var model: String?
+
+    @Option(help: ArgumentHelp("Training data: `embedded` (built-in arithmetic word problems) or a .jsonl file of {\"input_ids\": [...], \"loss_mask\": [...]} lines. (default: \(defaults.data))", valueName: "embedded|FILE.jsonl"))
+    var data: String?
+
+    @Option(help: "Objective: \(Objective.names.joined(separator: ", ")). (default: \(defaults.objective))")
+    var objective: String?
+
+    @Option(name: .customLong("clamp-floor"), help: "Weight floor c of dft-clamp, -max(p, c) log p. (default: \(defaults.clampFloor))")
+    var clampFloor: Double?
+
+    @Option(name: .customLong("power-alpha"), help: "Exponent of dft-power, -p^alpha log p. (default: \(defaults.powerAlpha))")
+    var powerAlpha: Double?
+
+    @Option(help: "Peak learning rate. (default: \(defaults.lr); demo: \(demo("lr")))")
+    var lr: Double?
+
+    @Option(name: .customLong("min-lr"), help: "Learning rate at the end of the cosine decay. (default: \(defaults.minLr))")
+    var minLr: Double?
+
+    @Option(help: "Learning-rate schedule after warm-up: cosine or constant. (default: \(defaults.schedule))")
+    var schedule: String?
+
+    @Option(name: .customLong("warmup-ratio"), help: "Fraction of the steps with linear warm-up from 0. (default: \(defaults.warmupRatio))")
+    var warmupRatio: Double?
+
+    @Option(help: "Optimizer: adamw or sgd (plain SGD, for checks). (default: \(defaults.optimizer))")
+    var optimizer: String?
+
+    @Option(help: "AdamW beta1. (default: \(defaults.beta1))")
+    var beta1: Double?
+
+    @Option(help: "AdamW beta2. (default: \(defaults.beta2))")
+    var beta2: Double?
+
+    @Option(name: .customLong("adam-eps"), help: "AdamW epsilon. (default: \(defaults.adamEps))")
+    var adamEps: Double?
+
+    @Option(name: .customLong("weight-decay"), help: "Decoupled weight decay on matrices (not biases or norms). (default: \(defaults.weightDecay))")
+    var weightDecay: Double?
+
+    @Option(help: "Clip the global gradient norm to this value; 0 disables. (default: \(defaults.clip))")
+    var clip: Double?
+
+    @Option(help: "Optimizer steps to run; overrides --epochs.")
+    var steps: Int?
+
+    @Option(help: "Passes over the data (fractions allowed), when --steps is not given. (default: \(defaults.epochs); demo: \(demo("epochs")))")
+    var epochs: Double?
+
+    @Option(name: .customLong("global-batch"), help: "Sequences (rows) per optimizer step, over all ranks and micro-steps. (default: \(defaults.globalBatch); demo: \(demo("global_batch")))")
+    var globalBatch: Int?
+
+    @Option(name: .customLong("micro-batch"), help: "Sequences per forward pass per rank; the global batch must be a multiple of micro-batch x ranks. (default: \(defaults.microBatch); demo: \(demo("micro_batch")))")
+    var microBatch: Int?
+
+    @Option(name: .customLong("max-length"), help: "Tokens per row; longer examples are cut from the right. (default: \(defaults.maxLength); demo: \(demo("max_length")))")
+    var maxLength: Int?
+
+    @Flag(inversion: .prefixedNo, help: "Pack several examples into each row (attention stays inside each example). (default: \(defaults.packing); demo: \(demo("packing")))")
+    var packing: Bool?
+
+    @Option(help: "Seed of initialisation and data order. (default: \(defaults.seed))")
+    var seed: Int?
+
+    @Option(help: "Output directory. (default: \(defaults.out); demo: \(demo("out")))")
+    var out: String?
+
+    @Option(name: .customLong("log-every"), help: "Steps per printed progress line. (default: \(defaults.logEvery); demo: \(demo("log_every")))")
+    var logEvery: Int?
+
+    @Option(help: "OpenBLAS threads; 0 uses every core. (default: \(defaults.threads))")
+    var threads: Int?
+
+    /// The flags given on the command line, as a configuration layer.
+    func flagLayer() -> [String: Any] {
+        var layer: [String: Any] = [:]
+        func set(_ key: String, _ value: Any?) { if let value { layer[key] = value } }
+        set("model", model); set("data", data); set("objective", objective)
+        set("clamp_floor", clampFloor); set("power_alpha", powerAlpha)
+        set("lr", lr); set("min_lr", minLr); set("schedule", schedule); set("warmup_ratio", warmupRatio)
+        set("optimizer", optimizer); set("beta1", beta1); set("beta2", beta2); set("adam_eps", adamEps)
+        set("weight_decay", weightDecay); set("clip", clip)
+        set("steps", steps); set("epochs", epochs)
+        // --epochs on the command line beats `steps:` from a config file.
+        if epochs != nil && steps == nil { layer["steps"] = 0 }
+        set("global_batch", globalBatch); set("micro_batch", microBatch); set("max_length", maxLength)
+        set("packing", packing); set("seed", seed); set("out", out); set("log_every", logEvery)
+        set("threads", threads)
+        return layer
+    }
+
+    func run() throws {
+        var layers: [[String: Any]] = []
+        if let config { layers.append(try TrainConfig.layer(fromYAMLFile: config)) }
+        layers.append(flagLayer())
+        let resolved = try TrainConfig.resolve(layers: layers, source: config.map { "config '\($0)' and flags" } ?? "flags")
+        try TrainingSession(config: resolved).run()
+    }
+}
+
+enum ModelPresetNames {
+    static let list = "demo, tiny, small, qwen05b"
+}
