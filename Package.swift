@@ -31,7 +31,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "dft-mpi", dependencies: [
-            "DFTTrain",
+            "DFTTrain", "DFTModel", "DFTCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

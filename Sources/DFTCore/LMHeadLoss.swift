@@ -67,9 +67,9 @@ public final class LMHeadLoss: @unchecked Sendable {
         for i in 0..<histogram.count { histogram[i] = 0 }
     }
 
-    /// Loss sums over the trained tokens and, when `dHidden` is given, the gradients of
-    /// `gradScale * sum of per-token losses`: dHidden is overwritten (zero on untrained tokens),
-    /// dWeight accumulated.
+    /// Loss sums over the trained tokens and the gradients of `gradScale * sum of per-token
+    /// losses` that are asked for: dHidden is overwritten (zero on untrained tokens), dWeight
+    /// accumulated. Either may be nil.
     ///
     /// hidden: [tokens, hidden] final-norm output; weight: [vocab, hidden] (lm_head, or the
     /// embedding when tied); targets, lossMask: [tokens].
@@ -115,7 +115,7 @@ public final class LMHeadLoss: @unchecked Sendable {
                 sums.probability += Double(p)
                 sums.tokens += 1
                 histogram[min(Self.histogramBins - 1, Int(p * Float(Self.histogramBins)))] += 1
-                if dHidden != nil {
+                if dHidden != nil || dWeight != nil {
                     // d/dz [-sg(w) log p] = w * (softmax - onehot), scaled by the global
                     // normalisation, written over the logits.
                     let scale = gradScale * w
@@ -124,13 +124,15 @@ public final class LMHeadLoss: @unchecked Sendable {
                     row[target] -= scale
                 }
             }
-            if let dHidden, let dWeight {
+            if let dHidden {
                 BLAS.gemm(m: rows, n: hidden, k: vocab, a: z, b: weight, c: dHiddenChunk.pointer)
-                BLAS.gemm(transA: true, m: vocab, n: hidden, k: rows,
-                          a: z, b: hiddenChunk.pointer, beta: 1, c: dWeight)
                 for r in 0..<rows {
                     (dHidden + chunkIndex[r] * hidden).update(from: dHiddenChunk.pointer + r * hidden, count: hidden)
                 }
+            }
+            if let dWeight {
+                BLAS.gemm(transA: true, m: vocab, n: hidden, k: rows,
+                          a: z, b: hiddenChunk.pointer, beta: 1, c: dWeight)
             }
         }
         return sums

@@ -9,8 +9,10 @@ public protocol Communicator: AnyObject {
     var size: Int { get }
     /// Element-wise sum across ranks, in place.
     func allreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int)
-    /// Element-wise sum across ranks, in place (metrics, token counts).
+    /// Element-wise sum across ranks, in place (metrics).
     func allreduceSum(_ values: inout [Double])
+    /// Sum of one count across ranks (token counts; no allocation).
+    func allreduceSum(_ value: Int) -> Int
     /// True on every rank if `flag` is true on any rank (one collective decision).
     func any(_ flag: Bool) -> Bool
     func barrier()
@@ -20,12 +22,6 @@ public protocol Communicator: AnyObject {
 
 extension Communicator {
     public var isRoot: Bool { rank == 0 }
-
-    public func allreduceSum(_ value: Int) -> Int {
-        var values = [Double(value)]
-        allreduceSum(&values)
-        return Int(values[0])
-    }
 }
 
 /// One process: every collective is the identity.
@@ -35,6 +31,7 @@ public final class SingleProcessCommunicator: Communicator {
     public var size: Int { 1 }
     public func allreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {}
     public func allreduceSum(_ values: inout [Double]) {}
+    public func allreduceSum(_ value: Int) -> Int { value }
     public func any(_ flag: Bool) -> Bool { flag }
     public func barrier() {}
     public func abort(message: String, code: Int32) -> Never {

@@ -14,7 +14,6 @@ public final class ProgressReporter {
     let live: Bool
     let logEvery: Int
     let totalSteps: Int
-    let objectiveName: String
     let enabled: Bool
     private var interval = LossSums()
     private var intervalInputTokens = 0
@@ -24,13 +23,12 @@ public final class ProgressReporter {
     /// Interval means as printed: (step, objective, nll, mean p), for the closing summary.
     public private(set) var history: [(step: Int, objective: Double, nll: Double, meanP: Double)] = []
 
-    public init(totalSteps: Int, logEvery: Int, objectiveName: String, enabled: Bool,
+    public init(totalSteps: Int, logEvery: Int, enabled: Bool,
                 output: FileHandleOutput = .standardOutput, live: Bool? = nil) {
         self.output = output
         self.live = live ?? output.isTerminal
         self.logEvery = logEvery
         self.totalSteps = totalSteps
-        self.objectiveName = objectiveName
         self.enabled = enabled
     }
 
@@ -47,7 +45,8 @@ public final class ProgressReporter {
         if m.skipped { intervalSkipped += 1 }
         let done = m.step + 1
         guard enabled else { return }
-        let closesInterval = done % logEvery == 0 || done == totalSteps
+        // An interval never mixes objectives: a switch (end of SFT warm-up) closes it.
+        let closesInterval = done % logEvery == 0 || done == totalSteps || switchesAfter(m)
         if closesInterval {
             let t = Double(max(interval.tokens, 1))
             history.append((done, interval.objective / t, interval.nll / t, interval.probability / t))
@@ -63,6 +62,10 @@ public final class ProgressReporter {
         }
     }
 
+    /// True when the next step uses another objective than this one.
+    public var objectiveSwitch: ((Int) -> Bool)?
+    func switchesAfter(_ m: StepMetrics) -> Bool { objectiveSwitch?(m.step) ?? false }
+
     func format(_ m: StepMetrics, sums: LossSums, inputTokens: Int, seconds: Double, skipped: Int) -> String {
         let done = m.step + 1
         let width = String(totalSteps).count
@@ -71,7 +74,7 @@ public final class ProgressReporter {
         let remaining = Double(totalSteps - done) * (elapsed / Double(done))
         var parts = [
             "step \(pad(done, width))/\(totalSteps)",
-            "\(objectiveName) \(fixed(sums.objective / t, 4))",
+            "\(m.objectiveUsed.name) \(fixed(sums.objective / t, 4))",
             "nll \(fixed(sums.nll / t, 4))",
             "p \(fixed(sums.probability / t, 4))",
             "lr \(scientific(m.learningRate))",

@@ -3,6 +3,8 @@ public struct StepMetrics: Sendable {
     /// 0-based index of the optimizer step.
     public var step: Int
     public var epoch: Int
+    /// The objective this step trained with (sft during `sft_warmup_steps`).
+    public var objectiveUsed: Objective
     public var sums: LossSums
     /// Non-padding input tokens processed (all ranks): the throughput count.
     public var inputTokens: Int

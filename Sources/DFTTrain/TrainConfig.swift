@@ -12,6 +12,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var model = "demo"
     public var data = "embedded"
     public var objective = "dft"
+    /// Optimizer steps at the start trained with `sft` before `objective` takes over.
+    public var sftWarmupSteps = 0
     public var clampFloor = 0.01
     public var powerAlpha = 1.0
     public var optimizer = "adamw"
@@ -41,6 +43,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, data, objective
+        case sftWarmupSteps = "sft_warmup_steps"
         case clampFloor = "clamp_floor", powerAlpha = "power_alpha"
         case optimizer, lr, minLr = "min_lr", schedule, warmupRatio = "warmup_ratio"
         case beta1, beta2, adamEps = "adam_eps", weightDecay = "weight_decay", clip
@@ -52,10 +55,13 @@ public struct TrainConfig: Codable, Equatable, Sendable {
 
     /// Settings of the built-in demo: a model trained from random initialisation on the
     /// embedded arithmetic set needs a higher rate and shorter rows than a 1.5B-parameter
-    /// fine-tune, and should finish in a few minutes on two cores.
+    /// fine-tune, and should finish in a few minutes on two cores. DFT weights each token's
+    /// gradient by its probability, so from random weights (p = 1/vocab everywhere) it starves
+    /// every token it does not already predict and collapses; the demo therefore first builds
+    /// its base model with SFT steps, then fine-tunes it with the configured objective.
     public static var demoSettings: [String: Any] {
         ["lr": 2e-3, "global_batch": 32, "micro_batch": 16, "max_length": 128,
-         "packing": true, "epochs": 2.0, "log_every": 10, "out": "runs/demo"]
+         "packing": true, "epochs": 1.5, "sft_warmup_steps": 60, "log_every": 10, "out": "runs/demo"]
     }
 
     public init(from decoder: Decoder) throws {
@@ -66,6 +72,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         }
         model = try v(.model, d.model); data = try v(.data, d.data)
         objective = try v(.objective, d.objective)
+        sftWarmupSteps = try v(.sftWarmupSteps, d.sftWarmupSteps)
         clampFloor = try v(.clampFloor, d.clampFloor); powerAlpha = try v(.powerAlpha, d.powerAlpha)
         optimizer = try v(.optimizer, d.optimizer); lr = try v(.lr, d.lr); minLr = try v(.minLr, d.minLr)
         schedule = try v(.schedule, d.schedule); warmupRatio = try v(.warmupRatio, d.warmupRatio)
@@ -171,6 +178,7 @@ extension TrainConfig {
         try require(globalBatch > 0, "global_batch", "a positive number of sequences, got \(globalBatch)")
         try require(microBatch > 0, "micro_batch", "a positive number of sequences, got \(microBatch)")
         try require(maxLength >= 2, "max_length", "at least 2 tokens, got \(maxLength)")
+        try require(sftWarmupSteps >= 0, "sft_warmup_steps", "non-negative, got \(sftWarmupSteps)")
         try require(logEvery > 0, "log_every", "positive, got \(logEvery)")
         try require(threads >= 0, "threads", "non-negative (0 uses every core), got \(threads)")
         try require(clampFloor >= 0 && clampFloor <= 1, "clamp_floor", "in [0, 1], got \(clampFloor)")

@@ -83,6 +83,11 @@ public final class Trainer {
 
     public var isFinished: Bool { step >= totalSteps }
 
+    /// The objective of optimizer step `step`: sft during the warm-up steps, then the configured one.
+    public func objective(at step: Int) -> Objective {
+        step < config.sftWarmupSteps ? .sft : objective
+    }
+
     /// Runs one optimizer step and returns what it measured (global values).
     public func trainStep() -> StepMetrics {
         let start = DispatchTime.now().uptimeNanoseconds
@@ -96,6 +101,7 @@ public final class Trainer {
         }
         let globalTokens = communicator.allreduceSum(localTokens)
         let gradScale: Float = globalTokens > 0 ? 1 / Float(globalTokens) : 0
+        let objective = objective(at: step)
 
         model.gradients.zero()
         var sums = LossSums()
@@ -132,7 +138,7 @@ public final class Trainer {
             optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(lr))
         }
         let metrics = StepMetrics(
-            step: step, epoch: loader.epoch(ofStep: step), sums: global, inputTokens: Int(metricBuffer[4]),
+            step: step, epoch: loader.epoch(ofStep: step), objectiveUsed: objective, sums: global, inputTokens: Int(metricBuffer[4]),
             learningRate: lr, gradNorm: norm,
             seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, skipped: skip)
         step += 1

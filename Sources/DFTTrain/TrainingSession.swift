@@ -20,20 +20,23 @@ public struct TrainingSession {
         let root = communicator.isRoot
         if root { try writeResolvedConfig() }
 
-        let reporter = ProgressReporter(totalSteps: trainer.totalSteps, logEvery: config.logEvery,
-                                        objectiveName: trainer.objective.name, enabled: root)
+        let reporter = ProgressReporter(totalSteps: trainer.totalSteps, logEvery: config.logEvery, enabled: root)
+        reporter.objectiveSwitch = { step in trainer.objective(at: step) != trainer.objective(at: step + 1) }
         for line in header(trainer, threads: threads) { reporter.line(line) }
         let start = DispatchTime.now().uptimeNanoseconds
         trainer.run { metrics in
             reporter.record(metrics)
+            if reporter.objectiveSwitch?(metrics.step) == true && metrics.step + 1 < trainer.totalSteps {
+                reporter.line("-- SFT warm-up done after \(metrics.step + 1) steps; training with \(trainer.objective) from here --")
+            }
             return true
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if let first = reporter.history.first, let last = reporter.history.last {
             reporter.line(String(
-                format: "done: %d steps in %@ | %@ %.4f -> %.4f | nll %.4f -> %.4f | p %.4f -> %.4f%@",
-                trainer.step, ProgressReporter.duration(seconds), trainer.objective.name,
-                first.objective, last.objective, first.nll, last.nll, first.meanP, last.meanP,
+                format: "done: %d steps in %@ | nll %.4f -> %.4f | mean p %.4f -> %.4f (first and last log interval)%@",
+                trainer.step, ProgressReporter.duration(seconds),
+                first.nll, last.nll, first.meanP, last.meanP,
                 trainer.skippedSteps > 0 ? " | \(trainer.skippedSteps) skipped" : ""))
         }
     }
@@ -60,7 +63,7 @@ public struct TrainingSession {
                 + String(format: "%.2fM parameters", millions),
             "data:   \(t.dataset.name): \(t.dataset.count) examples, max length \(config.maxLength), "
                 + "packing \(config.packing ? "on" : "off"), \(t.stepsPerEpoch) steps per epoch",
-            "train:  \(t.objective) | \(t.totalSteps) steps x \(config.globalBatch) sequences "
+            "train:  \(config.sftWarmupSteps > 0 ? "sft for \(config.sftWarmupSteps) steps, then " : "")\(t.objective) | \(t.totalSteps) steps x \(config.globalBatch) sequences "
                 + "(\(t.microSteps) micro-step\(t.microSteps == 1 ? "" : "s") of \(config.microBatch) per rank) | "
                 + "\(optimizer), lr \(config.lr) \(config.schedule), warm-up \(t.schedule.warmupSteps) steps, "
                 + "clip \(config.clip), weight decay \(config.weightDecay)",

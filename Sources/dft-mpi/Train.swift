@@ -1,5 +1,6 @@
 import ArgumentParser
 import DFTCore
+import DFTModel
 import DFTTrain
 import Foundation
 
@@ -19,7 +20,7 @@ struct Train: ParsableCommand {
     @Option(help: "YAML file of settings (snake_case keys, e.g. `global_batch: 256`).")
     var config: String?
 
-    @Option(help: "Model: a preset (\(ModelPresetNames.list)), randomly initialised. (default: \(defaults.model))")
+    @Option(help: "Model: a preset (\(ModelPresets.names.joined(separator: ", "))), randomly initialised. (default: \(defaults.model))")
     var model: String?
 
     @Option(help: ArgumentHelp("Training data: `embedded` (built-in arithmetic word problems) or a .jsonl file of {\"input_ids\": [...], \"loss_mask\": [...]} lines. (default: \(defaults.data))", valueName: "embedded|FILE.jsonl"))
@@ -27,6 +28,9 @@ struct Train: ParsableCommand {
 
     @Option(help: "Objective: \(Objective.names.joined(separator: ", ")). (default: \(defaults.objective))")
     var objective: String?
+
+    @Option(name: .customLong("sft-warmup-steps"), help: "Optimizer steps trained with sft before --objective takes over (DFT needs a model that already gives its targets some probability). (default: \(defaults.sftWarmupSteps); demo: \(demo("sft_warmup_steps")))")
+    var sftWarmupSteps: Int?
 
     @Option(name: .customLong("clamp-floor"), help: "Weight floor c of dft-clamp, -max(p, c) log p. (default: \(defaults.clampFloor))")
     var clampFloor: Double?
@@ -99,7 +103,7 @@ struct Train: ParsableCommand {
         var layer: [String: Any] = [:]
         func set(_ key: String, _ value: Any?) { if let value { layer[key] = value } }
         set("model", model); set("data", data); set("objective", objective)
-        set("clamp_floor", clampFloor); set("power_alpha", powerAlpha)
+        set("sft_warmup_steps", sftWarmupSteps); set("clamp_floor", clampFloor); set("power_alpha", powerAlpha)
         set("lr", lr); set("min_lr", minLr); set("schedule", schedule); set("warmup_ratio", warmupRatio)
         set("optimizer", optimizer); set("beta1", beta1); set("beta2", beta2); set("adam_eps", adamEps)
         set("weight_decay", weightDecay); set("clip", clip)
@@ -119,8 +123,4 @@ struct Train: ParsableCommand {
         let resolved = try TrainConfig.resolve(layers: layers, source: config.map { "config '\($0)' and flags" } ?? "flags")
         try TrainingSession(config: resolved).run()
     }
-}
-
-enum ModelPresetNames {
-    static let list = "demo, tiny, small, qwen05b"
 }

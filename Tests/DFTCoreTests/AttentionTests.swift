@@ -44,7 +44,9 @@ struct AttentionCase {
                 let query = row * rowLength + i
                 guard segments[query] >= 0 else { continue }
                 var runStart = i
-                while runStart > 0 && segments[row * rowLength + runStart - 1] == segments[query] { runStart -= 1 }
+                while runStart > 0 && segments[row * rowLength + runStart - 1] == segments[query] {
+                    runStart -= 1
+                }
                 for h in 0..<heads {
                     let kv = h / group  // Hugging Face repeat_kv: query head h reads kv head h / group
                     var scores = [Double]()
@@ -112,7 +114,8 @@ extension CoreKernels {
                 let qkv = randomFloats(c.qkvCount, seed: 82)
                 let r = randomFloats(c.outCount, seed: 83)
                 let analytic = c.backward(qkv, dOut: r)
-                GradientCheck.expectAgreement("\(layout.name), kvHeads \(kvHeads)", analytic: analytic, at: qkv) {
+                let what = "\(layout.name), kvHeads \(kvHeads)"
+                GradientCheck.expectAgreement(what, analytic: analytic, at: qkv) {
                     projectedSum(c.forward($0).out, r)
                 }
             }

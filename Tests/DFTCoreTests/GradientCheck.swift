@@ -1,4 +1,5 @@
 import DFTCore
+import Foundation
 import Testing
 
 /// Every suite of this target is nested in this one, so the whole target runs one test at a
@@ -87,6 +88,8 @@ struct GradientComparison: CustomStringConvertible {
 enum GradientCheck {
     static let step = 1e-2
     static let tolerance = 1e-3
+    /// Set DFT_GRADCHECK_VERBOSE=1 to print every comparison, e.g. to see the margins.
+    static let verbose = ProcessInfo.processInfo.environment["DFT_GRADCHECK_VERBOSE"] != nil
 
     /// Up to `limit` distinct indices of 0..<count, a fixed function of `seed`, sorted;
     /// every index when count <= limit.
@@ -151,6 +154,7 @@ enum GradientCheck {
         _ loss: ([Float]) -> Double
     ) {
         let comparison = compare(analytic: analytic, at: x, limit: limit, loss)
+        if verbose { print("gradient check \(what): \(comparison)") }
         #expect(comparison.agrees(tolerance: tolerance), "\(what): \(comparison)",
                 sourceLocation: sourceLocation)
     }

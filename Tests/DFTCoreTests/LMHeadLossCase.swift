@@ -77,13 +77,16 @@ struct LMHeadCase {
         -> (hidden: ([Float]) -> Double, weight: ([Float]) -> Double)
     {
         let frozen = trained.map { t in
-            (t, Double(objective.weight(probability: Float(sums(.sft, lossMask: only(t)).probability))))
+            let p = Float(sums(.sft, lossMask: only(t)).probability)
+            return (token: t, weight: Double(objective.weight(probability: p)))
         }
         let hiddenLoss = { (h: [Float]) -> Double in
-            Double(gradScale) * frozen.reduce(0) { $0 + $1.1 * sums(.sft, hiddenStates: h, lossMask: only($1.0)).nll }
+            frozen.reduce(0) { $0 + $1.weight * sums(.sft, hiddenStates: h, lossMask: only($1.token)).nll }
+                * Double(gradScale)
         }
         let weightLoss = { (w: [Float]) -> Double in
-            Double(gradScale) * frozen.reduce(0) { $0 + $1.1 * sums(.sft, weight: w, lossMask: only($1.0)).nll }
+            frozen.reduce(0) { $0 + $1.weight * sums(.sft, weight: w, lossMask: only($1.token)).nll }
+                * Double(gradScale)
         }
         return (hiddenLoss, weightLoss)
     }
@@ -94,7 +97,9 @@ struct LMHeadCase {
         for t in 0..<tokens {
             for v in 0..<vocab {
                 var dot = 0.0
-                for d in 0..<hidden { dot += Double(hiddenStates[t * hidden + d]) * Double(weight[v * hidden + d]) }
+                for d in 0..<hidden {
+                    dot += Double(hiddenStates[t * hidden + d]) * Double(weight[v * hidden + d])
+                }
                 logits[t * vocab + v] = dot
             }
         }

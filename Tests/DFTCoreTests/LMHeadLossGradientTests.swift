@@ -25,10 +25,10 @@ extension CoreKernels {
             let gradScale: Float = 0.37
             let result = c.run(objective, gradScale: gradScale)
             let loss = c.frozenWeightLoss(objective, gradScale: gradScale)
-            GradientCheck.expectAgreement("\(objective) dHidden", analytic: result.dHidden, at: c.hiddenStates,
-                                          loss.hidden)
-            GradientCheck.expectAgreement("\(objective) dWeight", analytic: result.dWeight, at: c.weight,
-                                          limit: 120, loss.weight)
+            GradientCheck.expectAgreement("\(objective) dHidden", analytic: result.dHidden,
+                                          at: c.hiddenStates, loss.hidden)
+            GradientCheck.expectAgreement("\(objective) dWeight", analytic: result.dWeight,
+                                          at: c.weight, limit: 120, loss.weight)
         }
 
         /// The DFT identity d/dz [-sg(p) log p] = d/dz [-p]. The right side is taken by finite

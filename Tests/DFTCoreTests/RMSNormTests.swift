@@ -39,7 +39,9 @@ extension CoreKernels {
                 meanSquare /= Double(hidden)
                 let r = 1 / (meanSquare + Double(eps)).squareRoot()
                 referenceRstd[t] = r
-                for i in 0..<hidden { reference[t * hidden + i] = Double(w[i]) * Double(x[t * hidden + i]) * r }
+                for i in 0..<hidden {
+                    reference[t * hidden + i] = Double(w[i]) * Double(x[t * hidden + i]) * r
+                }
             }
             #expect(maxAbsDifference(out, reference) < 1e-5)
             #expect(maxAbsDifference(rstd, referenceRstd) < 1e-5)

@@ -48,7 +48,9 @@ extension CoreKernels {
             #expect(maxAbsDifference(out, naive(x, theta: theta)) < 1e-4)
             // The columns past the rotated heads are untouched, and position 0 is the identity.
             for t in 0..<tokens {
-                for c in (heads * headDim)..<rowStride { #expect(out[t * rowStride + c] == x[t * rowStride + c]) }
+                for c in (heads * headDim)..<rowStride {
+                    #expect(out[t * rowStride + c] == x[t * rowStride + c])
+                }
             }
             #expect(Array(out[0..<(heads * headDim)]) == Array(x[0..<(heads * headDim)]))
         }

@@ -1,0 +1,99 @@
+import DFTCore
+import DFTModel
+import Foundation
+import Numerics
+import Testing
+@testable import DFTTrain
+
+/// AdamW, SGD, clipping and the schedule against values computed by hand (the arithmetic
+/// is spelled out so that a reader can check it against torch.optim's documentation).
+@Suite("Optimizers and schedule")
+struct OptimizerTests {
+    /// A layout with one matrix (decayed) and one vector (not decayed).
+    func layout() -> ParameterLayout {
+        let config = ModelConfig(architecture: "LlamaForCausalLM", hiddenSize: 2, intermediateSize: 2,
+                                 numHiddenLayers: 1, numAttentionHeads: 1, numKeyValueHeads: 1,
+                                 attentionBias: false, vocabSize: 3, tieWordEmbeddings: true)
+        return ParameterLayout(config: config)
+    }
+
+    @Test("AdamW matches a hand computation over three steps, with decay on matrices only")
+    func adamWByHand() {
+        let layout = layout()
+        let params = FloatBuffer(count: layout.count)
+        let grads = FloatBuffer(count: layout.count)
+        let matrix = layout["model.embed_tokens.weight"]!.offset
+        let vector = layout["model.norm.weight"]!.offset
+        params[matrix] = 0.5
+        params[vector] = 0.5
+        let adam = AdamW(layout: layout, beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1)
+        let gradients: [Float] = [0.2, -0.1, 0.3]
+        let lrs: [Float] = [0.01, 0.02, 0.005]
+        // The same recurrence in Double, written out.
+        var p = [0.5, 0.5], m = 0.0, v = 0.0
+        for (t, (g, lr)) in zip(gradients, lrs).enumerated() {
+            grads[matrix] = g
+            grads[vector] = g
+            adam.update(parameters: params, gradients: grads, learningRate: lr)
+            let step = Double(t + 1)
+            m = 0.9 * m + 0.1 * Double(g)
+            v = 0.95 * v + 0.05 * Double(g) * Double(g)
+            let mHat = m / (1 - pow(0.9, step))
+            let vHat = v / (1 - pow(0.95, step))
+            let update = Double(lr) * mHat / (vHat.squareRoot() + 1e-8)
+            p[0] = p[0] * (1 - Double(lr) * 0.1) - update  // matrix: decayed
+            p[1] = p[1] - update                           // norm scale: not decayed
+        }
+        #expect(adam.step == 3)
+        #expect(Double(params[matrix]).isApproximatelyEqual(to: p[0], relativeTolerance: 1e-6))
+        #expect(Double(params[vector]).isApproximatelyEqual(to: p[1], relativeTolerance: 1e-6))
+        // After step 1 with g = 0.2 the bias-corrected step is exactly lr * sign(g) (up to eps).
+        #expect(abs(p[0] - p[1]) > 1e-4, "decay must separate matrix and vector")
+    }
+
+    @Test("SGD moves each parameter by -lr * gradient")
+    func sgd() {
+        let layout = layout()
+        let params = FloatBuffer(count: layout.count)
+        let grads = FloatBuffer(count: layout.count)
+        for i in 0..<layout.count { params[i] = Float(i); grads[i] = Float(i % 3) - 1 }
+        SGD(layout: layout).update(parameters: params, gradients: grads, learningRate: 0.5)
+        for i in 0..<layout.count { #expect(params[i] == Float(i) - 0.5 * (Float(i % 3) - 1)) }
+    }
+
+    @Test("Clipping scales to the max norm and reports the norm before")
+    func clipping() {
+        let g = FloatBuffer(count: 2)
+        g[0] = 3; g[1] = 4
+        let before = GradientNorm.clip(g, maxNorm: 1)
+        #expect(before == 5)
+        #expect(Double(GradientNorm.norm(g)).isApproximatelyEqual(to: 1, relativeTolerance: 1e-5))
+        g[0] = 0.3; g[1] = 0.4
+        GradientNorm.clip(g, maxNorm: 1)
+        #expect(g[0] == 0.3 && g[1] == 0.4, "below the max nothing changes")
+        GradientNorm.clip(g, maxNorm: 0)
+        #expect(g[0] == 0.3, "0 disables")
+    }
+
+    @Test("Cosine schedule with warm-up, as transformers computes it")
+    func cosine() {
+        let s = LearningRateSchedule(peak: 1e-3, minimum: 1e-4, totalSteps: 20, warmupRatio: 0.1, shape: .cosine)
+        #expect(s.warmupSteps == 2)
+        #expect(s.learningRate(at: 0) == 0)
+        #expect(s.learningRate(at: 1).isApproximatelyEqual(to: 5e-4))
+        #expect(s.learningRate(at: 2).isApproximatelyEqual(to: 1e-3))
+        // Halfway through the decay (step 2 + 9): cos(pi/2) = 0, the midpoint of peak and min.
+        #expect(s.learningRate(at: 11).isApproximatelyEqual(to: 5.5e-4))
+        #expect(s.learningRate(at: 20).isApproximatelyEqual(to: 1e-4))
+        // warm-up ratio 0.15 of 10 steps rounds up to 2 steps
+        #expect(LearningRateSchedule(peak: 1, totalSteps: 10, warmupRatio: 0.15, shape: .cosine).warmupSteps == 2)
+    }
+
+    @Test("Constant schedule holds the peak after warm-up")
+    func constant() {
+        let s = LearningRateSchedule(peak: 2, totalSteps: 10, warmupRatio: 0.2, shape: .constant)
+        #expect(s.learningRate(at: 1) == 1)
+        #expect(s.learningRate(at: 2) == 2)
+        #expect(s.learningRate(at: 9) == 2)
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+@testable import DFTTrain
+
+@Suite("Configuration")
+struct TrainConfigTests {
+    func writeYAML(_ text: String) throws -> String {
+        let path = NSTemporaryDirectory() + "dft-config-\(UUID().uuidString).yaml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("Defaults are the paper's recipe")
+    func recipeDefaults() throws {
+        let c = try TrainConfig.resolve(layers: [["data": "x.jsonl"]])
+        #expect(c.lr == 5e-5 && c.beta1 == 0.9 && c.beta2 == 0.95 && c.weightDecay == 0.01)
+        #expect(c.clip == 1.0 && c.warmupRatio == 0.1 && c.schedule == "cosine" && c.objective == "dft")
+        #expect(c.globalBatch == 256)
+    }
+
+    @Test("The built-in data set brings the demo settings, which the user can still override")
+    func demoLayer() throws {
+        let demo = try TrainConfig.resolve(layers: [[:]])
+        #expect(demo.data == "embedded")
+        #expect(demo.lr == TrainConfig.demoSettings["lr"] as? Double)
+        #expect(demo.maxLength == TrainConfig.demoSettings["max_length"] as? Int)
+        let overridden = try TrainConfig.resolve(layers: [["lr": 0.5]])
+        #expect(overridden.lr == 0.5)
+        #expect(overridden.maxLength == TrainConfig.demoSettings["max_length"] as? Int)
+    }
+
+    @Test("YAML is read, and flags win over it")
+    func yamlThenFlags() throws {
+        let path = try writeYAML("""
+            data: train.jsonl
+            lr: 1e-4
+            global_batch: 64
+            objective: sft
+            packing: true
+            """)
+        let yaml = try TrainConfig.layer(fromYAMLFile: path)
+        let c = try TrainConfig.resolve(layers: [yaml, ["objective": "dft"]])
+        #expect(c.lr == 1e-4)
+        #expect(c.globalBatch == 64)
+        #expect(c.objective == "dft")
+        #expect(c.packing)
+        #expect(c.data == "train.jsonl")
+    }
+
+    @Test("An unknown key is an error naming the file, the key and the likely intended key")
+    func unknownKey() throws {
+        let path = try writeYAML("global-batch: 64\n")
+        #expect {
+            _ = try TrainConfig.layer(fromYAMLFile: path)
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains(path) && text.contains("'global-batch'") && text.contains("global_batch")
+        }
+    }
+
+    @Test("A value of the wrong type is an error naming the key")
+    func wrongType() throws {
+        #expect {
+            _ = try TrainConfig.resolve(layers: [["global_batch": "lots"]])
+        } throws: { error in "\(error)".contains("global_batch") && "\(error)".contains("integer") }
+    }
+
+    @Test("Out-of-range values are errors naming the key", arguments: [
+        "lr", "objective", "warmup_ratio", "micro_batch", "schedule", "min_lr", "clip",
+    ])
+    func outOfRange(key: String) throws {
+        let bad: [String: Any] = ["lr": -1.0, "objective": "ce", "warmup_ratio": 2.0, "micro_batch": 0,
+                                  "schedule": "linear", "min_lr": 1.0, "clip": -1.0]
+        #expect {
+            _ = try TrainConfig.resolve(layers: [[key: bad[key]!]])
+        } throws: { error in "\(error)".contains("'\(key)'") }
+    }
+
+    @Test("The resolved YAML reads back to the same configuration")
+    func roundTrip() throws {
+        let c = try TrainConfig.resolve(layers: [["data": "a.jsonl", "lr": 3e-5, "packing": true, "steps": 7]])
+        let path = try writeYAML(try c.yaml())
+        let back = try TrainConfig.resolve(layers: [try TrainConfig.layer(fromYAMLFile: path)])
+        #expect(back == c)
+    }
+}

@@ -1,0 +1,121 @@
+import DFTCore
+import DFTData
+import DFTModel
+import Foundation
+import Numerics
+import Testing
+@testable import DFTTrain
+
+/// A fixed list of examples, for runs whose data a test controls.
+struct ListDataset: Dataset {
+    let name = "list"
+    let examples: [Example]
+    let vocabularySize: Int
+    var padId: Int32 { 0 }
+    var count: Int { examples.count }
+    func example(at index: Int) -> Example { examples[index] }
+
+    /// Sequences of different lengths with a prompt (masked) and a response (trained).
+    static func random(count: Int, vocab: Int, lengths: ClosedRange<Int>, seed: UInt64) -> ListDataset {
+        var rng = SplitMix64(seed: seed)
+        let examples = (0..<count).map { _ -> Example in
+            let length = lengths.lowerBound + Int(rng.next() % UInt64(lengths.count))
+            let tokens = (0..<length).map { _ in Int32(1 + rng.next() % UInt64(vocab - 1)) }
+            let prompt = 1 + Int(rng.next() % UInt64(length / 2))
+            return Example(tokens: tokens, lossMask: (0..<length).map { $0 >= prompt ? 1 : 0 })
+        }
+        return ListDataset(examples: examples, vocabularySize: vocab)
+    }
+}
+
+@Suite("Trainer", .serialized)
+struct TrainerTests {
+    static let modelConfig = ModelConfig(
+        architecture: "Qwen2ForCausalLM", hiddenSize: 32, intermediateSize: 48, numHiddenLayers: 2,
+        numAttentionHeads: 4, numKeyValueHeads: 2, ropeTheta: 10_000, attentionBias: true,
+        vocabSize: 23, tieWordEmbeddings: true)
+
+    func trainer(_ overrides: [String: Any], data: ListDataset) throws -> Trainer {
+        var layer: [String: Any] = ["data": "list.jsonl", "max_length": 16, "warmup_ratio": 0.0,
+                                    "seed": 3, "threads": 1]
+        layer.merge(overrides) { _, new in new }
+        let config = try TrainConfig.resolve(layers: [layer])
+        return try Trainer(config: config,
+                           modelSource: RandomInitialization(config: Self.modelConfig, name: "test", seed: 9),
+                           dataset: data)
+    }
+
+    @Test("A tiny model overfits four fixed sequences: NLL below 0.05")
+    func overfit() throws {
+        let data = ListDataset.random(count: 4, vocab: 23, lengths: 10...14, seed: 1)
+        let t = try trainer(["lr": 1e-2, "global_batch": 4, "micro_batch": 4, "steps": 150,
+                             "schedule": "constant", "objective": "sft", "clip": 0.0,
+                             "weight_decay": 0.0], data: data)
+        var last: StepMetrics?
+        t.run { last = $0; return true }
+        let eval = t.evaluate(step: t.step)
+        let nll = eval.nll / Double(eval.tokens)
+        #expect(eval.tokens == data.examples.reduce(0) { $0 + $1.trainedPredictions(keeping: 16) })
+        #expect(nll < 0.05, "NLL after 150 steps: \(nll) (last step \(last.map { $0.nll } ?? .nan))")
+    }
+
+    @Test("DFT also fits fixed sequences: mean p above 0.9")
+    func overfitDFT() throws {
+        let data = ListDataset.random(count: 4, vocab: 23, lengths: 10...14, seed: 1)
+        let t = try trainer(["lr": 1e-2, "global_batch": 4, "micro_batch": 2, "steps": 150,
+                             "schedule": "constant", "objective": "dft", "clip": 0.0,
+                             "weight_decay": 0.0], data: data)
+        t.run()
+        let eval = t.evaluate(step: t.step)
+        #expect(eval.probability / Double(eval.tokens) > 0.9)
+    }
+
+    @Test("The micro-batch split does not change the run (global token normalisation)",
+          arguments: ["sft", "dft"])
+    func microBatchInvariance(objective: String) throws {
+        // Rows hold different numbers of trained tokens, so per-micro-batch normalisation
+        // would give different gradients; the global count must not.
+        let data = ListDataset.random(count: 32, vocab: 23, lengths: 3...16, seed: 2)
+        var runs: [(losses: [Double], params: [Float])] = []
+        for micro in [1, 2, 8] {
+            let t = try trainer(["lr": 1e-3, "global_batch": 8, "micro_batch": micro, "steps": 4,
+                                 "objective": objective], data: data)
+            var losses: [Double] = []
+            t.run { losses.append($0.objective); return true }
+            runs.append((losses, t.model.parameters.array))
+        }
+        for other in runs.dropFirst() {
+            for (a, b) in zip(runs[0].losses, other.losses) {
+                #expect(a.isApproximatelyEqual(to: b, relativeTolerance: 1e-5), "loss \(a) vs \(b)")
+            }
+            var worst: Float = 0
+            for (a, b) in zip(runs[0].params, other.params) { worst = max(worst, abs(a - b)) }
+            #expect(worst < 1e-5, "parameters differ by \(worst)")
+        }
+    }
+
+    @Test("A global batch that does not divide into micro-batches is an error naming both")
+    func indivisible() throws {
+        let data = ListDataset.random(count: 8, vocab: 23, lengths: 4...8, seed: 2)
+        #expect {
+            _ = try trainer(["global_batch": 6, "micro_batch": 4], data: data)
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("global_batch") && text.contains("micro_batch") && text.contains("6")
+        }
+    }
+
+    @Test("Per-step metrics: objective equals mean -p*log p for dft, and NLL and p are reported")
+    func metricsConsistent() throws {
+        let data = ListDataset.random(count: 8, vocab: 23, lengths: 6...10, seed: 4)
+        let t = try trainer(["global_batch": 4, "micro_batch": 2, "steps": 1, "objective": "dft",
+                             "lr": 1e-9], data: data)
+        let m = t.trainStep()
+        #expect(m.sums.tokens > 0)
+        // At initialisation p is near 1/23 for every token.
+        #expect(m.meanProbability > 0.02 && m.meanProbability < 0.08)
+        #expect(m.nll.isApproximatelyEqual(to: log(23.0), relativeTolerance: 0.1))
+        #expect(m.objective < m.meanProbability * m.nll * 1.5 && m.objective > 0)
+        #expect(m.learningRate == 1e-9)
+    }
+}
