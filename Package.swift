@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "DFTData", dependencies: ["DFTCore"]),
         // Objectives, optimizers, schedules, communicators, the training loop.
         .target(name: "DFTTrain", dependencies: [
-            "DFTCore", "DFTModel", "DFTData",
+            "DFTCore", "DFTModel", "DFTData", "CMPI",
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "dft-mpi", dependencies: [
@@ -42,6 +42,10 @@ let package = Package(
             "DFTModel", "DFTCore", .product(name: "Numerics", package: "swift-numerics"),
         ]),
         .testTarget(name: "DFTDataTests", dependencies: ["DFTData", "DFTCore"]),
+        // Runs the built `dft-mpi` binary under real `mpirun`: multi-rank equivalence, failures, signals.
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "DFTModel", .product(name: "Numerics", package: "swift-numerics"),
+        ]),
         .testTarget(name: "DFTTrainTests", dependencies: [
             "DFTTrain", "DFTModel", "DFTData", "DFTCore",
             .product(name: "Numerics", package: "swift-numerics"),

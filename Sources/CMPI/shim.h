@@ -14,4 +14,10 @@ static inline void *dft_MPI_IN_PLACE(void) { return MPI_IN_PLACE; }
 static inline MPI_Request dft_MPI_REQUEST_NULL(void) { return MPI_REQUEST_NULL; }
 static inline MPI_Status *dft_MPI_STATUS_IGNORE(void) { return MPI_STATUS_IGNORE; }
 static inline MPI_Status *dft_MPI_STATUSES_IGNORE(void) { return MPI_STATUSES_IGNORE; }
+static inline MPI_Datatype dft_MPI_INT(void) { return MPI_INT; }
+static inline MPI_Datatype dft_MPI_DATATYPE_NULL(void) { return MPI_DATATYPE_NULL; }
+static inline MPI_Info dft_MPI_INFO_NULL(void) { return MPI_INFO_NULL; }
+static inline int dft_MPI_COMM_TYPE_SHARED(void) { return MPI_COMM_TYPE_SHARED; }
+static inline int dft_MPI_THREAD_FUNNELED(void) { return MPI_THREAD_FUNNELED; }
+static inline int dft_MPI_MAX_ERROR_STRING(void) { return MPI_MAX_ERROR_STRING; }
 #endif

@@ -99,13 +99,19 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 public enum ModelError: Error, CustomStringConvertible {
     case invalidConfig(field: String, expected: String)
     case unknownPreset(String)
+    case unreadable(path: String)
+    case invalidFile(path: String, reason: String)
 
     public var description: String {
         switch self {
         case .invalidConfig(let field, let expected):
             "model config: field '\(field)' must be \(expected)"
         case .unknownPreset(let name):
-            "unknown model '\(name)': expected one of \(ModelPresets.names.joined(separator: ", ")) (a Hugging Face model directory follows in a later release)"
+            "unknown model '\(name)': expected a preset (\(ModelPresets.names.joined(separator: ", "))) or a Hugging Face config.json file"
+        case .unreadable(let path):
+            "model config '\(path)': cannot be read"
+        case .invalidFile(let path, let reason):
+            "model config '\(path)': \(reason)"
         }
     }
 }

@@ -9,8 +9,16 @@ import DFTCore
 public final class Transformer: @unchecked Sendable {
     public let config: ModelConfig
     public let layout: ParameterLayout
-    public let parameters: FloatBuffer  // [layout.count] all weights, HF names via layout
-    public let gradients: FloatBuffer   // [layout.count] same layout
+    public let parameters: FloatBuffer  // [paddedCount] all weights, HF names via layout; zero tail
+    public let gradients: FloatBuffer   // [paddedCount] same layout
+    /// layout.count rounded up to a multiple of `bufferMultiple`, so that ZeRO can cut the
+    /// buffers into equal shards; the tail past layout.count stays zero.
+    public let paddedCount: Int
+    /// Called during the backward pass with an offset from which every gradient in the flat
+    /// buffer is final for this pass (it only decreases: the layout runs from the embedding to
+    /// the head, the backward pass the other way). Data parallelism starts summing those
+    /// gradients across ranks while the earlier layers are still being differentiated.
+    public var gradientsReady: ((Int) -> Void)?
     public let maxRows: Int
     public let rowLength: Int
     public let lossHead: LMHeadLoss
@@ -20,14 +28,16 @@ public final class Transformer: @unchecked Sendable {
     let activations: Activations
     let offsets: ParameterOffsets
 
-    public init(config: ModelConfig, maxRows: Int, rowLength: Int, lossChunkTokens: Int? = nil) throws {
+    public init(config: ModelConfig, maxRows: Int, rowLength: Int, lossChunkTokens: Int? = nil,
+                bufferMultiple: Int = 1) throws {
         try config.validate()
         self.config = config
         self.maxRows = maxRows
         self.rowLength = rowLength
         layout = ParameterLayout(config: config)
-        parameters = FloatBuffer(count: layout.count)
-        gradients = FloatBuffer(count: layout.count)
+        paddedCount = (layout.count + bufferMultiple - 1) / bufferMultiple * bufferMultiple
+        parameters = FloatBuffer(count: paddedCount)
+        gradients = FloatBuffer(count: paddedCount)
         offsets = ParameterOffsets(layout: layout, config: config)
         rope = RotaryEmbedding(headDim: config.headDim, maxPositions: rowLength, theta: config.ropeTheta)
         attention = Attention(heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads,
@@ -136,6 +146,8 @@ public final class Transformer: @unchecked Sendable {
         RMSNorm.backward(dInput: dRes, dWeight: g(offsets.finalNorm), dOut: a.dNorm.pointer,
                          input: a.output.pointer, weight: p(offsets.finalNorm),
                          rstd: a.finalRstd.pointer, tokens: n, hidden: h)
+        // The final norm and an untied lm_head sit at the end of the layout: final now.
+        gradientsReady?(offsets.finalNorm)
         for l in stride(from: a.layers.count - 1, through: 0, by: -1) {
             let layer = a.layers[l]
             let o = offsets.layers[l]
@@ -172,11 +184,13 @@ public final class Transformer: @unchecked Sendable {
             RMSNorm.backward(dInput: dRes, dWeight: g(o.inputNorm), dOut: a.dNorm.pointer,
                              input: layer.input.pointer, weight: p(o.inputNorm),
                              rstd: layer.rstd1.pointer, tokens: n, hidden: h, accumulateInput: true)
+            gradientsReady?(o.inputNorm)  // the first tensor of layer l in the layout
         }
         batch.inputIds.withUnsafeBufferPointer { ids in
             Embedding.backward(dTable: g(offsets.embedding), dOut: dRes, ids: ids.baseAddress!,
                                tokens: n, hidden: h)
         }
+        gradientsReady?(0)
     }
 }
 
@@ -209,6 +223,7 @@ struct ParameterOffsets {
             let gate = layout.offset(p + "mlp.gate_proj.weight")
             precondition(layout.offset(p + "mlp.up_proj.weight") == gate + config.intermediateSize * h,
                          "gate/up weights must be adjacent")
+            precondition(layout.offset(p + "input_layernorm.weight") < q, "input_layernorm must open its layer")
             return Layer(inputNorm: layout.offset(p + "input_layernorm.weight"), qkvWeight: q,
                          qkvBias: config.attentionBias ? layout.offset(p + "self_attn.q_proj.bias") : nil,
                          oProj: layout.offset(p + "self_attn.o_proj.weight"),

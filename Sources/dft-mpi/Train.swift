@@ -20,7 +20,7 @@ struct Train: ParsableCommand {
     @Option(help: "YAML file of settings (snake_case keys, e.g. `global_batch: 256`).")
     var config: String?
 
-    @Option(help: "Model: a preset (\(ModelPresets.names.joined(separator: ", "))), randomly initialised. (default: \(defaults.model))")
+    @Option(help: ArgumentHelp("Model to train, randomly initialised: a preset (\(ModelPresets.names.joined(separator: ", "))) or a Hugging Face config.json (Llama or Qwen2). (default: \(defaults.model))", valueName: "preset|config.json"))
     var model: String?
 
     @Option(help: ArgumentHelp("Training data: `embedded` (built-in arithmetic word problems) or a .jsonl file of {\"input_ids\": [...], \"loss_mask\": [...]} lines. (default: \(defaults.data))", valueName: "embedded|FILE.jsonl"))
@@ -95,8 +95,35 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("log-every"), help: "Steps per printed progress line. (default: \(defaults.logEvery); demo: \(demo("log_every")))")
     var logEvery: Int?
 
-    @Option(help: "OpenBLAS threads; 0 uses every core. (default: \(defaults.threads))")
+    @Option(help: "OpenBLAS threads per rank; 0 takes SLURM_CPUS_PER_TASK, else OMP_NUM_THREADS, else the node's cores / ranks on the node. (default: \(defaults.threads))")
     var threads: Int?
+
+    @Option(help: "1 shards AdamW's moments across ranks (ZeRO-1); 0 is plain data parallelism. (default: \(defaults.zero))")
+    var zero: Int?
+
+    @Option(name: .customLong("bucket-mb"), help: "Gradient allreduce bucket size in MB, started during the backward pass. (default: \(defaults.bucketMb))")
+    var bucketMb: Double?
+
+    @Option(name: .customLong("max-skips"), help: "Abort after this many consecutive steps skipped for a non-finite loss or gradient norm. (default: \(defaults.maxSkips))")
+    var maxSkips: Int?
+
+    @Flag(name: .customLong("log-all-ranks"), help: "Every rank prints its progress, prefixed by [rank N] (default: rank 0 only).")
+    var logAllRanks = false
+
+    @Option(name: .customLong("debug-dump"), help: ArgumentHelp("Debugging: rank 0 writes per-step metrics and the final parameters to this JSON file.", visibility: .hidden))
+    var debugDump: String?
+
+    @Option(name: .customLong("debug-fail-rank"), help: ArgumentHelp("Debugging: this rank fails at --debug-fail-step.", visibility: .hidden))
+    var debugFailRank: Int?
+
+    @Option(name: .customLong("debug-fail-step"), help: ArgumentHelp("Debugging: step at which --debug-fail-rank fails.", visibility: .hidden))
+    var debugFailStep: Int?
+
+    @Option(name: .customLong("debug-nan-rank"), help: ArgumentHelp("Debugging: this rank's loss becomes NaN at --debug-nan-step.", visibility: .hidden))
+    var debugNanRank: Int?
+
+    @Option(name: .customLong("debug-nan-step"), help: ArgumentHelp("Debugging: step at which --debug-nan-rank's loss is NaN.", visibility: .hidden))
+    var debugNanStep: Int?
 
     /// The flags given on the command line, as a configuration layer.
     func flagLayer() -> [String: Any] {
@@ -112,7 +139,8 @@ struct Train: ParsableCommand {
         if epochs != nil && steps == nil { layer["steps"] = 0 }
         set("global_batch", globalBatch); set("micro_batch", microBatch); set("max_length", maxLength)
         set("packing", packing); set("seed", seed); set("out", out); set("log_every", logEvery)
-        set("threads", threads)
+        set("threads", threads); set("zero", zero); set("bucket_mb", bucketMb); set("max_skips", maxSkips)
+        if logAllRanks { layer["log_all_ranks"] = true }
         return layer
     }
 
@@ -121,6 +149,13 @@ struct Train: ParsableCommand {
         if let config { layers.append(try TrainConfig.layer(fromYAMLFile: config)) }
         layers.append(flagLayer())
         let resolved = try TrainConfig.resolve(layers: layers, source: config.map { "config '\($0)' and flags" } ?? "flags")
-        try TrainingSession(config: resolved).run()
+        let debug = DebugInjection(failRank: debugFailRank, failStep: debugFailStep,
+                                   nanRank: debugNanRank, nanStep: debugNanStep)
+        // MPI starts only once the configuration is known to be valid: a bad flag is
+        // reported by every rank and ends them without any collective.
+        let session = TrainingSession(config: resolved, communicator: Communicators.make(), debug: debug,
+                                      debugDumpPath: debugDump)
+        let code = session.run()
+        if code != 0 { throw ExitCode(code) }
     }
 }

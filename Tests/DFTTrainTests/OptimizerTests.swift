@@ -97,3 +97,30 @@ struct OptimizerTests {
         #expect(s.learningRate(at: 9) == 2)
     }
 }
+
+@Suite("Sharded optimizer state")
+struct ShardedOptimizerTests {
+    @Test("AdamW over shards equals AdamW over the whole buffer, with state of the shard's size")
+    func shardsCompose() {
+        let config = ModelConfig(architecture: "LlamaForCausalLM", hiddenSize: 4, intermediateSize: 6,
+                                 numHiddenLayers: 1, numAttentionHeads: 2, numKeyValueHeads: 1,
+                                 attentionBias: false, vocabSize: 5, tieWordEmbeddings: false)
+        let layout = ParameterLayout(config: config)
+        let whole = FloatBuffer(count: layout.count), parts = FloatBuffer(count: layout.count)
+        let grads = FloatBuffer(count: layout.count)
+        var rng = SplitMix64(seed: 1)
+        for i in 0..<layout.count {
+            whole[i] = Float(rng.nextNormal()); parts[i] = whole[i]; grads[i] = Float(rng.nextNormal())
+        }
+        let full = AdamW(layout: layout)
+        // Cuts that fall inside tensors, so decay flags must be looked up per piece.
+        let cuts = [0, 7, 33, layout.count]
+        let shards = (0..<3).map { AdamW(layout: layout, range: cuts[$0]..<cuts[$0 + 1]) }
+        for _ in 0..<3 {
+            full.update(parameters: whole, gradients: grads, learningRate: 0.01)
+            for s in shards { s.update(parameters: parts, gradients: grads, learningRate: 0.01) }
+        }
+        #expect(whole.array == parts.array)
+        #expect(shards.map { $0.stateBytes } == (0..<3).map { 8 * (cuts[$0 + 1] - cuts[$0]) })
+    }
+}

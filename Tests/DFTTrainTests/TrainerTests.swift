@@ -52,7 +52,7 @@ struct TrainerTests {
                              "schedule": "constant", "objective": "sft", "clip": 0.0,
                              "weight_decay": 0.0], data: data)
         var last: StepMetrics?
-        t.run { last = $0; return true }
+        try t.run { last = $0; return true }
         let eval = t.evaluate(step: t.step)
         let nll = eval.nll / Double(eval.tokens)
         #expect(eval.tokens == data.examples.reduce(0) { $0 + $1.trainedPredictions(keeping: 16) })
@@ -65,7 +65,7 @@ struct TrainerTests {
         let t = try trainer(["lr": 1e-2, "global_batch": 4, "micro_batch": 2, "steps": 150,
                              "schedule": "constant", "objective": "dft", "clip": 0.0,
                              "weight_decay": 0.0], data: data)
-        t.run()
+        try t.run()
         let eval = t.evaluate(step: t.step)
         #expect(eval.probability / Double(eval.tokens) > 0.9)
     }
@@ -81,7 +81,7 @@ struct TrainerTests {
             let t = try trainer(["lr": 1e-3, "global_batch": 8, "micro_batch": micro, "steps": 4,
                                  "objective": objective], data: data)
             var losses: [Double] = []
-            t.run { losses.append($0.objective); return true }
+            try t.run { losses.append($0.objective); return true }
             runs.append((losses, t.model.parameters.array))
         }
         for other in runs.dropFirst() {
@@ -110,7 +110,7 @@ struct TrainerTests {
         let data = ListDataset.random(count: 8, vocab: 23, lengths: 6...10, seed: 4)
         let t = try trainer(["global_batch": 4, "micro_batch": 2, "steps": 1, "objective": "dft",
                              "lr": 1e-9], data: data)
-        let m = t.trainStep()
+        let m = try t.trainStep()
         #expect(m.sums.tokens > 0)
         // At initialisation p is near 1/23 for every token.
         #expect(m.meanProbability > 0.02 && m.meanProbability < 0.08)

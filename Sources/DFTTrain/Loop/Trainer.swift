@@ -10,6 +10,11 @@ import Foundation
 /// Dividing by the global count (not per micro-batch, not per rank) makes the applied
 /// gradient that of the mean loss over the global batch's trained tokens, whatever the
 /// micro-batch size or the number of ranks (TRL's normalisation, see shared/PAPER.md).
+///
+/// Plain data parallelism sums gradients in buckets with non-blocking allreduces started
+/// during the last micro-batch's backward pass. ZeRO-1 instead reduce-scatters the
+/// gradients after the backward pass, updates this rank's shard of the parameters with this
+/// rank's shard of AdamW's moments, and allgathers the parameters.
 public final class Trainer {
     public let config: TrainConfig
     public let communicator: any Communicator
@@ -20,18 +25,28 @@ public final class Trainer {
     public let microSteps: Int
     public let schedule: LearningRateSchedule
     public let modelDescription: String
+    public let optimizer: any Optimizer
+    public let buckets: GradientBuckets
     let loader: StepLoader
-    let optimizer: any Optimizer
     let batch: TokenBatch
+    let debug: DebugInjection
+    /// This rank's part of the padded flat buffers under ZeRO-1 (everything otherwise).
+    let shard: Range<Int>
+    let sharded: Bool
     /// Optimizer steps done.
     public private(set) var step = 0
     public private(set) var skippedSteps = 0
-    private var metricBuffer = [Double](repeating: 0, count: 5)
+    public private(set) var consecutiveSkips = 0
+    private var metricBuffer = [Double](repeating: 0, count: 8)
+    private var collectingBuckets = false
+    private var nextBucket = 0
 
     public init(config: TrainConfig, communicator: any Communicator = SingleProcessCommunicator(),
-                modelSource: (any ModelSource)? = nil, dataset: (any Dataset)? = nil) throws {
+                modelSource: (any ModelSource)? = nil, dataset: (any Dataset)? = nil,
+                debug: DebugInjection = DebugInjection()) throws {
         self.config = config
         self.communicator = communicator
+        self.debug = debug
         let source = try modelSource ?? RunComponents.modelSource(config)
         modelDescription = source.description
         let modelConfig = try source.config()
@@ -57,21 +72,39 @@ public final class Trainer {
             ? config.steps
             : max(1, Int((config.epochs * Double(loader.stepsPerEpoch)).rounded(.down)))
 
-        model = try Transformer(config: modelConfig, maxRows: config.microBatch, rowLength: config.maxLength)
+        sharded = config.zero == 1
+        model = try Transformer(config: modelConfig, maxRows: config.microBatch, rowLength: config.maxLength,
+                                bufferMultiple: sharded ? ranks : 1)
         try source.loadParameters(into: model.parameters, layout: model.layout)
         batch = TokenBatch(maxRows: config.microBatch, rowLength: config.maxLength)
 
+        let shardCount = model.paddedCount / (sharded ? ranks : 1)
+        shard = sharded ? communicator.rank * shardCount ..< (communicator.rank + 1) * shardCount
+                        : 0..<model.layout.count
+        let optimizerRange = shard.clamped(to: 0..<model.layout.count)
         switch config.optimizer {
         case "sgd":
-            optimizer = SGD(layout: model.layout, weightDecay: Float(config.weightDecay))
+            optimizer = SGD(layout: model.layout, range: optimizerRange, weightDecay: Float(config.weightDecay))
         default:
-            optimizer = AdamW(layout: model.layout, beta1: Float(config.beta1), beta2: Float(config.beta2),
-                              epsilon: Float(config.adamEps), weightDecay: Float(config.weightDecay))
+            optimizer = AdamW(layout: model.layout, range: optimizerRange, beta1: Float(config.beta1),
+                              beta2: Float(config.beta2), epsilon: Float(config.adamEps),
+                              weightDecay: Float(config.weightDecay))
         }
         schedule = LearningRateSchedule(
             peak: config.lr, minimum: config.minLr, totalSteps: totalSteps,
             warmupRatio: config.warmupRatio,
             shape: LearningRateSchedule.Shape(rawValue: config.schedule) ?? .cosine)
+
+        let layout = model.layout
+        let layerStarts = (0..<modelConfig.numHiddenLayers).map {
+            layout.offset("model.layers.\($0).input_layernorm.weight")
+        } + [layout.offset("model.norm.weight")]
+        buckets = GradientBuckets(count: layout.count, cuts: layerStarts,
+                                  targetBytes: Int(config.bucketMb * 1e6))
+        // Every rank must start from the same weights; initialisation is seeded, but a model
+        // file read on several nodes could differ, so rank 0's copy is the truth.
+        if ranks > 1 { communicator.broadcast(model.parameters.pointer, count: model.paddedCount, root: 0) }
+        model.gradientsReady = { [unowned self] frontier in self.startReadyBuckets(frontier: frontier) }
     }
 
     /// Rows of the global batch that micro-step `micro` of this rank takes. Consecutive
@@ -88,10 +121,26 @@ public final class Trainer {
         step < config.sftWarmupSteps ? .sft : objective
     }
 
-    /// Runs one optimizer step and returns what it measured (global values).
-    public func trainStep() -> StepMetrics {
+    /// Starts the allreduce of every bucket whose gradients are now final.
+    private func startReadyBuckets(frontier: Int) {
+        guard collectingBuckets else { return }
+        while nextBucket < buckets.ranges.count && buckets.ranges[nextBucket].lowerBound >= frontier {
+            let range = buckets.ranges[nextBucket]
+            communicator.startAllreduceSum(model.gradients.pointer + range.lowerBound, count: range.count)
+            nextBucket += 1
+        }
+        communicator.progress()
+    }
+
+    /// Runs one optimizer step and returns what it measured (global values). `stopRequested`
+    /// is this rank's wish to stop; the returned metrics say whether any rank had it.
+    public func trainStep(stopRequested: Bool = false) throws -> StepMetrics {
+        if debug.fails(rank: communicator.rank, step: step) {
+            throw TrainingError.injectedFailure(rank: communicator.rank, step: step)
+        }
         let start = DispatchTime.now().uptimeNanoseconds
         let rows = config.microBatch
+        let ranks = communicator.size
 
         // The normaliser: trained tokens of the whole step, across micro-batches and ranks,
         // known before any backward pass.
@@ -100,7 +149,8 @@ public final class Trainer {
             localTokens += loader.responseTokens(step: step, firstRow: firstRow(micro: micro), rowCount: rows)
         }
         let globalTokens = communicator.allreduceSum(localTokens)
-        let gradScale: Float = globalTokens > 0 ? 1 / Float(globalTokens) : 0
+        var gradScale: Float = globalTokens > 0 ? 1 / Float(globalTokens) : 0
+        if debug.poisons(rank: communicator.rank, step: step) { gradScale = .nan }
         let objective = objective(at: step)
 
         model.gradients.zero()
@@ -110,16 +160,36 @@ public final class Trainer {
             loader.fill(batch, step: step, firstRow: firstRow(micro: micro), rowCount: rows)
             for i in 0..<batch.tokens where batch.segments[i] >= 0 { inputTokens += 1 }
             model.forward(batch)
+            // Buckets overlap the last micro-batch's backward pass, when gradients become final.
+            collectingBuckets = !sharded && ranks > 1 && micro == microSteps - 1
+            nextBucket = 0
             sums = sums + model.lossAndBackward(batch, objective: objective, gradScale: gradScale)
+            collectingBuckets = false
         }
-        communicator.allreduceSum(model.gradients.pointer, count: model.gradients.count)
+        if debug.poisons(rank: communicator.rank, step: step) { sums.objective = .nan }
+
+        var commWait = 0.0
+        if sharded {
+            let waitStart = DispatchTime.now().uptimeNanoseconds
+            communicator.reduceScatterSum(model.gradients.pointer, shardCount: shard.count)
+            commWait = Double(DispatchTime.now().uptimeNanoseconds - waitStart) / 1e9
+        } else if ranks > 1 {
+            startReadyBuckets(frontier: 0)
+            commWait = communicator.waitAll()
+        }
 
         metricBuffer[0] = sums.objective
         metricBuffer[1] = sums.nll
         metricBuffer[2] = sums.probability
         metricBuffer[3] = Double(sums.tokens)
         metricBuffer[4] = Double(inputTokens)
+        metricBuffer[5] = commWait
+        metricBuffer[6] = stopRequested ? 1 : 0
+        // Under ZeRO each rank holds one shard of the gradients: add up the squares too.
+        let localSquares = GradientNorm.sumOfSquares(model.gradients, range: shard)
+        metricBuffer[7] = sharded ? localSquares : 0
         communicator.allreduceSum(&metricBuffer)
+        let squares = sharded ? metricBuffer[7] : localSquares
         var global = LossSums()
         global.objective = metricBuffer[0]
         global.nll = metricBuffer[1]
@@ -127,28 +197,37 @@ public final class Trainer {
         global.tokens = Int(metricBuffer[3])
 
         let lr = schedule.learningRate(at: step)
-        let norm = GradientNorm.norm(model.gradients)
+        let norm = squares.squareRoot()
         // Every rank holds the same summed gradients, so they agree on the norm; the flag
         // is still combined so that a rank with a local fault cannot update alone.
         let skip = communicator.any(!norm.isFinite || !global.objective.isFinite || globalTokens == 0)
         if skip {
             skippedSteps += 1
+            consecutiveSkips += 1
         } else {
-            if config.clip > 0 { GradientNorm.clip(model.gradients, maxNorm: config.clip) }
+            consecutiveSkips = 0
+            GradientNorm.scale(model.gradients, by: GradientNorm.clipScale(norm: norm, maxNorm: config.clip),
+                               range: shard)
             optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(lr))
+            if sharded { communicator.allgather(model.parameters.pointer, shardCount: shard.count) }
         }
         let metrics = StepMetrics(
-            step: step, epoch: loader.epoch(ofStep: step), objectiveUsed: objective, sums: global, inputTokens: Int(metricBuffer[4]),
-            learningRate: lr, gradNorm: norm,
-            seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, skipped: skip)
+            step: step, epoch: loader.epoch(ofStep: step), objectiveUsed: objective, sums: global,
+            inputTokens: Int(metricBuffer[4]), learningRate: lr, gradNorm: norm,
+            seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9,
+            commWaitSeconds: metricBuffer[5] / Double(ranks), skipped: skip,
+            stopRequested: metricBuffer[6] > 0)
         step += 1
+        if consecutiveSkips >= config.maxSkips {
+            throw TrainingError.tooManySkips(count: consecutiveSkips, limit: config.maxSkips)
+        }
         return metrics
     }
 
     /// Trains to the end, calling `onStep` after every step; returning false stops early.
-    public func run(onStep: (StepMetrics) -> Bool = { _ in true }) {
+    public func run(onStep: (StepMetrics) -> Bool = { _ in true }) throws {
         while !isFinished {
-            if !onStep(trainStep()) { break }
+            if !onStep(try trainStep()) { break }
         }
     }
 

@@ -11,8 +11,12 @@ public enum RunComponents {
             return RandomInitialization(config: try ModelPresets.config(named: config.model),
                                         name: "preset \(config.model)", seed: UInt64(config.seed))
         }
-        throw ConfigError("'model': unknown model '\(config.model)'; expected a preset, one of "
-            + ModelPresets.names.joined(separator: ", "))
+        if config.model.hasSuffix(".json") {
+            let modelConfig = try ModelConfig.load(huggingFaceConfig: config.model)
+            return RandomInitialization(config: modelConfig, name: config.model, seed: UInt64(config.seed))
+        }
+        throw ConfigError("'model': unknown model '\(config.model)'; expected a preset ("
+            + ModelPresets.names.joined(separator: ", ") + ") or a Hugging Face config.json file")
     }
 
     public static func dataset(_ config: TrainConfig, model: ModelConfig) throws -> any Dataset {

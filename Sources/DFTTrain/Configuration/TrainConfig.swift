@@ -36,8 +36,17 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var seed = 42
     public var out = "runs/default"
     public var logEvery = 10
-    /// OpenBLAS threads; 0 means every core of the machine.
+    /// OpenBLAS threads per rank; 0 means SLURM_CPUS_PER_TASK, OMP_NUM_THREADS, or the
+    /// node's cores divided by its ranks (see `ThreadPolicy`).
     public var threads = 0
+    /// 1 shards AdamW's moments across ranks (ZeRO stage 1).
+    public var zero = 0
+    /// Size of a gradient allreduce bucket, in MB (10^6 bytes).
+    public var bucketMb = 25.0
+    /// Consecutive skipped (non-finite) steps after which training aborts.
+    public var maxSkips = 10
+    /// Every rank prints its progress, prefixed by its rank.
+    public var logAllRanks = false
 
     public init() {}
 
@@ -49,6 +58,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case beta1, beta2, adamEps = "adam_eps", weightDecay = "weight_decay", clip
         case steps, epochs, globalBatch = "global_batch", microBatch = "micro_batch"
         case maxLength = "max_length", packing, seed, out, logEvery = "log_every", threads
+        case zero, bucketMb = "bucket_mb", maxSkips = "max_skips", logAllRanks = "log_all_ranks"
     }
 
     public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
@@ -83,6 +93,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         maxLength = try v(.maxLength, d.maxLength); packing = try v(.packing, d.packing)
         seed = try v(.seed, d.seed); out = try v(.out, d.out); logEvery = try v(.logEvery, d.logEvery)
         threads = try v(.threads, d.threads)
+        zero = try v(.zero, d.zero); bucketMb = try v(.bucketMb, d.bucketMb)
+        maxSkips = try v(.maxSkips, d.maxSkips); logAllRanks = try v(.logAllRanks, d.logAllRanks)
     }
 }
 
@@ -180,7 +192,10 @@ extension TrainConfig {
         try require(maxLength >= 2, "max_length", "at least 2 tokens, got \(maxLength)")
         try require(sftWarmupSteps >= 0, "sft_warmup_steps", "non-negative, got \(sftWarmupSteps)")
         try require(logEvery > 0, "log_every", "positive, got \(logEvery)")
-        try require(threads >= 0, "threads", "non-negative (0 uses every core), got \(threads)")
+        try require(threads >= 0, "threads", "non-negative (0 picks from Slurm, OMP_NUM_THREADS or the cores), got \(threads)")
+        try require(zero == 0 || zero == 1, "zero", "0 (plain data parallelism) or 1 (sharded optimizer state), got \(zero)")
+        try require(bucketMb > 0, "bucket_mb", "positive, got \(bucketMb)")
+        try require(maxSkips >= 1, "max_skips", "at least 1, got \(maxSkips)")
         try require(clampFloor >= 0 && clampFloor <= 1, "clamp_floor", "in [0, 1], got \(clampFloor)")
         try require(powerAlpha >= 0, "power_alpha", "non-negative, got \(powerAlpha)")
         try require(seed >= 0, "seed", "non-negative, got \(seed)")

@@ -15,6 +15,8 @@ public final class ProgressReporter {
     let logEvery: Int
     let totalSteps: Int
     let enabled: Bool
+    let prefix: String
+    let showCommunication: Bool
     private var interval = LossSums()
     private var intervalInputTokens = 0
     private var intervalSeconds = 0.0
@@ -23,10 +25,16 @@ public final class ProgressReporter {
     /// Interval means as printed: (step, objective, nll, mean p), for the closing summary.
     public private(set) var history: [(step: Int, objective: Double, nll: Double, meanP: Double)] = []
 
-    public init(totalSteps: Int, logEvery: Int, enabled: Bool,
-                output: FileHandleOutput = .standardOutput, live: Bool? = nil) {
+    private var intervalCommWait = 0.0
+
+    public init(totalSteps: Int, logEvery: Int, enabled: Bool, prefix: String = "",
+                showCommunication: Bool = false, output: FileHandleOutput = .standardOutput, live: Bool? = nil) {
+        self.prefix = prefix
+        self.showCommunication = showCommunication
         self.output = output
-        self.live = live ?? output.isTerminal
+        // Under mpirun a rank's stdout is a pseudo-terminal even when the job's output goes
+        // to a file, so the redrawn line is kept to plain single-process runs.
+        self.live = live ?? (output.isTerminal && !Communicators.launchedByMPI)
         self.logEvery = logEvery
         self.totalSteps = totalSteps
         self.enabled = enabled
@@ -34,13 +42,14 @@ public final class ProgressReporter {
 
     public func line(_ text: String) {
         guard enabled else { return }
-        output.write((live ? "\r\u{1B}[2K" : "") + text + "\n")
+        output.write((live ? "\r\u{1B}[2K" : "") + prefix + text + "\n")
     }
 
     public func record(_ m: StepMetrics) {
         interval = interval + m.sums
         intervalInputTokens += m.inputTokens
         intervalSeconds += m.seconds
+        intervalCommWait += m.commWaitSeconds
         elapsed += m.seconds
         if m.skipped { intervalSkipped += 1 }
         let done = m.step + 1
@@ -50,15 +59,17 @@ public final class ProgressReporter {
         if closesInterval {
             let t = Double(max(interval.tokens, 1))
             history.append((done, interval.objective / t, interval.nll / t, interval.probability / t))
-            output.write((live ? "\r\u{1B}[2K" : "") + format(m, sums: interval, inputTokens: intervalInputTokens,
-                                                           seconds: intervalSeconds, skipped: intervalSkipped) + "\n")
+            output.write((live ? "\r\u{1B}[2K" : "") + prefix
+                + format(m, sums: interval, inputTokens: intervalInputTokens, seconds: intervalSeconds,
+                         commWait: intervalCommWait, skipped: intervalSkipped) + "\n")
             interval = LossSums()
             intervalInputTokens = 0
             intervalSeconds = 0
             intervalSkipped = 0
+            intervalCommWait = 0
         } else if live {
-            output.write("\r\u{1B}[2K" + format(m, sums: m.sums, inputTokens: m.inputTokens,
-                                               seconds: m.seconds, skipped: m.skipped ? 1 : 0))
+            output.write("\r\u{1B}[2K" + prefix + format(m, sums: m.sums, inputTokens: m.inputTokens, seconds: m.seconds,
+                                                        commWait: m.commWaitSeconds, skipped: m.skipped ? 1 : 0))
         }
     }
 
@@ -66,7 +77,8 @@ public final class ProgressReporter {
     public var objectiveSwitch: ((Int) -> Bool)?
     func switchesAfter(_ m: StepMetrics) -> Bool { objectiveSwitch?(m.step) ?? false }
 
-    func format(_ m: StepMetrics, sums: LossSums, inputTokens: Int, seconds: Double, skipped: Int) -> String {
+    func format(_ m: StepMetrics, sums: LossSums, inputTokens: Int, seconds: Double, commWait: Double,
+                skipped: Int) -> String {
         let done = m.step + 1
         let width = String(totalSteps).count
         let t = Double(max(sums.tokens, 1))
@@ -77,12 +89,17 @@ public final class ProgressReporter {
             "\(m.objectiveUsed.name) \(fixed(sums.objective / t, 4))",
             "nll \(fixed(sums.nll / t, 4))",
             "p \(fixed(sums.probability / t, 4))",
+            "resp tok \(sums.tokens)",
             "lr \(scientific(m.learningRate))",
             "gnorm \(fixed(m.gradNorm, 3))",
             "\(Self.count(rate)) tok/s",
             "\(Self.duration(elapsed)) elapsed",
             "ETA \(Self.duration(remaining))",
         ]
+        if showCommunication {
+            // Share of the interval's time spent waiting on gradient communication after backward.
+            parts.insert("comm wait \(fixed(seconds > 0 ? 100 * commWait / seconds : 0, 1))%", at: parts.count - 2)
+        }
         if skipped > 0 { parts.append("skipped \(skipped)") }
         return parts.joined(separator: " | ")
     }

@@ -12,8 +12,13 @@ public struct StepMetrics: Sendable {
     /// Global gradient norm before clipping.
     public var gradNorm: Double
     public var seconds: Double
+    /// Mean over ranks of the time spent waiting for gradient communication after the
+    /// backward pass ended (the part not hidden behind computation).
+    public var commWaitSeconds: Double
     /// True when the step was skipped (non-finite loss or gradients, or no trained token).
     public var skipped: Bool
+    /// Some rank received a stop signal before this step: every rank stops after it.
+    public var stopRequested: Bool
 
     /// Mean objective per trained token: exactly the value whose gradient was applied.
     public var objective: Double { sums.tokens > 0 ? sums.objective / Double(sums.tokens) : .nan }

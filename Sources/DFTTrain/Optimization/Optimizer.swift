@@ -1,14 +1,31 @@
 import DFTCore
 import DFTModel
+import Foundation
 
-/// Updates the flat parameter buffer from the flat gradient buffer, one loop over the
-/// layout's entries (weight decay applies to matrices only, `ParameterLayout.Entry.decays`).
+/// Updates the flat parameter buffer from the flat gradient buffer over one contiguous range
+/// of it: the whole model, or this rank's shard under ZeRO-1. Weight decay applies to
+/// matrices only (`ParameterLayout.Entry.decays`), as in Hugging Face's Trainer.
 public protocol Optimizer: AnyObject {
     /// Updates done so far.
     var step: Int { get }
+    /// The part of the flat buffers this optimizer updates and holds state for.
+    var range: Range<Int> { get }
     func update(parameters: FloatBuffer, gradients: FloatBuffer, learningRate: Float)
-    /// Named state buffers, each laid out like the parameters (for checkpoints).
+    /// Named state buffers, each [range.count] (for checkpoints and memory reports).
     var state: [(name: String, buffer: FloatBuffer)] { get }
+}
+
+extension Optimizer {
+    /// Calls `body(lower, upper, decays)` for each piece of a layout entry inside `range`.
+    func forEachPiece(of layout: ParameterLayout, _ body: (Int, Int, Bool) -> Void) {
+        for entry in layout.entries {
+            let lower = max(entry.offset, range.lowerBound)
+            let upper = min(entry.offset + entry.count, range.upperBound)
+            if lower < upper { body(lower, upper, entry.decays) }
+        }
+    }
+
+    public var stateBytes: Int { state.reduce(0) { $0 + $1.buffer.bytes } }
 }
 
 /// AdamW as torch.optim.AdamW computes it: decoupled weight decay p *= 1 - lr * wd, then
@@ -19,20 +36,22 @@ public final class AdamW: Optimizer {
     public let beta2: Float
     public let epsilon: Float
     public let weightDecay: Float
+    public let range: Range<Int>
     public private(set) var step = 0
     let layout: ParameterLayout
-    let firstMoment: FloatBuffer   // [parameters] exp_avg
-    let secondMoment: FloatBuffer  // [parameters] exp_avg_sq
+    let firstMoment: FloatBuffer   // [range.count] exp_avg
+    let secondMoment: FloatBuffer  // [range.count] exp_avg_sq
 
-    public init(layout: ParameterLayout, beta1: Float = 0.9, beta2: Float = 0.95,
+    public init(layout: ParameterLayout, range: Range<Int>? = nil, beta1: Float = 0.9, beta2: Float = 0.95,
                 epsilon: Float = 1e-8, weightDecay: Float = 0.01) {
         self.layout = layout
+        self.range = range ?? 0..<layout.count
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
         self.weightDecay = weightDecay
-        firstMoment = FloatBuffer(count: layout.count)
-        secondMoment = FloatBuffer(count: layout.count)
+        firstMoment = FloatBuffer(count: self.range.count)
+        secondMoment = FloatBuffer(count: self.range.count)
     }
 
     public var state: [(name: String, buffer: FloatBuffer)] {
@@ -47,10 +66,12 @@ public final class AdamW: Optimizer {
         let stepSize = lr / correction1
         let b1 = beta1, b2 = beta2, eps = epsilon
         let p = parameters.pointer, g = gradients.pointer
-        let m = firstMoment.pointer, v = secondMoment.pointer
-        for entry in layout.entries {
-            let decay: Float = entry.decays ? 1 - lr * weightDecay : 1
-            for i in entry.offset..<(entry.offset + entry.count) {
+        // Moments are indexed from the start of the range.
+        let m = firstMoment.pointer - range.lowerBound, v = secondMoment.pointer - range.lowerBound
+        let weightDecay = weightDecay
+        forEachPiece(of: layout) { lower, upper, decays in
+            let decay: Float = decays ? 1 - lr * weightDecay : 1
+            for i in lower..<upper {
                 let grad = g[i]
                 m[i] = b1 * m[i] + (1 - b1) * grad
                 v[i] = b2 * v[i] + (1 - b2) * grad * grad
@@ -65,11 +86,13 @@ public final class AdamW: Optimizer {
 /// step moves every parameter by exactly -lr times its gradient when wd is 0.
 public final class SGD: Optimizer {
     public let weightDecay: Float
+    public let range: Range<Int>
     public private(set) var step = 0
     let layout: ParameterLayout
 
-    public init(layout: ParameterLayout, weightDecay: Float = 0) {
+    public init(layout: ParameterLayout, range: Range<Int>? = nil, weightDecay: Float = 0) {
         self.layout = layout
+        self.range = range ?? 0..<layout.count
         self.weightDecay = weightDecay
     }
 
@@ -78,13 +101,10 @@ public final class SGD: Optimizer {
     public func update(parameters: FloatBuffer, gradients: FloatBuffer, learningRate lr: Float) {
         step += 1
         let p = parameters.pointer, g = gradients.pointer
-        for entry in layout.entries {
-            let wd: Float = entry.decays ? weightDecay : 0
-            for i in entry.offset..<(entry.offset + entry.count) {
-                p[i] -= lr * (g[i] + wd * p[i])
-            }
+        let weightDecay = weightDecay
+        forEachPiece(of: layout) { lower, upper, decays in
+            let wd: Float = decays ? weightDecay : 0
+            for i in lower..<upper { p[i] -= lr * (g[i] + wd * p[i]) }
         }
     }
 }
-
-import Foundation

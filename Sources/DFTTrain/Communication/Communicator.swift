@@ -1,0 +1,88 @@
+import DFTCore
+import Foundation
+
+/// The collective operations data parallelism needs, so that the training loop is written
+/// once for one process and for N ranks. `SingleProcessCommunicator` is the one-rank case,
+/// `MPICommunicator` the Open MPI one.
+///
+/// Every call is collective: all ranks make the same calls in the same order (the training
+/// loop guarantees it), and only the thread that created the communicator calls it.
+public protocol Communicator: AnyObject {
+    var rank: Int { get }
+    var size: Int { get }
+    /// Ranks on this node (OpenBLAS threads per rank are the node's cores divided by these).
+    var localSize: Int { get }
+
+    /// Element-wise sum across ranks, in place.
+    func allreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int)
+    /// Element-wise sum across ranks, in place (metrics).
+    func allreduceSum(_ values: inout [Double])
+    /// Sum of one count across ranks.
+    func allreduceSum(_ value: Int) -> Int
+    /// True on every rank if `flag` is true on any rank (one collective decision).
+    func any(_ flag: Bool) -> Bool
+
+    /// Starts a non-blocking in-place sum of `buffer`; it completes in `waitAll`. The
+    /// buffer must not be touched until then.
+    func startAllreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int)
+    /// Lets outstanding non-blocking operations progress (Open MPI moves them forward only
+    /// inside MPI calls).
+    func progress()
+    /// Completes every outstanding non-blocking operation; returns the seconds spent waiting.
+    func waitAll() -> Double
+
+    /// Sums `buffer` ([size * shardCount]) across ranks and leaves this rank's shard of the
+    /// sum, elements [rank * shardCount, (rank + 1) * shardCount), in place. Other shards
+    /// of the buffer are left undefined.
+    func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, shardCount: Int)
+    /// Every rank's shard of `buffer` ([size * shardCount]) copied to every rank, in place.
+    func allgather(_ buffer: UnsafeMutablePointer<Float>, shardCount: Int)
+    func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int)
+    func barrier()
+    /// Ends every rank of the job at once, after this rank prints `message`.
+    func abort(message: String, code: Int32) -> Never
+    /// Ends the communicator normally (all ranks).
+    func finalize()
+}
+
+extension Communicator {
+    public var isRoot: Bool { rank == 0 }
+}
+
+/// One process: every collective is the identity.
+public final class SingleProcessCommunicator: Communicator {
+    public init() {}
+    public var rank: Int { 0 }
+    public var size: Int { 1 }
+    public var localSize: Int { 1 }
+    public func allreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {}
+    public func allreduceSum(_ values: inout [Double]) {}
+    public func allreduceSum(_ value: Int) -> Int { value }
+    public func any(_ flag: Bool) -> Bool { flag }
+    public func startAllreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {}
+    public func progress() {}
+    public func waitAll() -> Double { 0 }
+    public func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, shardCount: Int) {}
+    public func allgather(_ buffer: UnsafeMutablePointer<Float>, shardCount: Int) {}
+    public func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int) {}
+    public func barrier() {}
+    public func abort(message: String, code: Int32) -> Never {
+        FileHandleOutput.standardError.write("error: \(message)\n")
+        exit(code)
+    }
+    public func finalize() {}
+}
+
+/// Picks the communicator for how the process was started: MPI when a launcher (mpirun,
+/// srun with PMIx/PMI) started it, a single process otherwise. Plain runs and `swift test`
+/// never initialise MPI.
+public enum Communicators {
+    public static var launchedByMPI: Bool {
+        let env = ProcessInfo.processInfo.environment
+        return ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"].contains { env[$0] != nil }
+    }
+
+    public static func make() -> any Communicator {
+        launchedByMPI ? MPICommunicator() : SingleProcessCommunicator()
+    }
+}

@@ -1,0 +1,44 @@
+/// Faults a test can inject into a real run, to show that failures end every rank and that
+/// non-finite steps are skipped collectively. Set by the CLI's --debug-* flags only.
+public struct DebugInjection: Sendable, Equatable {
+    /// This rank throws at the start of this step (steps done, 0-based).
+    public var failRank: Int?
+    public var failStep: Int?
+    /// This rank's loss and gradients become NaN at this step.
+    public var nanRank: Int?
+    public var nanStep: Int?
+
+    public init(failRank: Int? = nil, failStep: Int? = nil, nanRank: Int? = nil, nanStep: Int? = nil) {
+        self.failRank = failRank
+        self.failStep = failStep
+        self.nanRank = nanRank
+        self.nanStep = nanStep
+    }
+
+    func fails(rank: Int, step: Int) -> Bool { failRank == rank && failStep == step }
+    func poisons(rank: Int, step: Int) -> Bool { nanRank == rank && nanStep == step }
+}
+
+/// Errors of the training loop.
+public enum TrainingError: Error, CustomStringConvertible {
+    /// Raised on one rank; the job must be aborted.
+    case injectedFailure(rank: Int, step: Int)
+    /// Every rank reached the same conclusion (a collective decision): end cleanly.
+    case tooManySkips(count: Int, limit: Int)
+
+    public var description: String {
+        switch self {
+        case .injectedFailure(let rank, let step):
+            "injected failure on rank \(rank) at step \(step) (--debug-fail-rank/--debug-fail-step)"
+        case .tooManySkips(let count, let limit):
+            "\(count) consecutive steps had a non-finite loss or gradient norm and were skipped "
+                + "(max-skips \(limit)); lower the learning rate, check the data, or raise --max-skips"
+        }
+    }
+
+    /// True when every rank raises it together, so no MPI_Abort is needed.
+    public var isCollective: Bool {
+        if case .tooManySkips = self { return true }
+        return false
+    }
+}

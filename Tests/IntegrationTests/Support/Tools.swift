@@ -1,0 +1,72 @@
+import Foundation
+
+/// The two programs every integration test runs, found deterministically; a missing one is a
+/// failure with what to do next, never a skip (a test that skips for a missing tool hides a
+/// broken setup).
+enum Tools {
+    /// The `dft-mpi` built next to the running test bundle. SwiftPM puts every product of a
+    /// build in one directory (`<scratch>/debug`), so the binary under test is always the one
+    /// built with these tests, whatever scratch path was used.
+    static func binary() throws -> String {
+        guard let directory = buildDirectory() else {
+            throw SetupError("""
+                cannot find the directory of the running test bundle (no path ending in .xctest \
+                among \(bundleCandidates())); the dft-mpi binary is looked up next to it
+                """)
+        }
+        let path = (directory as NSString).appendingPathComponent("dft-mpi")
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw SetupError("""
+                the dft-mpi binary is missing at \(path); build it together with the tests: \
+                `swift build --scratch-path <scratch> --build-tests`, then \
+                `swift test --scratch-path <scratch> --skip-build`
+                """)
+        }
+        return path
+    }
+
+    /// `mpirun` from PATH.
+    static func mpirun() throws -> String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/mpirun"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw SetupError("""
+            mpirun is not on PATH (\(path)); install Open MPI (Debian: \
+            `apt-get install -y openmpi-bin libopenmpi-dev`, or run scripts/setup.sh)
+            """)
+    }
+
+    /// Environment every launch gets: the tests run as root in CI containers.
+    static let environment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
+
+    /// The directory holding the `.xctest` bundle (an executable file on Linux, a directory
+    /// on macOS) that is running now.
+    static func buildDirectory() -> String? {
+        for candidate in bundleCandidates() {
+            let url = URL(fileURLWithPath: candidate).standardizedFileURL
+            if let bundle = url.pathComponents.lastIndex(where: { $0.hasSuffix(".xctest") }) {
+                let components = url.pathComponents[..<bundle]
+                return NSString.path(withComponents: Array(components))
+            }
+        }
+        return nil
+    }
+
+    private static func bundleCandidates() -> [String] {
+        var paths = Bundle.allBundles.map(\.bundlePath)
+        paths.append(Bundle.main.bundlePath)
+        if let executable = Bundle.main.executablePath { paths.append(executable) }
+        if let first = ProcessInfo.processInfo.arguments.first { paths.append(first) }
+        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            paths.append(exe)
+        }
+        return paths
+    }
+}
+
+struct SetupError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
