@@ -25,9 +25,11 @@ let package = Package(
         .target(name: "DFTModel", dependencies: ["DFTCore"]),
         // Tokenizers, datasets, sampling, and batch building (padding and packing).
         .target(name: "DFTData", dependencies: ["DFTCore"]),
-        // Objectives, optimizers, schedules, communicators, the training loop.
+        // Swift types over libhdf5: files, groups, datasets, attributes, appendable series.
+        .target(name: "DFTHDF5", dependencies: ["CHDF5"]),
+        // Objectives, optimizers, schedules, communicators, checkpoints, the training loop.
         .target(name: "DFTTrain", dependencies: [
-            "DFTCore", "DFTModel", "DFTData", "CMPI",
+            "DFTCore", "DFTModel", "DFTData", "DFTHDF5", "CMPI",
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "dft-mpi", dependencies: [
@@ -42,6 +44,7 @@ let package = Package(
             "DFTModel", "DFTCore", .product(name: "Numerics", package: "swift-numerics"),
         ]),
         .testTarget(name: "DFTDataTests", dependencies: ["DFTData", "DFTCore"]),
+        .testTarget(name: "DFTHDF5Tests", dependencies: ["DFTHDF5"]),
         // Runs the built `dft-mpi` binary under real `mpirun`: multi-rank equivalence, failures, signals.
         .testTarget(name: "IntegrationTests", dependencies: [
             "DFTModel", .product(name: "Numerics", package: "swift-numerics"),

@@ -110,6 +110,24 @@ struct Train: ParsableCommand {
     @Flag(name: .customLong("log-all-ranks"), help: "Every rank prints its progress, prefixed by [rank N] (default: rank 0 only).")
     var logAllRanks = false
 
+    @Option(name: .customLong("save-every"), help: "Checkpoint every this many steps; 0 saves only at the end and on SIGTERM/SIGUSR1. (default: \(defaults.saveEvery))")
+    var saveEvery: Int?
+
+    @Option(name: .customLong("keep-last"), help: "Checkpoints to keep (older ones are deleted after a successful save). (default: \(defaults.keepLast))")
+    var keepLast: Int?
+
+    @Option(name: .customLong("keep-every"), help: "Also keep every checkpoint whose step is a multiple of this; 0 keeps none extra. (default: \(defaults.keepEvery))")
+    var keepEvery: Int?
+
+    @Option(help: ArgumentHelp("auto: continue from the newest loadable checkpoint in OUT/checkpoints (a damaged one is reported and the previous used); never: start over; or a checkpoint path. (default: \(defaults.resume))", valueName: "auto|never|PATH"))
+    var resume: String?
+
+    @Option(name: .customLong("debug-kill-during-save"), help: ArgumentHelp("Debugging: rank 0 kills itself (SIGKILL) while saving the checkpoint of this step.", visibility: .hidden))
+    var debugKillDuringSave: Int?
+
+    @Option(name: .customLong("debug-stop-at-step"), help: ArgumentHelp("Debugging: stop after this step as if rank 0 got SIGUSR1.", visibility: .hidden))
+    var debugStopAtStep: Int?
+
     @Option(name: .customLong("debug-dump"), help: ArgumentHelp("Debugging: rank 0 writes per-step metrics and the final parameters to this JSON file.", visibility: .hidden))
     var debugDump: String?
 
@@ -141,6 +159,7 @@ struct Train: ParsableCommand {
         set("packing", packing); set("seed", seed); set("out", out); set("log_every", logEvery)
         set("threads", threads); set("zero", zero); set("bucket_mb", bucketMb); set("max_skips", maxSkips)
         if logAllRanks { layer["log_all_ranks"] = true }
+        set("save_every", saveEvery); set("keep_last", keepLast); set("keep_every", keepEvery); set("resume", resume)
         return layer
     }
 
@@ -150,11 +169,11 @@ struct Train: ParsableCommand {
         layers.append(flagLayer())
         let resolved = try TrainConfig.resolve(layers: layers, source: config.map { "config '\($0)' and flags" } ?? "flags")
         let debug = DebugInjection(failRank: debugFailRank, failStep: debugFailStep,
-                                   nanRank: debugNanRank, nanStep: debugNanStep)
+                                   nanRank: debugNanRank, nanStep: debugNanStep, stopStep: debugStopAtStep)
         // MPI starts only once the configuration is known to be valid: a bad flag is
         // reported by every rank and ends them without any collective.
         let session = TrainingSession(config: resolved, communicator: Communicators.make(), debug: debug,
-                                      debugDumpPath: debugDump)
+                                      debugDumpPath: debugDump, debugKillDuringSave: debugKillDuringSave)
         let code = session.run()
         if code != 0 { throw ExitCode(code) }
     }

@@ -38,6 +38,9 @@ public protocol Communicator: AnyObject {
     /// Every rank's shard of `buffer` ([size * shardCount]) copied to every rank, in place.
     func allgather(_ buffer: UnsafeMutablePointer<Float>, shardCount: Int)
     func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int)
+    /// Point-to-point transfer (checkpoints gather ZeRO shards on rank 0 one at a time).
+    func send(_ buffer: UnsafePointer<Float>, count: Int, to rank: Int)
+    func receive(_ buffer: UnsafeMutablePointer<Float>, count: Int, from rank: Int)
     func barrier()
     /// Ends every rank of the job at once, after this rank prints `message`.
     func abort(message: String, code: Int32) -> Never
@@ -65,6 +68,12 @@ public final class SingleProcessCommunicator: Communicator {
     public func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, shardCount: Int) {}
     public func allgather(_ buffer: UnsafeMutablePointer<Float>, shardCount: Int) {}
     public func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int) {}
+    public func send(_ buffer: UnsafePointer<Float>, count: Int, to rank: Int) {
+        preconditionFailure("a single process has no other rank to send to")
+    }
+    public func receive(_ buffer: UnsafeMutablePointer<Float>, count: Int, from rank: Int) {
+        preconditionFailure("a single process has no other rank to receive from")
+    }
     public func barrier() {}
     public func abort(message: String, code: Int32) -> Never {
         FileHandleOutput.standardError.write("error: \(message)\n")

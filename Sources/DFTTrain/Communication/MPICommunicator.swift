@@ -119,6 +119,18 @@ public final class MPICommunicator: Communicator {
         }
     }
 
+    public func send(_ buffer: UnsafePointer<Float>, count: Int, to destination: Int) {
+        pieces(count) { start, n in
+            MPI_Send(buffer + start, n, dft_MPI_FLOAT(), Int32(destination), 0, world)
+        }
+    }
+
+    public func receive(_ buffer: UnsafeMutablePointer<Float>, count: Int, from source: Int) {
+        pieces(count) { start, n in
+            MPI_Recv(buffer + start, n, dft_MPI_FLOAT(), Int32(source), 0, world, dft_MPI_STATUS_IGNORE())
+        }
+    }
+
     public func barrier() { MPI_Barrier(world) }
 
     public func abort(message: String, code: Int32) -> Never {

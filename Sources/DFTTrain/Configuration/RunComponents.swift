@@ -11,12 +11,15 @@ public enum RunComponents {
             return RandomInitialization(config: try ModelPresets.config(named: config.model),
                                         name: "preset \(config.model)", seed: UInt64(config.seed))
         }
+        if config.model.hasSuffix(".h5") {
+            return CheckpointModelSource(path: config.model)
+        }
         if config.model.hasSuffix(".json") {
             let modelConfig = try ModelConfig.load(huggingFaceConfig: config.model)
             return RandomInitialization(config: modelConfig, name: config.model, seed: UInt64(config.seed))
         }
         throw ConfigError("'model': unknown model '\(config.model)'; expected a preset ("
-            + ModelPresets.names.joined(separator: ", ") + ") or a Hugging Face config.json file")
+            + ModelPresets.names.joined(separator: ", ") + "), a Hugging Face config.json file, or a dft-mpi checkpoint (.h5)")
     }
 
     public static func dataset(_ config: TrainConfig, model: ModelConfig) throws -> any Dataset {

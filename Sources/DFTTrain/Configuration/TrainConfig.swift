@@ -47,6 +47,14 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var maxSkips = 10
     /// Every rank prints its progress, prefixed by its rank.
     public var logAllRanks = false
+    /// Checkpoint every this many steps (0: only at the end and on a stop signal).
+    public var saveEvery = 100
+    /// Checkpoints kept besides those kept by keep_every.
+    public var keepLast = 3
+    /// Also keep every checkpoint whose step is a multiple of this (0: none).
+    public var keepEvery = 0
+    /// `auto` (newest loadable checkpoint in OUT, if any), `never`, or a checkpoint path.
+    public var resume = "auto"
 
     public init() {}
 
@@ -59,6 +67,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case steps, epochs, globalBatch = "global_batch", microBatch = "micro_batch"
         case maxLength = "max_length", packing, seed, out, logEvery = "log_every", threads
         case zero, bucketMb = "bucket_mb", maxSkips = "max_skips", logAllRanks = "log_all_ranks"
+        case saveEvery = "save_every", keepLast = "keep_last", keepEvery = "keep_every", resume
     }
 
     public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
@@ -95,6 +104,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         threads = try v(.threads, d.threads)
         zero = try v(.zero, d.zero); bucketMb = try v(.bucketMb, d.bucketMb)
         maxSkips = try v(.maxSkips, d.maxSkips); logAllRanks = try v(.logAllRanks, d.logAllRanks)
+        saveEvery = try v(.saveEvery, d.saveEvery); keepLast = try v(.keepLast, d.keepLast)
+        keepEvery = try v(.keepEvery, d.keepEvery); resume = try v(.resume, d.resume)
     }
 }
 
@@ -196,10 +207,19 @@ extension TrainConfig {
         try require(zero == 0 || zero == 1, "zero", "0 (plain data parallelism) or 1 (sharded optimizer state), got \(zero)")
         try require(bucketMb > 0, "bucket_mb", "positive, got \(bucketMb)")
         try require(maxSkips >= 1, "max_skips", "at least 1, got \(maxSkips)")
+        try require(saveEvery >= 0, "save_every", "non-negative (0 saves only at the end and on a stop signal), got \(saveEvery)")
+        try require(keepLast >= 1, "keep_last", "at least 1, got \(keepLast)")
+        try require(keepEvery >= 0, "keep_every", "non-negative (0 keeps none extra), got \(keepEvery)")
+        try require(!resume.isEmpty, "resume", "auto, never, or a checkpoint path")
         try require(clampFloor >= 0 && clampFloor <= 1, "clamp_floor", "in [0, 1], got \(clampFloor)")
         try require(powerAlpha >= 0, "power_alpha", "non-negative, got \(powerAlpha)")
         try require(seed >= 0, "seed", "non-negative, got \(seed)")
         try require(!out.isEmpty, "out", "a directory path")
+    }
+
+    /// Reads a configuration written by `yaml()` (a checkpoint's config_yaml).
+    public static func decode(yaml: String) throws -> TrainConfig {
+        try YAMLDecoder().decode(TrainConfig.self, from: yaml)
     }
 
     /// The configuration as YAML, keys in declaration order.

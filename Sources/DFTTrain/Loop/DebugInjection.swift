@@ -7,13 +7,19 @@ public struct DebugInjection: Sendable, Equatable {
     /// This rank's loss and gradients become NaN at this step.
     public var nanRank: Int?
     public var nanStep: Int?
+    /// Rank 0 behaves as if it received a stop signal before this step (steps done).
+    public var stopStep: Int?
 
-    public init(failRank: Int? = nil, failStep: Int? = nil, nanRank: Int? = nil, nanStep: Int? = nil) {
+    public init(failRank: Int? = nil, failStep: Int? = nil, nanRank: Int? = nil, nanStep: Int? = nil,
+                stopStep: Int? = nil) {
         self.failRank = failRank
         self.failStep = failStep
         self.nanRank = nanRank
         self.nanStep = nanStep
+        self.stopStep = stopStep
     }
+
+    func stops(rank: Int, step: Int) -> Bool { rank == 0 && stopStep == step + 1 }
 
     func fails(rank: Int, step: Int) -> Bool { failRank == rank && failStep == step }
     func poisons(rank: Int, step: Int) -> Bool { nanRank == rank && nanStep == step }

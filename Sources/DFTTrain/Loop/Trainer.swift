@@ -239,6 +239,47 @@ public final class Trainer {
         return model.loss(batch, objective: objective)
     }
 
+    /// The optimizer range of every rank (what each holds under ZeRO-1; all of it on rank 0 otherwise).
+    public var optimizerRanges: [Range<Int>] {
+        guard sharded else { return [0..<model.layout.count] }
+        return (0..<communicator.size).map {
+            ($0 * shard.count ..< ($0 + 1) * shard.count).clamped(to: 0..<model.layout.count)
+        }
+    }
+
+    public func epoch(ofStep step: Int) -> Int { loader.epoch(ofStep: step) }
+
+    /// Continues from a checkpoint: weights, optimizer state (this rank's range), step and
+    /// skip counters. The data position and the learning rate follow from the step.
+    public func restore(from path: String) throws {
+        let reader = try CheckpointReader(path: path)
+        let saved = try reader.modelConfig()
+        guard saved == model.config else {
+            throw CheckpointError(path: path, reason: "it holds a different model (\(saved.architectures.first ?? "?"), "
+                + "hidden \(saved.hiddenSize), \(saved.numHiddenLayers) layers, vocab \(saved.vocabSize)) than --model describes")
+        }
+        try reader.loadParameters(into: model.parameters, layout: model.layout)
+        let type = try reader.optimizerType()
+        guard type == config.optimizer else {
+            throw CheckpointError(path: path, reason: "it was saved with optimizer '\(type)', this run uses '\(config.optimizer)'")
+        }
+        for (name, buffer) in optimizer.state {
+            try reader.loadOptimizerState(name, range: optimizer.range, into: buffer)
+        }
+        optimizer.restore(step: try reader.optimizerStep())
+        step = try reader.step
+        skippedSteps = try reader.skippedSteps
+        consecutiveSkips = try reader.consecutiveSkips
+    }
+
+    /// Target-probability counts since the last call, summed over ranks (collective).
+    public func takeHistogram() -> [Int] {
+        var counts = model.lossHead.histogram.map(Double.init)
+        communicator.allreduceSum(&counts)
+        model.lossHead.resetHistogram()
+        return counts.map { Int($0) }
+    }
+
     public var parameterCount: Int { model.layout.count }
     public var stepsPerEpoch: Int { loader.stepsPerEpoch }
     public var truncatedExamples: Int { loader.truncatedExamples }

@@ -13,13 +13,16 @@ public struct TrainingSession {
     public let debug: DebugInjection
     /// Where rank 0 writes the per-step metrics and final parameters as JSON (tests).
     public let debugDumpPath: String?
+    /// Test hook: rank 0 kills itself (SIGKILL) during the save at this step, before the rename.
+    public let debugKillDuringSave: Int?
 
     public init(config: TrainConfig, communicator: any Communicator, debug: DebugInjection = DebugInjection(),
-                debugDumpPath: String? = nil) {
+                debugDumpPath: String? = nil, debugKillDuringSave: Int? = nil) {
         self.config = config
         self.communicator = communicator
         self.debug = debug
         self.debugDumpPath = debugDumpPath
+        self.debugKillDuringSave = debugKillDuringSave
     }
 
     /// Runs and returns the process exit code; never returns on an abort.
@@ -51,6 +54,9 @@ public struct TrainingSession {
         let trainer = try Trainer(config: config, communicator: communicator, debug: debug)
         let root = communicator.isRoot
         if root { try writeResolvedConfig() }
+        let store = CheckpointStore(outputDirectory: config.out, keepLast: config.keepLast, keepEvery: config.keepEvery)
+        let resumedFrom = try resume(trainer, store: store)
+        let metricsFile = root ? try MetricsFile(outputDirectory: config.out, resumeStep: trainer.step) : nil
 
         let prefix = config.logAllRanks && communicator.size > 1 ? "[rank \(communicator.rank)] " : ""
         let reporter = ProgressReporter(totalSteps: trainer.totalSteps, logEvery: config.logEvery,
@@ -63,14 +69,39 @@ public struct TrainingSession {
         if let warning = policy.warning, root || config.logAllRanks {
             FileHandleOutput.standardError.write("\(prefix)warning: \(warning)\n")
         }
+        if let resumedFrom {
+            reporter.line("resumed from \(resumedFrom) at step \(trainer.step) of \(trainer.totalSteps)")
+        }
+        if trainer.isFinished {
+            reporter.line("nothing to do: the run already reached step \(trainer.step) of \(trainer.totalSteps)")
+        }
+        func save() throws {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let kill = debugKillDuringSave == trainer.step
+            let path = try store.save(trainer, beforeRename: { if kill { raise(SIGKILL) } })
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            reporter.line(String(format: "saved %@ (%.1f s)", path, seconds))
+        }
+        var savedAt = trainer.isFinished ? trainer.step : -1
 
         var record = MetricsRecord()
         let start = DispatchTime.now().uptimeNanoseconds
         var stoppedBySignal = false
         while !trainer.isFinished {
-            let metrics = try trainer.trainStep(stopRequested: StopSignal.received != 0)
+            let stop = StopSignal.received != 0 || debug.stops(rank: communicator.rank, step: trainer.step)
+            let metrics = try trainer.trainStep(stopRequested: stop)
             reporter.record(metrics)
+            try metricsFile?.append(metrics)
             if debugDumpPath != nil { record.append(metrics) }
+            let done = trainer.step
+            if done % config.logEvery == 0 || done == trainer.totalSteps || metrics.stopRequested {
+                let counts = trainer.takeHistogram()
+                try metricsFile?.appendHistogram(counts, stepsDone: done)
+            }
+            if metrics.stopRequested || (config.saveEvery > 0 && done % config.saveEvery == 0) || done == trainer.totalSteps {
+                try save()
+                savedAt = done
+            }
             if reporter.objectiveSwitch?(metrics.step) == true && metrics.step + 1 < trainer.totalSteps {
                 reporter.line("-- SFT warm-up done after \(metrics.step + 1) steps; training with \(trainer.objective) from here --")
             }
@@ -80,8 +111,11 @@ public struct TrainingSession {
             }
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        if savedAt != trainer.step { try save() }
+        try metricsFile?.close()
         if stoppedBySignal {
-            let name = StopSignal.received != 0 ? StopSignal.name(StopSignal.received) : "a signal on another rank"
+            let name = StopSignal.received != 0 ? StopSignal.name(StopSignal.received)
+                : debug.stopStep != nil ? "--debug-stop-at-step" : "a signal on another rank"
             reporter.line("stopped after step \(trainer.step) of \(trainer.totalSteps) on \(name) (every rank stopped at the same step)")
         }
         if let first = reporter.history.first, let last = reporter.history.last {
@@ -100,6 +134,57 @@ public struct TrainingSession {
         let v = Double(n)
         return v >= 1e9 ? String(format: "%.2f GB", v / 1e9) : v >= 1e6 ? String(format: "%.1f MB", v / 1e6)
             : String(format: "%.1f kB", v / 1e3)
+    }
+
+    /// Picks the checkpoint to continue from, as one decision of all ranks: a checkpoint any
+    /// rank cannot load is reported and the previous one tried. Returns its path, or nil for
+    /// a fresh start.
+    func resume(_ trainer: Trainer, store: CheckpointStore) throws -> String? {
+        let candidates: [String]
+        switch config.resume {
+        case "never":
+            return nil
+        case "auto":
+            candidates = store.checkpoints().map(\.path)
+            if candidates.isEmpty { return nil }
+        default:
+            candidates = [config.resume]
+        }
+        var reasons: [String] = []
+        for path in candidates {
+            var failure: String?
+            do { try trainer.restore(from: path) } catch { failure = "\(error)" }
+            if !communicator.any(failure != nil) {
+                if communicator.isRoot { warnAboutChangedSettings(path) }
+                return path
+            }
+            let reason = failure ?? "another rank could not load it"
+            reasons.append(reason)
+            if communicator.isRoot && config.resume == "auto" {
+                FileHandleOutput.standardError.write("warning: \(reason); trying the previous checkpoint\n")
+            }
+        }
+        throw CheckpointError(path: config.resume == "auto" ? store.directory : config.resume,
+                              reason: "no loadable checkpoint (\(reasons.joined(separator: "; "))). "
+                                + "Use --resume never to start over, or --resume PATH to pick one")
+    }
+
+    /// Exact continuation needs the same data order and hyper-parameters; a resumed run
+    /// with other settings is allowed (e.g. a lower learning rate) but said out loud.
+    func warnAboutChangedSettings(_ path: String) {
+        guard let yaml = try? CheckpointReader(path: path).configYAML,
+              let saved = try? TrainConfig.decode(yaml: yaml) else { return }
+        var changed: [String] = []
+        func check<T: Equatable>(_ key: String, _ a: T, _ b: T) { if a != b { changed.append("\(key) \(a) -> \(b)") } }
+        check("data", saved.data, config.data); check("seed", saved.seed, config.seed)
+        check("global_batch", saved.globalBatch, config.globalBatch); check("max_length", saved.maxLength, config.maxLength)
+        check("packing", saved.packing, config.packing); check("objective", saved.objective, config.objective)
+        check("lr", saved.lr, config.lr); check("steps", saved.steps, config.steps); check("epochs", saved.epochs, config.epochs)
+        check("schedule", saved.schedule, config.schedule); check("sft_warmup_steps", saved.sftWarmupSteps, config.sftWarmupSteps)
+        if !changed.isEmpty {
+            FileHandleOutput.standardError.write("warning: resuming \(path) with changed settings (\(changed.joined(separator: ", "))); "
+                + "the continuation is not the run the checkpoint started\n")
+        }
     }
 
     func writeResolvedConfig() throws {
@@ -136,7 +221,7 @@ public struct TrainingSession {
                 + "clip \(config.clip), weight decay \(config.weightDecay)",
             "memory: parameters + gradients \(Self.bytes(t.model.parameters.bytes + t.model.gradients.bytes)), "
                 + "optimizer state \(Self.bytes(t.optimizer.stateBytes)) on this rank, activations \(Self.bytes(t.model.activationBytes))",
-            "output: \(config.out)/config.yaml",
+            "output: \(config.out)/config.yaml, metrics.h5, checkpoints/ (every \(config.saveEvery > 0 ? "\(config.saveEvery) steps" : "run end") and on SIGTERM/SIGUSR1)",
         ]
     }
 }

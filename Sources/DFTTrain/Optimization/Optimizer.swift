@@ -13,6 +13,8 @@ public protocol Optimizer: AnyObject {
     func update(parameters: FloatBuffer, gradients: FloatBuffer, learningRate: Float)
     /// Named state buffers, each [range.count] (for checkpoints and memory reports).
     var state: [(name: String, buffer: FloatBuffer)] { get }
+    /// Sets the update count after the state buffers were loaded from a checkpoint.
+    func restore(step: Int)
 }
 
 extension Optimizer {
@@ -58,6 +60,8 @@ public final class AdamW: Optimizer {
         [("exp_avg", firstMoment), ("exp_avg_sq", secondMoment)]
     }
 
+    public func restore(step: Int) { self.step = step }
+
     public func update(parameters: FloatBuffer, gradients: FloatBuffer, learningRate lr: Float) {
         step += 1
         let t = Double(step)
@@ -97,6 +101,8 @@ public final class SGD: Optimizer {
     }
 
     public var state: [(name: String, buffer: FloatBuffer)] { [] }
+
+    public func restore(step: Int) { self.step = step }
 
     public func update(parameters: FloatBuffer, gradients: FloatBuffer, learningRate lr: Float) {
         step += 1

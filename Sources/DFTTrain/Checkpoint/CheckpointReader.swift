@@ -1,0 +1,109 @@
+import DFTCore
+import DFTHDF5
+import DFTModel
+import Foundation
+
+/// Reads a checkpoint back: its attributes, its model configuration, the parameters
+/// (verified against the stored checksum) and a range of the optimizer state.
+public struct CheckpointReader {
+    public let path: String
+    let file: HDF5File
+    let root: HDF5Group
+
+    public init(path: String) throws {
+        self.path = path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CheckpointError(path: path, reason: "no such file")
+        }
+        do {
+            file = try HDF5File.open(path)
+            root = try file.root()
+        } catch {
+            throw CheckpointError(path: path, reason: "not a readable HDF5 file (truncated or damaged?): \(error)")
+        }
+        let format = (try? root.stringAttribute("format")) ?? "none"
+        guard format == CheckpointFormat.name else {
+            throw CheckpointError(path: path, reason: "format attribute is '\(format)', expected '\(CheckpointFormat.name)'")
+        }
+        let version = try attribute { try root.intAttribute("format_version") }
+        guard version <= CheckpointFormat.version else {
+            throw CheckpointError(path: path, reason: "format version \(version) is newer than this dft-mpi reads (\(CheckpointFormat.version))")
+        }
+    }
+
+    func attribute<T>(_ read: () throws -> T) throws -> T {
+        do { return try read() } catch { throw CheckpointError(path: path, reason: "\(error)") }
+    }
+
+    public var step: Int { get throws { try attribute { try root.intAttribute("step") } } }
+    public var skippedSteps: Int { get throws { try attribute { try root.intAttribute("skipped_steps") } } }
+    public var consecutiveSkips: Int { get throws { try attribute { try root.intAttribute("consecutive_skips") } } }
+    public var ranks: Int { get throws { try attribute { try root.intAttribute("ranks") } } }
+    public var configYAML: String { get throws { try attribute { try root.stringAttribute("config_yaml") } } }
+
+    public func modelConfig() throws -> ModelConfig {
+        let json = try attribute { try root.stringAttribute("model_config_json") }
+        do {
+            return try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8))
+        } catch {
+            throw CheckpointError(path: path, reason: "model_config_json does not decode: \(error)")
+        }
+    }
+
+    /// Reads every tensor of `layout` into `parameters` and verifies the checksum.
+    public func loadParameters(into parameters: FloatBuffer, layout: ParameterLayout) throws {
+        let model = try attribute { try root.openGroup(CheckpointFormat.modelGroup) }
+        var checksum = CheckpointFormat.Checksum()
+        for entry in layout.entries {
+            let values = parameters.pointer + entry.offset
+            do {
+                try model.readFloats(entry.name, into: values, expectedShape: entry.shape)
+            } catch {
+                throw CheckpointError(path: path, reason: "tensor '\(entry.name)': \(error)")
+            }
+            checksum.add(values, count: entry.count)
+        }
+        let stored = try attribute { try model.stringAttribute("checksum") }
+        guard stored == checksum.hex else {
+            throw CheckpointError(path: path, reason: "model weights are corrupted (checksum \(checksum.hex), stored \(stored))")
+        }
+    }
+
+    public func optimizerType() throws -> String {
+        try attribute { try root.openGroup(CheckpointFormat.optimizerGroup).stringAttribute("type") }
+    }
+
+    public func optimizerStep() throws -> Int {
+        try attribute { try root.openGroup(CheckpointFormat.optimizerGroup).intAttribute("step") }
+    }
+
+    /// Reads elements `range` of the flat optimizer state buffer `name` into `buffer`.
+    public func loadOptimizerState(_ name: String, range: Range<Int>, into buffer: FloatBuffer) throws {
+        let group = try attribute { try root.openGroup(CheckpointFormat.optimizerGroup) }
+        do {
+            if !range.isEmpty {
+                try group.readFloats(name, into: buffer.pointer, count: range.count, at: range.lowerBound)
+            }
+        } catch {
+            throw CheckpointError(path: path, reason: "optimizer state '\(name)': \(error)")
+        }
+    }
+
+    /// Names and shapes of the model tensors, in file order.
+    public func tensors() throws -> [(name: String, shape: [Int])] {
+        let model = try attribute { try root.openGroup(CheckpointFormat.modelGroup) }
+        return try attribute { try model.childNames().map { ($0, try model.shape(of: $0)) } }
+    }
+}
+
+/// A checkpoint's weights as the starting point of a new run (`--model PATH.h5`): the
+/// optimizer starts fresh.
+public struct CheckpointModelSource: ModelSource {
+    public let path: String
+    public init(path: String) { self.path = path }
+    public var description: String { "checkpoint \(path)" }
+    public func config() throws -> ModelConfig { try CheckpointReader(path: path).modelConfig() }
+    public func loadParameters(into parameters: FloatBuffer, layout: ParameterLayout) throws {
+        try CheckpointReader(path: path).loadParameters(into: parameters, layout: layout)
+    }
+}

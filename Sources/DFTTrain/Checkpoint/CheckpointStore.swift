@@ -1,0 +1,142 @@
+import DFTCore
+import DFTHDF5
+import DFTModel
+import Foundation
+
+/// Saves and finds checkpoints in `OUT/checkpoints/`.
+///
+/// Saving is collective: rank 0 writes the file, other ranks send their shard of the
+/// optimizer state under ZeRO-1. The file is written under a temporary name, flushed,
+/// fsync'd and renamed, so a crash at any moment leaves the previous checkpoint intact.
+/// After a successful save, all but the last `keepLast` checkpoints are deleted, except
+/// those whose step is a multiple of `keepEvery`.
+public struct CheckpointStore {
+    public let directory: String
+    public let keepLast: Int
+    public let keepEvery: Int
+
+    public init(outputDirectory: String, keepLast: Int, keepEvery: Int) {
+        directory = (outputDirectory as NSString).appendingPathComponent("checkpoints")
+        self.keepLast = keepLast
+        self.keepEvery = keepEvery
+    }
+
+    public func path(step: Int) -> String {
+        (directory as NSString).appendingPathComponent(CheckpointFormat.fileName(step: step))
+    }
+
+    /// Checkpoint files present, newest first.
+    public func checkpoints() -> [(step: Int, path: String)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.compactMap { name in
+            CheckpointFormat.step(ofFileName: name).map { ($0, (directory as NSString).appendingPathComponent(name)) }
+        }.sorted { $0.step > $1.step }
+    }
+
+    /// Writes the trainer's state at its current step. Every rank calls this.
+    /// `beforeRename` lets a test kill the process mid-save.
+    @discardableResult
+    public func save(_ trainer: Trainer, beforeRename: () -> Void = {}) throws -> String {
+        let comm = trainer.communicator
+        let final = path(step: trainer.step)
+        let temporary = final + ".partial-\(getpid())"
+        var file: HDF5File?
+        var optimizerGroup: HDF5Group?
+        if comm.isRoot {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            file = try HDF5File.create(temporary)
+            let root = try file!.root()
+            try writeAttributes(root, trainer)
+            let model = try root.createGroup(CheckpointFormat.modelGroup)
+            var checksum = CheckpointFormat.Checksum()
+            for entry in trainer.model.layout.entries {
+                let values = trainer.model.parameters.pointer + entry.offset
+                try model.writeFloats(entry.name, values, shape: entry.shape)
+                checksum.add(values, count: entry.count)
+            }
+            try model.setAttribute("checksum", checksum.hex)
+            optimizerGroup = try root.createGroup(CheckpointFormat.optimizerGroup)
+            try optimizerGroup!.setAttribute("type", trainer.config.optimizer)
+            try optimizerGroup!.setAttribute("step", trainer.optimizer.step)
+        }
+        try gatherOptimizerState(trainer, into: optimizerGroup)
+        if comm.isRoot {
+            optimizerGroup = nil
+            try file!.flush()
+            try file!.close()
+            try synchronise(path: temporary)
+            beforeRename()
+            guard rename(temporary, final) == 0 else {
+                throw CheckpointError(path: final, reason: "rename from \(temporary) failed: \(String(cString: strerror(errno)))")
+            }
+            try synchronise(path: directory)
+            removeExpired(newest: trainer.step)
+        }
+        comm.barrier()
+        return final
+    }
+
+    private func writeAttributes(_ root: HDF5Group, _ trainer: Trainer) throws {
+        try root.setAttribute("format", CheckpointFormat.name)
+        try root.setAttribute("format_version", CheckpointFormat.version)
+        try root.setAttribute("dft_mpi_version", DFTVersionInfo.version)
+        try root.setAttribute("step", trainer.step)
+        try root.setAttribute("epoch", trainer.epoch(ofStep: trainer.step))
+        // The sample cursor: the next optimizer step's rows are a pure function of the seed,
+        // the epoch and this index (StepLoader), so no sampler state needs saving.
+        try root.setAttribute("next_global_batch", trainer.step)
+        try root.setAttribute("seed", trainer.config.seed)
+        try root.setAttribute("schedule_step", trainer.step)
+        try root.setAttribute("learning_rate_next", trainer.schedule.learningRate(at: trainer.step))
+        try root.setAttribute("skipped_steps", trainer.skippedSteps)
+        try root.setAttribute("consecutive_skips", trainer.consecutiveSkips)
+        try root.setAttribute("ranks", trainer.communicator.size)
+        try root.setAttribute("zero", trainer.config.zero)
+        try root.setAttribute("config_yaml", try trainer.config.yaml())
+        let modelJSON = try JSONEncoder().encode(trainer.model.config)
+        try root.setAttribute("model_config_json", String(decoding: modelJSON, as: UTF8.self))
+        try root.setAttribute("parameter_count", trainer.model.layout.count)
+        try root.setAttribute("created", ISO8601DateFormatter().string(from: Date()))
+    }
+
+    /// Optimizer state buffers are flat, laid out like the parameters ([parameter_count]).
+    /// Under ZeRO-1 rank r holds elements `range(r)`; rank 0 receives and writes them in turn.
+    private func gatherOptimizerState(_ trainer: Trainer, into group: HDF5Group?) throws {
+        let comm = trainer.communicator
+        let count = trainer.model.layout.count
+        let ranges = trainer.optimizerRanges
+        let scratch = comm.isRoot && ranges.count > 1 ? FloatBuffer(count: ranges.map(\.count).max() ?? 0) : nil
+        for (name, buffer) in trainer.optimizer.state {
+            try group?.createFloats(name, count: count)
+            var checksum = CheckpointFormat.Checksum()
+            for (r, range) in ranges.enumerated() where !range.isEmpty {
+                if r == 0 {
+                    if comm.isRoot {
+                        try group!.writeFloats(name, buffer.pointer, count: range.count, at: range.lowerBound)
+                        checksum.add(buffer.pointer, count: range.count)
+                    }
+                } else if comm.rank == r {
+                    comm.send(buffer.pointer, count: range.count, to: 0)
+                } else if comm.isRoot, let scratch {
+                    comm.receive(scratch.pointer, count: range.count, from: r)
+                    try group!.writeFloats(name, scratch.pointer, count: range.count, at: range.lowerBound)
+                    checksum.add(scratch.pointer, count: range.count)
+                }
+            }
+            try group?.setAttribute("\(name)_checksum", checksum.hex)
+        }
+    }
+
+    /// Deletes checkpoints past the retention rule, and partial files of crashed saves.
+    func removeExpired(newest: Int) {
+        let all = checkpoints()
+        for (index, checkpoint) in all.enumerated() where checkpoint.step != newest {
+            let kept = index < keepLast || (keepEvery > 0 && checkpoint.step % keepEvery == 0)
+            if !kept { try? FileManager.default.removeItem(atPath: checkpoint.path) }
+        }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for name in names where name.contains(".h5.partial-") {
+            try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(name))
+        }
+    }
+}
