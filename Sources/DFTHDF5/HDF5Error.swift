@@ -13,7 +13,8 @@ public struct HDF5Error: Error, CustomStringConvertible {
     static func take(_ operation: String) -> HDF5Error {
         var buffer = [CChar](repeating: 0, count: 1024)
         dft_h5_take_error(&buffer)
-        return HDF5Error(operation: operation, message: String(cString: buffer))
+        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return HDF5Error(operation: operation, message: String(decoding: bytes, as: UTF8.self))
     }
 }
 

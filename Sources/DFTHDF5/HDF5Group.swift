@@ -32,7 +32,7 @@ public final class HDF5Group {
     public func childNames() throws -> [String] {
         var names: [String] = []
         var index: hsize_t = 0
-        try withUnsafeMutablePointer(to: &names) { namesPointer in
+        _ = try withUnsafeMutablePointer(to: &names) { namesPointer in
             try HDF5.check(H5Literate(id, H5_INDEX_NAME, H5_ITER_INC, &index, { _, name, _, data in
                 data!.assumingMemoryBound(to: [String].self).pointee.append(String(cString: name!))
                 return 0
