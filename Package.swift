@@ -40,10 +40,12 @@ let package = Package(
         .testTarget(name: "DFTCoreTests", dependencies: [
             "DFTCore", .product(name: "Numerics", package: "swift-numerics"),
         ]),
+        // Fixtures (transformers models and their recorded outputs, scripts/fixtures/) are read
+        // through #filePath, not bundled.
         .testTarget(name: "DFTModelTests", dependencies: [
             "DFTModel", "DFTCore", .product(name: "Numerics", package: "swift-numerics"),
-        ]),
-        .testTarget(name: "DFTDataTests", dependencies: ["DFTData", "DFTCore"]),
+        ], exclude: ["Fixtures"]),
+        .testTarget(name: "DFTDataTests", dependencies: ["DFTData", "DFTCore"], exclude: ["Fixtures"]),
         .testTarget(name: "DFTHDF5Tests", dependencies: ["DFTHDF5"]),
         // Runs the built `dft-mpi` binary under real `mpirun`: multi-rank equivalence, failures, signals.
         .testTarget(name: "IntegrationTests", dependencies: [

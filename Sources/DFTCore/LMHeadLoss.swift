@@ -69,7 +69,8 @@ public final class LMHeadLoss: @unchecked Sendable {
 
     /// Loss sums over the trained tokens and the gradients of `gradScale * sum of per-token
     /// losses` that are asked for: dHidden is overwritten (zero on untrained tokens), dWeight
-    /// accumulated. Either may be nil.
+    /// accumulated. Either may be nil. `logProbabilities` ([tokens]), when given, receives
+    /// log p of every trained token at its slot (other slots are left as they are).
     ///
     /// hidden: [tokens, hidden] final-norm output; weight: [vocab, hidden] (lm_head, or the
     /// embedding when tied); targets, lossMask: [tokens].
@@ -77,7 +78,8 @@ public final class LMHeadLoss: @unchecked Sendable {
         hidden input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         targets: UnsafePointer<Int32>, lossMask: UnsafePointer<Float>, tokens: Int,
         objective: Objective, gradScale: Float,
-        dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?
+        dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
+        logProbabilities: UnsafeMutablePointer<Float>? = nil
     ) -> LossSums {
         var sums = LossSums()
         if let dHidden { dHidden.update(repeating: 0, count: tokens * hidden) }
@@ -109,6 +111,7 @@ public final class LMHeadLoss: @unchecked Sendable {
                 let logSumExp = Double(maxLogit) + log(sumExp)
                 let logP = Double(row[target]) - logSumExp
                 let p = Float(exp(logP))
+                logProbabilities?[chunkIndex[r]] = Float(logP)
                 let w = objective.weight(probability: p)
                 sums.objective += -Double(w) * logP
                 sums.nll += -logP

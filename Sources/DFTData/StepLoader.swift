@@ -81,8 +81,8 @@ public final class StepLoader {
             var slot = batchRow * maxLength
             for (segment, piece) in plan.pieces(ofRow: planRow).enumerated() {
                 let length = plan.pieceLength[piece]
-                write(dataset.example(at: plan.pieceExample[piece]), length: length,
-                      segment: segment, at: slot, into: batch)
+                batch.write(dataset.example(at: plan.pieceExample[piece]), length: length,
+                            segment: segment, at: slot)
                 slot += length
             }
         }
@@ -116,24 +116,6 @@ public final class StepLoader {
                             maxLength: maxLength, packing: packing)
         if countedEpochs.insert(epoch).inserted {
             truncatedExamples += plan.truncatedExamples
-        }
-    }
-
-    /// Writes the first `length` tokens of `example` as segment `segment` starting at flat
-    /// slot `start`. Slot t predicts token t + 1; the last kept token predicts nothing, since
-    /// its next token is either absent or cut off.
-    private func write(_ example: Example, length: Int, segment: Int, at start: Int,
-                       into batch: TokenBatch) {
-        let segmentId = Int32(segment)
-        for t in 0..<length {
-            let slot = start + t
-            batch.inputIds[slot] = example.tokens[t]
-            batch.positions[slot] = Int32(t)
-            batch.segments[slot] = segmentId
-            if t + 1 < length && example.lossMask[t + 1] != 0 {
-                batch.targets[slot] = example.tokens[t + 1]
-                batch.lossMask[slot] = 1
-            }
         }
     }
 }

@@ -11,6 +11,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var headDimOverride: Int?
     public var rmsNormEps: Double
     public var ropeTheta: Double
+    /// `rope_scaling` of type llama3 (Llama 3.1 / 3.2), or nil for plain RoPE.
+    public var ropeScaling: RopeScaling?
     /// q/k/v projection bias: true for Qwen2, false for Llama.
     public var attentionBias: Bool
     public var vocabSize: Int
@@ -30,6 +32,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case headDimOverride = "head_dim"
         case rmsNormEps = "rms_norm_eps"
         case ropeTheta = "rope_theta"
+        case ropeScaling = "rope_scaling"
         case attentionBias = "attention_bias"
         case vocabSize = "vocab_size"
         case tieWordEmbeddings = "tie_word_embeddings"
@@ -42,7 +45,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public init(
         architecture: String, hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int,
         numAttentionHeads: Int, numKeyValueHeads: Int, headDim: Int? = nil,
-        rmsNormEps: Double = 1e-6, ropeTheta: Double = 1_000_000, attentionBias: Bool,
+        rmsNormEps: Double = 1e-6, ropeTheta: Double = 1_000_000, ropeScaling: RopeScaling? = nil,
+        attentionBias: Bool,
         vocabSize: Int, tieWordEmbeddings: Bool, maxPositionEmbeddings: Int = 4096,
         initializerRange: Double = 0.02, bosTokenId: Int? = nil, eosTokenId: Int? = nil
     ) {
@@ -55,6 +59,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         headDimOverride = headDim
         self.rmsNormEps = rmsNormEps
         self.ropeTheta = ropeTheta
+        self.ropeScaling = ropeScaling
         self.attentionBias = attentionBias
         self.vocabSize = vocabSize
         self.tieWordEmbeddings = tieWordEmbeddings
@@ -92,6 +97,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         try require(headDim > 0 && headDim % 2 == 0, "head_dim", "a positive even integer, got \(headDim)")
         try require(rmsNormEps > 0, "rms_norm_eps", "a positive number")
         try require(ropeTheta > 0, "rope_theta", "a positive number")
+        try ropeScaling?.validate()
         try require(vocabSize > 0, "vocab_size", "a positive integer")
     }
 }

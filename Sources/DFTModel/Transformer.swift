@@ -39,7 +39,8 @@ public final class Transformer: @unchecked Sendable {
         parameters = FloatBuffer(count: paddedCount)
         gradients = FloatBuffer(count: paddedCount)
         offsets = ParameterOffsets(layout: layout, config: config)
-        rope = RotaryEmbedding(headDim: config.headDim, maxPositions: rowLength, theta: config.ropeTheta)
+        rope = RotaryEmbedding(headDim: config.headDim, maxPositions: rowLength,
+                               inverseFrequencies: config.ropeInverseFrequencies)
         attention = Attention(heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads,
                               headDim: config.headDim)
         activations = Activations(config: config, maxRows: maxRows, rowLength: rowLength)
@@ -110,8 +111,9 @@ public final class Transformer: @unchecked Sendable {
     }
 
     /// The objective's sums over the batch's trained tokens, without gradients. Call after `forward`.
-    public func loss(_ batch: TokenBatch, objective: Objective) -> LossSums {
-        runHead(batch, objective: objective, gradScale: 0, withGradients: false)
+    public func loss(_ batch: TokenBatch, objective: Objective,
+                     logProbabilities: UnsafeMutablePointer<Float>? = nil) -> LossSums {
+        runHead(batch, objective: objective, gradScale: 0, withGradients: false, logProbabilities: logProbabilities)
     }
 
     /// The objective's sums, and the gradients of `gradScale * sum of per-token losses` added
@@ -124,7 +126,7 @@ public final class Transformer: @unchecked Sendable {
     }
 
     private func runHead(_ batch: TokenBatch, objective: Objective, gradScale: Float,
-                         withGradients: Bool) -> LossSums {
+                         withGradients: Bool, logProbabilities: UnsafeMutablePointer<Float>? = nil) -> LossSums {
         let a = activations
         let headWeight = offsets.lmHead
         return batch.targets.withUnsafeBufferPointer { targets in
@@ -133,7 +135,7 @@ public final class Transformer: @unchecked Sendable {
                              targets: targets.baseAddress!, lossMask: mask.baseAddress!,
                              tokens: batch.tokens, objective: objective, gradScale: gradScale,
                              dHidden: withGradients ? a.dNorm.pointer : nil,
-                             dWeight: withGradients ? g(headWeight) : nil)
+                             dWeight: withGradients ? g(headWeight) : nil, logProbabilities: logProbabilities)
             }
         }
     }

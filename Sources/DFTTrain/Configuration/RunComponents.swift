@@ -11,6 +11,9 @@ public enum RunComponents {
             return RandomInitialization(config: try ModelPresets.config(named: config.model),
                                         name: "preset \(config.model)", seed: UInt64(config.seed))
         }
+        if HuggingFaceDirectory.isModelDirectory(config.model) {
+            return HuggingFaceDirectory(path: config.model)
+        }
         if config.model.hasSuffix(".h5") {
             return CheckpointModelSource(path: config.model)
         }
@@ -19,7 +22,8 @@ public enum RunComponents {
             return RandomInitialization(config: modelConfig, name: config.model, seed: UInt64(config.seed))
         }
         throw ConfigError("'model': unknown model '\(config.model)'; expected a preset ("
-            + ModelPresets.names.joined(separator: ", ") + "), a Hugging Face config.json file, or a dft-mpi checkpoint (.h5)")
+            + ModelPresets.names.joined(separator: ", ") + "), a Hugging Face model directory (config.json + safetensors), "
+            + "a config.json file (random init), or a dft-mpi checkpoint (.h5)")
     }
 
     public static func dataset(_ config: TrainConfig, model: ModelConfig) throws -> any Dataset {

@@ -1,0 +1,31 @@
+import ArgumentParser
+import DFTModel
+import DFTTrain
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a checkpoint as a Hugging Face model directory (config.json + safetensors).",
+        discussion: "transformers' AutoModelForCausalLM.from_pretrained(OUT) and vLLM load the result. "
+            + "Tokenizer files are copied from the base model when the run started from a Hugging Face directory.")
+
+    @Argument(help: "A checkpoint, OUT/checkpoints/step-NNNNNNNN.h5.")
+    var checkpoint: String
+
+    @Option(help: "Output directory.")
+    var out: String
+
+    @Option(help: "bf16 or fp32.")
+    var dtype = "bf16"
+
+    func run() throws {
+        let type: SafetensorsWriter.OutputType
+        switch dtype {
+        case "bf16", "bfloat16": type = .bf16
+        case "fp32", "f32", "float32": type = .f32
+        default: throw ValidationError("--dtype must be bf16 or fp32, got '\(dtype)'")
+        }
+        let result = try Exporter.export(checkpoint: checkpoint, to: out, as: type)
+        print("exported step \(result.step) to \(out): \(result.weightFiles.joined(separator: ", "))"
+            + (result.copiedFiles.isEmpty ? "" : "; copied \(result.copiedFiles.joined(separator: ", "))"))
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import DFTCore
+import DFTTrain
+import Foundation
+
+struct Score: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the log-probability of every response token of a data set to HDF5.",
+        discussion: """
+            FILE.h5 gets a flat float32 dataset `logprobs` and int64 `offsets`: example i's response \
+            tokens are logprobs[offsets[i]:offsets[i+1]], in data-set order; the attribute `mean_nll` \
+            is their mean -log p. Runs on N ranks (mpirun), each scoring a share. Use it for the target-\
+            probability histograms of a model before and after fine-tuning.
+            """)
+
+    @Option(help: "A preset, a Hugging Face model directory, a config.json, or a dft-mpi checkpoint (.h5).")
+    var model: String
+
+    @Option(help: "`embedded` or a .jsonl file (the formats `train` reads).")
+    var data: String
+
+    @Option(help: "The HDF5 file to write.")
+    var out: String
+
+    @Option(name: .customLong("max-length"), help: "Tokens per example; longer ones are cut from the right.")
+    var maxLength = 2048
+
+    @Option(name: .customLong("micro-batch"), help: "Examples per forward pass.")
+    var microBatch = 4
+
+    @Option(help: "OpenBLAS threads per rank (0: cores / ranks on the node).")
+    var threads = 0
+
+    func run() throws {
+        let config = try TrainConfig.resolve(layers: [[
+            "model": model, "data": data, "max_length": maxLength, "micro_batch": microBatch,
+            "global_batch": microBatch, "threads": threads,
+        ]])
+        let communicator = Communicators.make()
+        let policy = ThreadPolicy.resolve(requested: threads, environment: ProcessInfo.processInfo.environment,
+                                          nodeCores: ProcessInfo.processInfo.activeProcessorCount,
+                                          ranksOnNode: communicator.localSize, allowedCPUs: ThreadPolicy.allowedCPUs())
+        BLAS.threads = policy.threads
+        do {
+            let summary = try Scorer(config: config, communicator: communicator).run(outputPath: out)
+            if communicator.isRoot {
+                print(String(format: "scored %d examples, %d response tokens, mean NLL %.4f -> %@%@", summary.examples,
+                             summary.tokens, summary.meanNLL, out,
+                             summary.truncated > 0 ? " (\(summary.truncated) examples cut at \(maxLength) tokens)" : ""))
+            }
+            communicator.finalize()
+        } catch {
+            if communicator.size > 1 { communicator.abort(message: "\(error)", code: 1) }
+            throw error
+        }
+    }
+}
