@@ -106,10 +106,24 @@ public final class LMHeadLoss: @unchecked Sendable {
                 precondition(target >= 0 && target < vocab, "target id \(target) outside vocabulary \(vocab)")
                 var maxLogit = -Float.infinity
                 for j in 0..<vocab { maxLogit = max(maxLogit, row[j]) }
+                let targetLogit = row[target]
+                // One exponential per logit, kept in place for the gradient; summed in Float
+                // runs (vectorisable) and Double across runs so a 151,936-entry row stays exact.
                 var sumExp: Double = 0
-                for j in 0..<vocab { sumExp += Double(expf(row[j] - maxLogit)) }
+                var j = 0
+                while j < vocab {
+                    let end = min(vocab, j + 512)
+                    var partial: Float = 0
+                    for k in j..<end {
+                        let e = expf(row[k] - maxLogit)
+                        row[k] = e
+                        partial += e
+                    }
+                    sumExp += Double(partial)
+                    j = end
+                }
                 let logSumExp = Double(maxLogit) + log(sumExp)
-                let logP = Double(row[target]) - logSumExp
+                let logP = Double(targetLogit) - logSumExp
                 let p = Float(exp(logP))
                 logProbabilities?[chunkIndex[r]] = Float(logP)
                 let w = objective.weight(probability: p)
@@ -122,8 +136,8 @@ public final class LMHeadLoss: @unchecked Sendable {
                     // d/dz [-sg(w) log p] = w * (softmax - onehot), scaled by the global
                     // normalisation, written over the logits.
                     let scale = gradScale * w
-                    let lse = Float(logSumExp)
-                    for j in 0..<vocab { row[j] = scale * expf(row[j] - lse) }
+                    let factor = scale / Float(sumExp)  // row holds exp(z - max): softmax = row / sum
+                    for k in 0..<vocab { row[k] *= factor }
                     row[target] -= scale
                 }
             }

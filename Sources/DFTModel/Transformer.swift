@@ -22,6 +22,8 @@ public final class Transformer: @unchecked Sendable {
     public let maxRows: Int
     public let rowLength: Int
     public let lossHead: LMHeadLoss
+    /// Time split by phase (matmuls, attention, other kernels, LM head + loss), when enabled.
+    public let timer = PhaseTimer()
 
     let rope: RotaryEmbedding
     let attention: Attention
@@ -71,43 +73,65 @@ public final class Transformer: @unchecked Sendable {
                 precondition(ids[t] >= 0 && Int(ids[t]) < c.vocabSize,
                              "token id \(ids[t]) outside the model's vocabulary (\(c.vocabSize))")
             }
-            Embedding.forward(out: a.layers[0].input.pointer, ids: ids.baseAddress!,
-                              table: p(offsets.embedding), tokens: n, hidden: h)
+            timer.measure(.otherKernels) {
+                Embedding.forward(out: a.layers[0].input.pointer, ids: ids.baseAddress!,
+                                  table: p(offsets.embedding), tokens: n, hidden: h)
+            }
         }
         for (l, layer) in a.layers.enumerated() {
             let o = offsets.layers[l]
             let out = layerOutput(l)
             // Attention block.
-            RMSNorm.forward(out: layer.norm1.pointer, rstd: layer.rstd1.pointer, input: layer.input.pointer,
-                            weight: p(o.inputNorm), tokens: n, hidden: h, eps: eps)
-            Linear.forward(out: layer.qkv.pointer, input: layer.norm1.pointer, weight: p(o.qkvWeight),
-                           bias: o.qkvBias.map { p($0) }, tokens: n, inFeatures: h,
-                           outFeatures: attention.qkvWidth)
-            batch.positions.withUnsafeBufferPointer { pos in
-                rope.forward(layer.qkv.pointer, rowStride: attention.qkvWidth,
-                             heads: c.numAttentionHeads + c.numKeyValueHeads,
-                             positions: pos.baseAddress!, tokens: n)
+            timer.measure(.otherKernels) {
+                RMSNorm.forward(out: layer.norm1.pointer, rstd: layer.rstd1.pointer, input: layer.input.pointer,
+                                weight: p(o.inputNorm), tokens: n, hidden: h, eps: eps)
             }
-            batch.segments.withUnsafeBufferPointer { seg in
-                attention.forward(out: layer.attention.pointer, probs: layer.probs.pointer,
-                                  qkv: layer.qkv.pointer, segments: seg.baseAddress!,
-                                  rows: batch.rows, rowLength: rowLength)
+            timer.measure(.matmul) {
+                Linear.forward(out: layer.qkv.pointer, input: layer.norm1.pointer, weight: p(o.qkvWeight),
+                               bias: o.qkvBias.map { p($0) }, tokens: n, inFeatures: h,
+                               outFeatures: attention.qkvWidth)
             }
-            layer.middle.pointer.update(from: layer.input.pointer, count: n * h)
-            BLAS.gemm(transB: true, m: n, n: h, k: attention.outWidth, a: layer.attention.pointer,
-                      b: p(o.oProj), beta: 1, c: layer.middle.pointer)
+            timer.measure(.otherKernels) {
+                batch.positions.withUnsafeBufferPointer { pos in
+                    rope.forward(layer.qkv.pointer, rowStride: attention.qkvWidth,
+                                 heads: c.numAttentionHeads + c.numKeyValueHeads,
+                                 positions: pos.baseAddress!, tokens: n)
+                }
+            }
+            timer.measure(.attention) {
+                batch.segments.withUnsafeBufferPointer { seg in
+                    attention.forward(out: layer.attention.pointer, probs: layer.probs.pointer,
+                                      qkv: layer.qkv.pointer, segments: seg.baseAddress!,
+                                      rows: batch.rows, rowLength: rowLength)
+                }
+            }
+            timer.measure(.matmul) {
+                layer.middle.pointer.update(from: layer.input.pointer, count: n * h)
+                BLAS.gemm(transB: true, m: n, n: h, k: attention.outWidth, a: layer.attention.pointer,
+                          b: p(o.oProj), beta: 1, c: layer.middle.pointer)
+            }
             // MLP block.
-            RMSNorm.forward(out: layer.norm2.pointer, rstd: layer.rstd2.pointer, input: layer.middle.pointer,
-                            weight: p(o.postNorm), tokens: n, hidden: h, eps: eps)
-            Linear.forward(out: layer.gateUp.pointer, input: layer.norm2.pointer, weight: p(o.gateUp),
-                           bias: nil, tokens: n, inFeatures: h, outFeatures: 2 * f)
-            SwiGLU.forward(out: layer.mlp.pointer, gateUp: layer.gateUp.pointer, tokens: n, ffn: f)
-            out.pointer.update(from: layer.middle.pointer, count: n * h)
-            BLAS.gemm(transB: true, m: n, n: h, k: f, a: layer.mlp.pointer, b: p(o.down),
-                      beta: 1, c: out.pointer)
+            timer.measure(.otherKernels) {
+                RMSNorm.forward(out: layer.norm2.pointer, rstd: layer.rstd2.pointer, input: layer.middle.pointer,
+                                weight: p(o.postNorm), tokens: n, hidden: h, eps: eps)
+            }
+            timer.measure(.matmul) {
+                Linear.forward(out: layer.gateUp.pointer, input: layer.norm2.pointer, weight: p(o.gateUp),
+                               bias: nil, tokens: n, inFeatures: h, outFeatures: 2 * f)
+            }
+            timer.measure(.otherKernels) {
+                SwiGLU.forward(out: layer.mlp.pointer, gateUp: layer.gateUp.pointer, tokens: n, ffn: f)
+            }
+            timer.measure(.matmul) {
+                out.pointer.update(from: layer.middle.pointer, count: n * h)
+                BLAS.gemm(transB: true, m: n, n: h, k: f, a: layer.mlp.pointer, b: p(o.down),
+                          beta: 1, c: out.pointer)
+            }
         }
-        RMSNorm.forward(out: a.finalNorm.pointer, rstd: a.finalRstd.pointer, input: a.output.pointer,
-                        weight: p(offsets.finalNorm), tokens: n, hidden: h, eps: eps)
+        timer.measure(.otherKernels) {
+            RMSNorm.forward(out: a.finalNorm.pointer, rstd: a.finalRstd.pointer, input: a.output.pointer,
+                            weight: p(offsets.finalNorm), tokens: n, hidden: h, eps: eps)
+        }
     }
 
     /// The objective's sums over the batch's trained tokens, without gradients. Call after `forward`.
@@ -129,7 +153,7 @@ public final class Transformer: @unchecked Sendable {
                          withGradients: Bool, logProbabilities: UnsafeMutablePointer<Float>? = nil) -> LossSums {
         let a = activations
         let headWeight = offsets.lmHead
-        return batch.targets.withUnsafeBufferPointer { targets in
+        return timer.measure(.lmHeadAndLoss) { batch.targets.withUnsafeBufferPointer { targets in
             batch.lossMask.withUnsafeBufferPointer { mask in
                 lossHead.run(hidden: a.finalNorm.pointer, weight: p(headWeight),
                              targets: targets.baseAddress!, lossMask: mask.baseAddress!,
@@ -137,7 +161,7 @@ public final class Transformer: @unchecked Sendable {
                              dHidden: withGradients ? a.dNorm.pointer : nil,
                              dWeight: withGradients ? g(headWeight) : nil, logProbabilities: logProbabilities)
             }
-        }
+        } }
     }
 
     /// Backward from d(final norm output), which `runHead` left in `dNorm`.
@@ -145,52 +169,74 @@ public final class Transformer: @unchecked Sendable {
         let c = config, a = activations
         let n = batch.tokens, h = c.hiddenSize, f = c.intermediateSize
         let dRes = a.dResidual.pointer
-        RMSNorm.backward(dInput: dRes, dWeight: g(offsets.finalNorm), dOut: a.dNorm.pointer,
-                         input: a.output.pointer, weight: p(offsets.finalNorm),
-                         rstd: a.finalRstd.pointer, tokens: n, hidden: h)
+        timer.measure(.otherKernels) {
+            RMSNorm.backward(dInput: dRes, dWeight: g(offsets.finalNorm), dOut: a.dNorm.pointer,
+                             input: a.output.pointer, weight: p(offsets.finalNorm),
+                             rstd: a.finalRstd.pointer, tokens: n, hidden: h)
+        }
         // The final norm and an untied lm_head sit at the end of the layout: final now.
         gradientsReady?(offsets.finalNorm)
         for l in stride(from: a.layers.count - 1, through: 0, by: -1) {
             let layer = a.layers[l]
             let o = offsets.layers[l]
             // MLP block: dRes is d(layer output); afterwards it is d(middle).
-            Linear.backward(dInput: a.dMLP.pointer, dWeight: g(o.down), dBias: nil, dOut: dRes,
-                            input: layer.mlp.pointer, weight: p(o.down),
-                            tokens: n, inFeatures: f, outFeatures: h)
-            SwiGLU.backward(dGateUp: a.dGateUp.pointer, dOut: a.dMLP.pointer,
-                            gateUp: layer.gateUp.pointer, tokens: n, ffn: f)
-            Linear.backward(dInput: a.dNorm.pointer, dWeight: g(o.gateUp), dBias: nil,
-                            dOut: a.dGateUp.pointer, input: layer.norm2.pointer, weight: p(o.gateUp),
-                            tokens: n, inFeatures: h, outFeatures: 2 * f)
-            RMSNorm.backward(dInput: dRes, dWeight: g(o.postNorm), dOut: a.dNorm.pointer,
-                             input: layer.middle.pointer, weight: p(o.postNorm),
-                             rstd: layer.rstd2.pointer, tokens: n, hidden: h, accumulateInput: true)
+            timer.measure(.matmul) {
+                Linear.backward(dInput: a.dMLP.pointer, dWeight: g(o.down), dBias: nil, dOut: dRes,
+                                input: layer.mlp.pointer, weight: p(o.down),
+                                tokens: n, inFeatures: f, outFeatures: h)
+            }
+            timer.measure(.otherKernels) {
+                SwiGLU.backward(dGateUp: a.dGateUp.pointer, dOut: a.dMLP.pointer,
+                                gateUp: layer.gateUp.pointer, tokens: n, ffn: f)
+            }
+            timer.measure(.matmul) {
+                Linear.backward(dInput: a.dNorm.pointer, dWeight: g(o.gateUp), dBias: nil,
+                                dOut: a.dGateUp.pointer, input: layer.norm2.pointer, weight: p(o.gateUp),
+                                tokens: n, inFeatures: h, outFeatures: 2 * f)
+            }
+            timer.measure(.otherKernels) {
+                RMSNorm.backward(dInput: dRes, dWeight: g(o.postNorm), dOut: a.dNorm.pointer,
+                                 input: layer.middle.pointer, weight: p(o.postNorm),
+                                 rstd: layer.rstd2.pointer, tokens: n, hidden: h, accumulateInput: true)
+            }
             // Attention block: dRes is d(middle); afterwards it is d(layer input).
-            Linear.backward(dInput: a.dAttention.pointer, dWeight: g(o.oProj), dBias: nil, dOut: dRes,
-                            input: layer.attention.pointer, weight: p(o.oProj),
-                            tokens: n, inFeatures: attention.outWidth, outFeatures: h)
-            batch.segments.withUnsafeBufferPointer { seg in
-                attention.backward(dQKV: a.dQKV.pointer, scratch: a.dScores.pointer,
-                                   dOut: a.dAttention.pointer, qkv: layer.qkv.pointer,
-                                   probs: layer.probs.pointer, segments: seg.baseAddress!,
-                                   rows: batch.rows, rowLength: rowLength)
+            timer.measure(.matmul) {
+                Linear.backward(dInput: a.dAttention.pointer, dWeight: g(o.oProj), dBias: nil, dOut: dRes,
+                                input: layer.attention.pointer, weight: p(o.oProj),
+                                tokens: n, inFeatures: attention.outWidth, outFeatures: h)
             }
-            batch.positions.withUnsafeBufferPointer { pos in
-                rope.backward(a.dQKV.pointer, rowStride: attention.qkvWidth,
-                              heads: c.numAttentionHeads + c.numKeyValueHeads,
-                              positions: pos.baseAddress!, tokens: n)
+            timer.measure(.attention) {
+                batch.segments.withUnsafeBufferPointer { seg in
+                    attention.backward(dQKV: a.dQKV.pointer, scratch: a.dScores.pointer,
+                                       dOut: a.dAttention.pointer, qkv: layer.qkv.pointer,
+                                       probs: layer.probs.pointer, segments: seg.baseAddress!,
+                                       rows: batch.rows, rowLength: rowLength)
+                }
             }
-            Linear.backward(dInput: a.dNorm.pointer, dWeight: g(o.qkvWeight), dBias: o.qkvBias.map { g($0) },
-                            dOut: a.dQKV.pointer, input: layer.norm1.pointer, weight: p(o.qkvWeight),
-                            tokens: n, inFeatures: h, outFeatures: attention.qkvWidth)
-            RMSNorm.backward(dInput: dRes, dWeight: g(o.inputNorm), dOut: a.dNorm.pointer,
-                             input: layer.input.pointer, weight: p(o.inputNorm),
-                             rstd: layer.rstd1.pointer, tokens: n, hidden: h, accumulateInput: true)
+            timer.measure(.otherKernels) {
+                batch.positions.withUnsafeBufferPointer { pos in
+                    rope.backward(a.dQKV.pointer, rowStride: attention.qkvWidth,
+                                  heads: c.numAttentionHeads + c.numKeyValueHeads,
+                                  positions: pos.baseAddress!, tokens: n)
+                }
+            }
+            timer.measure(.matmul) {
+                Linear.backward(dInput: a.dNorm.pointer, dWeight: g(o.qkvWeight), dBias: o.qkvBias.map { g($0) },
+                                dOut: a.dQKV.pointer, input: layer.norm1.pointer, weight: p(o.qkvWeight),
+                                tokens: n, inFeatures: h, outFeatures: attention.qkvWidth)
+            }
+            timer.measure(.otherKernels) {
+                RMSNorm.backward(dInput: dRes, dWeight: g(o.inputNorm), dOut: a.dNorm.pointer,
+                                 input: layer.input.pointer, weight: p(o.inputNorm),
+                                 rstd: layer.rstd1.pointer, tokens: n, hidden: h, accumulateInput: true)
+            }
             gradientsReady?(o.inputNorm)  // the first tensor of layer l in the layout
         }
-        batch.inputIds.withUnsafeBufferPointer { ids in
-            Embedding.backward(dTable: g(offsets.embedding), dOut: dRes, ids: ids.baseAddress!,
-                               tokens: n, hidden: h)
+        timer.measure(.otherKernels) {
+            batch.inputIds.withUnsafeBufferPointer { ids in
+                Embedding.backward(dTable: g(offsets.embedding), dOut: dRes, ids: ids.baseAddress!,
+                                   tokens: n, hidden: h)
+            }
         }
         gradientsReady?(0)
     }

@@ -40,6 +40,10 @@ struct Bench: ParsableCommand {
                 shape, communicator.size, policy.threads, result.tokensPerSecond, result.secondsPerStep,
                 result.achievedFLOPs / 1e9, result.modelFLOPsPerToken / 1e9, result.sgemmFLOPs / 1e9,
                 100 * result.mfu, Double(result.peakResidentBytes) / 1e9, 100 * result.commWaitFraction))
+            let measured = result.split.reduce(0) { $0 + $1.1 }
+            let parts = result.split.map { String(format: "%@ %.1f%%", $0.0, 100 * $0.1 / result.secondsPerStep) }
+            print("time per step (rank 0): " + parts.joined(separator: " | ")
+                + String(format: " | data and the rest %.1f%%", 100 * (result.secondsPerStep - measured) / result.secondsPerStep))
         }
         communicator.finalize()
     }

@@ -74,6 +74,8 @@ public struct Benchmark {
                                   modelSource: RandomInitialization(config: modelConfig, name: shape, seed: 1),
                                   dataset: data)
         for _ in 0..<warmupSteps { _ = try trainer.trainStep() }
+        trainer.model.timer.enabled = true
+        trainer.model.timer.reset()
         var seconds = 0.0, commWait = 0.0, tokens = 0
         for _ in 0..<steps {
             let m = try trainer.trainStep()
@@ -93,6 +95,7 @@ public struct Benchmark {
         return Result(tokensPerSecond: rate, modelFLOPsPerToken: perToken, achievedFLOPs: rate * perToken,
                       sgemmFLOPs: sgemm, mfu: rate * perToken / (sgemm * Double(communicator.size)),
                       peakResidentBytes: Int(usage.ru_maxrss) * 1024, secondsPerStep: meanSeconds / Double(steps),
-                      commWaitFraction: commWait / max(seconds, 1e-12), split: [])
+                      commWaitFraction: commWait / max(seconds, 1e-12),
+                      split: PhaseTimer.Phase.allCases.map { ($0.label, trainer.model.timer.seconds[$0.rawValue] / Double(steps)) })
     }
 }

@@ -169,6 +169,7 @@ public final class Trainer {
         if debug.poisons(rank: communicator.rank, step: step) { sums.objective = .nan }
 
         var commWait = 0.0
+        defer { model.timer.add(.communication, commWait) }
         if sharded {
             let waitStart = DispatchTime.now().uptimeNanoseconds
             communicator.reduceScatterSum(model.gradients.pointer, shardCount: shard.count)
@@ -208,7 +209,9 @@ public final class Trainer {
             consecutiveSkips = 0
             GradientNorm.scale(model.gradients, by: GradientNorm.clipScale(norm: norm, maxNorm: config.clip),
                                range: shard)
-            optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(lr))
+            model.timer.measure(.optimizer) {
+                optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(lr))
+            }
             if sharded { communicator.allgather(model.parameters.pointer, shardCount: shard.count) }
         }
         let metrics = StepMetrics(
