@@ -50,7 +50,7 @@ let package = Package(
         // Runs the built `dft-mpi` binary under real `mpirun`: multi-rank equivalence, failures, signals.
         .testTarget(name: "IntegrationTests", dependencies: [
             "DFTModel", .product(name: "Numerics", package: "swift-numerics"),
-        ]),
+        ], exclude: ["python"]),
         .testTarget(name: "DFTTrainTests", dependencies: [
             "DFTTrain", "DFTModel", "DFTData", "DFTCore",
             .product(name: "Numerics", package: "swift-numerics"),

@@ -131,7 +131,11 @@ public final class LMHeadLoss: @unchecked Sendable {
                 sums.nll += -logP
                 sums.probability += Double(p)
                 sums.tokens += 1
-                histogram[min(Self.histogramBins - 1, Int(p * Float(Self.histogramBins)))] += 1
+                // A non-finite p (diverged weights) is counted nowhere; the step is skipped by
+                // the caller, which sees the non-finite loss.
+                if p.isFinite {
+                    histogram[max(0, min(Self.histogramBins - 1, Int(p * Float(Self.histogramBins))))] += 1
+                }
                 if dHidden != nil || dWeight != nil {
                     // d/dz [-sg(w) log p] = w * (softmax - onehot), scaled by the global
                     // normalisation, written over the logits.

@@ -61,6 +61,32 @@ public final class HDF5Series {
         try HDF5.check(H5Dflush(id), "flushing \(name)")
     }
 
+    /// Appends `count` rows at once (`count * width` values), flushed once.
+    public func append(rows count: Int, _ values: UnsafeRawPointer) throws {
+        guard count > 0 else { return }
+        try resize(rows: rows + count)
+        let file = try HDF5.id(H5Dget_space(id), "reading the dataspace of \(name)")
+        defer { H5Sclose(file) }
+        var start: [hsize_t] = width == 1 ? [hsize_t(rows - count)] : [hsize_t(rows - count), 0]
+        var size: [hsize_t] = width == 1 ? [hsize_t(count)] : [hsize_t(count), hsize_t(width)]
+        try HDF5.check(H5Sselect_hyperslab(file, H5S_SELECT_SET, &start, nil, &size, nil), "selecting rows of \(name)")
+        let memory = try HDF5.id(H5Screate_simple(Int32(size.count), &size, nil), "making a rows dataspace")
+        defer { H5Sclose(memory) }
+        try HDF5.check(H5Dwrite(id, memoryType, memory, file, dft_H5P_DEFAULT(), values), "appending to \(name)")
+        try HDF5.check(H5Dflush(id), "flushing \(name)")
+    }
+
+    /// Appends values given as Double, converted to the series' element type.
+    public func append(doubles values: [Double]) throws {
+        switch element {
+        case .float64:
+            try values.withUnsafeBytes { try append(rows: values.count / width, $0.baseAddress!) }
+        case .int64:
+            let ints = values.map { Int64($0) }
+            try ints.withUnsafeBytes { try append(rows: values.count / width, $0.baseAddress!) }
+        }
+    }
+
     public func append(_ value: Double) throws {
         precondition(element == .float64 && width == 1)
         var v = value

@@ -89,6 +89,40 @@ public struct CheckpointReader {
         }
     }
 
+    /// Checks a loaded optimizer state buffer that covers the whole flat layout.
+    public func verifyOptimizerState(_ name: String, loaded buffer: FloatBuffer, count: Int) throws {
+        var checksum = CheckpointFormat.Checksum()
+        checksum.add(buffer.pointer, count: count)
+        try compareOptimizerChecksum(name, checksum)
+    }
+
+    /// Checks a stored optimizer state buffer by streaming it in bounded pieces (a rank that
+    /// loaded only its ZeRO shard verifies the whole this way).
+    public func verifyOptimizerState(_ name: String, count: Int) throws {
+        let group = try attribute { try root.openGroup(CheckpointFormat.optimizerGroup) }
+        let piece = FloatBuffer(count: min(count, 1 << 22))
+        var checksum = CheckpointFormat.Checksum()
+        var offset = 0
+        while offset < count {
+            let n = min(piece.count, count - offset)
+            do {
+                try group.readFloats(name, into: piece.pointer, count: n, at: offset)
+            } catch {
+                throw CheckpointError(path: path, reason: "optimizer state '\(name)': \(error)")
+            }
+            checksum.add(piece.pointer, count: n)
+            offset += n
+        }
+        try compareOptimizerChecksum(name, checksum)
+    }
+
+    private func compareOptimizerChecksum(_ name: String, _ checksum: CheckpointFormat.Checksum) throws {
+        let stored = try attribute { try root.openGroup(CheckpointFormat.optimizerGroup).stringAttribute("\(name)_checksum") }
+        guard stored == checksum.hex else {
+            throw CheckpointError(path: path, reason: "optimizer state '\(name)' is corrupted (checksum \(checksum.hex), stored \(stored))")
+        }
+    }
+
     /// Names and shapes of the model tensors, in file order.
     public func tensors() throws -> [(name: String, shape: [Int])] {
         let model = try attribute { try root.openGroup(CheckpointFormat.modelGroup) }

@@ -9,9 +9,15 @@ nonisolated(unsafe) private var receivedStopSignal: sig_atomic_t = 0
 /// rank stops after the same step.
 public enum StopSignal {
     public static func install() {
+        // A launcher may start us with these signals blocked (the mask is inherited); a
+        // blocked stop signal would be silently ignored.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
         for s in [SIGTERM, SIGUSR1] {
+            sigaddset(&unblock, s)
             signal(s) { number in receivedStopSignal = number }
         }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
     }
 
     public static var received: Int32 { Int32(receivedStopSignal) }

@@ -266,8 +266,15 @@ public final class Trainer {
         guard type == config.optimizer else {
             throw CheckpointError(path: path, reason: "it was saved with optimizer '\(type)', this run uses '\(config.optimizer)'")
         }
+        let count = model.layout.count
         for (name, buffer) in optimizer.state {
             try reader.loadOptimizerState(name, range: optimizer.range, into: buffer)
+            if optimizer.range == 0..<count {
+                try reader.verifyOptimizerState(name, loaded: buffer, count: count)
+            } else if communicator.isRoot {
+                // Shards: rank 0 checks the whole; its verdict is combined with the others'.
+                try reader.verifyOptimizerState(name, count: count)
+            }
         }
         optimizer.restore(step: try reader.optimizerStep())
         step = try reader.step

@@ -20,44 +20,60 @@ public final class MetricsFile {
     let histogramStep: HDF5Series
     public let path: String
 
-    /// Opens the run's metrics file, creating it if needed; a resumed run first drops the
-    /// rows of steps at or after `resumeStep`, which the resumed run will write again.
+    /// Creates the run's metrics file. A resumed run (`resumeStep` > 0) keeps the rows of the
+    /// steps before `resumeStep` from the existing file and drops the later ones, which it
+    /// writes again. The kept rows are copied into a fresh file that replaces the old one:
+    /// the old file may still be marked open by a writer that was killed, which HDF5 refuses
+    /// to reopen for writing but lets a single-writer/multiple-reader reader read.
     public init(outputDirectory: String, resumeStep: Int) throws {
         path = (outputDirectory as NSString).appendingPathComponent("metrics.h5")
-        var created = false
-        if resumeStep > 0 && FileManager.default.fileExists(atPath: path) {
-            file = try HDF5File.open(path, mode: .readWrite, singleWriterMultipleReaders: true)
-        } else {
-            file = try HDF5File.create(path, latestFormat: true)
-            created = true
-        }
+        let kept = resumeStep > 0 ? Self.rowsBefore(step: resumeStep, in: path) : nil
+        let temporary = path + ".partial-\(getpid())"
+        file = try HDF5File.create(temporary, latestFormat: true)
         let root = try file.root()
         var series: [String: HDF5Series] = [:]
         for (name, element) in Self.scalarColumns {
-            series[name] = created ? try HDF5Series.create(in: root, name: name, element: element)
-                                   : try HDF5Series.open(in: root, name: name, element: element)
+            series[name] = try HDF5Series.create(in: root, name: name, element: element)
         }
-        histogram = created
-            ? try HDF5Series.create(in: root, name: "p_histogram", element: .int64, width: LMHeadLoss.histogramBins, chunkRows: 64)
-            : try HDF5Series.open(in: root, name: "p_histogram", element: .int64)
-        histogramStep = created
-            ? try HDF5Series.create(in: root, name: "p_histogram_step", element: .int64, chunkRows: 64)
-            : try HDF5Series.open(in: root, name: "p_histogram_step", element: .int64)
+        histogram = try HDF5Series.create(in: root, name: "p_histogram", element: .int64,
+                                          width: LMHeadLoss.histogramBins, chunkRows: 64)
+        histogramStep = try HDF5Series.create(in: root, name: "p_histogram_step", element: .int64, chunkRows: 64)
         self.series = series
-        if created {
-            try root.setAttribute("description", "one row per optimizer step; p_histogram: counts of "
-                + "target-token probabilities in \(LMHeadLoss.histogramBins) equal bins over [0, 1] per log interval, "
-                + "p_histogram_step: the step (1-based count) closing each interval")
-            try file.startSingleWriterMultipleReaders()
-        } else {
-            // Keep the rows of steps before the resume point; steps are stored in order.
+        try root.setAttribute("description", "one row per optimizer step; p_histogram: counts of "
+            + "target-token probabilities in \(LMHeadLoss.histogramBins) equal bins over [0, 1] per log interval, "
+            + "p_histogram_step: the step (1-based count) closing each interval")
+        if let kept {
+            for (name, values) in kept.columns { try series[name]?.append(doubles: values) }
+            try histogram.append(doubles: kept.histogram)
+            try histogramStep.append(doubles: kept.histogramSteps)
+        }
+        try file.startSingleWriterMultipleReaders()
+        guard rename(temporary, path) == 0 else {
+            throw CheckpointError(path: path, reason: "cannot replace the metrics file: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// The rows of an existing metrics file for steps before `step`, or nil when there is no
+    /// readable file (a file that cannot be read is set aside with a warning, not deleted).
+    static func rowsBefore(step: Int, in path: String) -> (columns: [String: [Double]], histogram: [Double], histogramSteps: [Double])? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        do {
+            let old = try HDF5File.open(path, singleWriterMultipleReaders: true)
+            let root = try old.root()
             let steps = try root.readDoubles("step")
-            let keep = steps.firstIndex { Int($0) >= resumeStep } ?? steps.count
-            for s in series.values { try s.truncate(to: keep) }
+            let keep = steps.firstIndex { Int($0) >= step } ?? steps.count
+            var columns: [String: [Double]] = [:]
+            for (name, _) in scalarColumns { columns[name] = Array(try root.readDoubles(name).prefix(keep)) }
             let closes = try root.readDoubles("p_histogram_step")
-            let keepHistograms = closes.firstIndex { Int($0) > resumeStep } ?? closes.count
-            try histogram.truncate(to: keepHistograms)
-            try histogramStep.truncate(to: keepHistograms)
+            let keepHistograms = closes.firstIndex { Int($0) > step } ?? closes.count
+            let histogram = Array(try root.readDoubles("p_histogram").prefix(keepHistograms * LMHeadLoss.histogramBins))
+            return (columns, histogram, Array(closes.prefix(keepHistograms)))
+        } catch {
+            let aside = path + ".unreadable-\(getpid())"
+            try? FileManager.default.moveItem(atPath: path, toPath: aside)
+            FileHandleOutput.standardError.write("warning: \(path) could not be read (\(error)); moved to \(aside), "
+                + "metrics of the steps before \(step) are not carried over\n")
+            return nil
         }
     }
 

@@ -25,12 +25,24 @@ final class ChildProcess: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         let exited = exited
         process.terminationHandler = { _ in exited.signal() }
-        try process.run()
+        try Self.withEmptySignalMask { try process.run() }
         drain(outPipe.fileHandleForReading, into: stdout)
         drain(errPipe.fileHandleForReading, into: stderr)
     }
 
     var pid: pid_t { process.processIdentifier }
+
+    /// Runs `body` (which spawns a child) with no signal blocked in this thread. A child
+    /// inherits the spawning thread's signal mask, and the test runner's worker threads block
+    /// SIGTERM, SIGUSR1 and most others: a child started from one would never see the
+    /// SIGTERM a test sends it. A shell or a batch system starts programs with an empty mask.
+    private static func withEmptySignalMask<T>(_ body: () throws -> T) rethrows -> T {
+        var empty = sigset_t(), previous = sigset_t()
+        sigemptyset(&empty)
+        pthread_sigmask(SIG_SETMASK, &empty, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        return try body()
+    }
 
     /// The output so far.
     var standardOutput: String { stdout.text }

@@ -54,13 +54,15 @@ struct TrainJob {
     let outDirectory: String
     let command: [String]
 
-    init(_ launch: Launch, _ settings: TrainSettings, in scratch: Scratch) throws {
+    /// `outDirectory` names the run's `--out` (to continue a run in its directory); by
+    /// default each job gets a fresh one. The dump path is always fresh.
+    init(_ launch: Launch, _ settings: TrainSettings, in scratch: Scratch, outDirectory: String? = nil) throws {
         self.launch = launch
         self.settings = settings
         binary = try Tools.binary()
         let id = UUID().uuidString.prefix(8)
         dumpPath = scratch.file("dump-\(id).json")
-        outDirectory = scratch.file("out-\(id)")
+        self.outDirectory = outDirectory ?? scratch.file("out-\(id)")
         let s = settings
         let train = [
             binary, "train",
@@ -73,7 +75,7 @@ struct TrainJob {
             s.packing ? "--packing" : "--no-packing",
             "--lr", String(s.lr), "--warmup-ratio", "0", "--optimizer", "adamw",
             "--seed", "7", "--threads", "1", "--log-every", String(s.logEvery),
-            "--out", outDirectory, "--debug-dump", dumpPath,
+            "--out", self.outDirectory, "--debug-dump", dumpPath,
         ] + s.extra
         switch launch {
         case .plain:
