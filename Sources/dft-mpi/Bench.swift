@@ -28,7 +28,7 @@ struct Bench: ParsableCommand {
     var zero = 0
 
     func run() throws {
-        let communicator = Communicators.make()
+        let communicator = try Communicators.make()
         let policy = ThreadPolicy.resolve(requested: threads, environment: ProcessInfo.processInfo.environment,
                                           nodeCores: ProcessInfo.processInfo.activeProcessorCount,
                                           ranksOnNode: communicator.localSize, allowedCPUs: ThreadPolicy.allowedCPUs())

@@ -36,7 +36,7 @@ struct Score: ParsableCommand {
             "model": model, "data": data, "max_length": maxLength, "micro_batch": microBatch,
             "global_batch": microBatch, "threads": threads,
         ]])
-        let communicator = Communicators.make()
+        let communicator = try Communicators.make()
         let policy = ThreadPolicy.resolve(requested: threads, environment: ProcessInfo.processInfo.environment,
                                           nodeCores: ProcessInfo.processInfo.activeProcessorCount,
                                           ranksOnNode: communicator.localSize, allowedCPUs: ThreadPolicy.allowedCPUs())

@@ -20,7 +20,7 @@ struct Train: ParsableCommand {
     @Option(help: "YAML file of settings (snake_case keys, e.g. `global_batch: 256`).")
     var config: String?
 
-    @Option(help: ArgumentHelp("Model to train, randomly initialised: a preset (\(ModelPresets.names.joined(separator: ", "))) or a Hugging Face config.json (Llama or Qwen2). (default: \(defaults.model))", valueName: "preset|config.json"))
+    @Option(help: ArgumentHelp("Model to train: a Hugging Face model directory (config.json + safetensors, Llama or Qwen2), a dft-mpi checkpoint (.h5, fresh optimizer), a config.json (random init), or a preset (\(ModelPresets.names.joined(separator: ", ")), random init). (default: \(defaults.model))", valueName: "dir|ckpt.h5|config.json|preset"))
     var model: String?
 
     @Option(help: ArgumentHelp("Training data: `embedded` (built-in arithmetic word problems) or a .jsonl file of {\"input_ids\": [...], \"loss_mask\": [...]} lines. (default: \(defaults.data))", valueName: "embedded|FILE.jsonl"))
@@ -164,6 +164,8 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        // First of all: a stop request that arrives while the model loads must not kill the rank.
+        StopSignal.install()
         var layers: [[String: Any]] = []
         if let config { layers.append(try TrainConfig.layer(fromYAMLFile: config)) }
         layers.append(flagLayer())
@@ -172,7 +174,7 @@ struct Train: ParsableCommand {
                                    nanRank: debugNanRank, nanStep: debugNanStep, stopStep: debugStopAtStep)
         // MPI starts only once the configuration is known to be valid: a bad flag is
         // reported by every rank and ends them without any collective.
-        let session = TrainingSession(config: resolved, communicator: Communicators.make(), debug: debug,
+        let session = TrainingSession(config: resolved, communicator: try Communicators.make(), debug: debug,
                                       debugDumpPath: debugDump, debugKillDuringSave: debugKillDuringSave)
         let code = session.run()
         if code != 0 { throw ExitCode(code) }

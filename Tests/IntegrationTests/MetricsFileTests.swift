@@ -100,7 +100,7 @@ extension Integration {
                         "'\(name)' rows \(a) then \(b), 'step' rows \(first) then \(second)")
             }
 
-            #expect(result.succeeded, "SIGTERM must stop the run with exit 0\(result.transcript)")
+            #expect(result.stoppedEarly, "SIGTERM must stop the run with exit 75 (stopped early, resumable)\(result.transcript)")
             let stopLine = result.stdoutLines.first { $0.hasPrefix("stopped after step ") }
             let stopped = stopLine.flatMap { Int($0.dropFirst("stopped after step ".count).prefix { $0.isNumber }) }
             let stopStep = try #require(stopped, "no 'stopped after step N' line\(result.transcript)")

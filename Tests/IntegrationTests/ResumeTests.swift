@@ -37,7 +37,7 @@ extension Integration {
             let stopped = settings.with { $0.extra += ["--debug-stop-at-step", String(Self.stopAt)] }
             let job = try TrainJob(launch, stopped, in: scratch, outDirectory: out)
             let result = try job.run()
-            try #require(result.succeeded, "the stopped run must exit 0\(result.transcript)", sourceLocation: sourceLocation)
+            try #require(result.stoppedEarly, "the stopped run must exit 75\(result.transcript)", sourceLocation: sourceLocation)
             #expect(result.stdout.contains("stopped after step \(Self.stopAt) of \(Self.steps)"),
                     "no 'stopped after step \(Self.stopAt)' line\(result.transcript)", sourceLocation: sourceLocation)
             #expect(RunDirectory(path: out).checkpointNames == [checkpointName(step: Self.stopAt)],

@@ -91,7 +91,15 @@ public enum Communicators {
         return ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"].contains { env[$0] != nil }
     }
 
-    public static func make() -> any Communicator {
-        launchedByMPI ? MPICommunicator() : SingleProcessCommunicator()
+    public static func make() throws -> any Communicator {
+        if launchedByMPI { return MPICommunicator() }
+        // `srun` without an MPI plugin starts N independent copies that would each train the
+        // whole run alone and overwrite one another's output.
+        let env = ProcessInfo.processInfo.environment
+        if let tasks = env["SLURM_STEP_NUM_TASKS"].flatMap(Int.init), tasks > 1 {
+            throw ConfigError("srun started \(tasks) tasks, but not through MPI (no PMIx/PMI environment): "
+                + "launch with `srun --mpi=pmix` (or mpirun inside the allocation); see docs/SLURM.md")
+        }
+        return SingleProcessCommunicator()
     }
 }

@@ -222,8 +222,32 @@ extension TrainConfig {
         try YAMLDecoder().decode(TrainConfig.self, from: yaml)
     }
 
-    /// The configuration as YAML, keys in declaration order.
+    /// The configuration as YAML, keys in declaration order, numbers in their shortest exact
+    /// form (`lr: 5e-05`, `clip: 1.0`), strings quoted only when YAML would misread them.
     public func yaml() throws -> String {
-        try YAMLEncoder().encode(self)
+        let object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(self)) as? [String: Any] ?? [:]
+        var text = ""
+        for key in CodingKeys.allCases {
+            guard let value = object[key.rawValue] else { continue }
+            text += "\(key.rawValue): \(Self.yamlScalar(value, key: key))\n"
+        }
+        return text
+    }
+
+    static func yamlScalar(_ value: Any, key: CodingKeys) -> String {
+        let mirror = Mirror(reflecting: TrainConfig())
+        let field = mirror.children.first { $0.label == String(describing: key) }?.value
+        switch field {
+        case is Bool: return (value as? Bool ?? false) ? "true" : "false"
+        case is Int: return String((value as? NSNumber)?.intValue ?? 0)
+        case is Double: return String((value as? NSNumber)?.doubleValue ?? 0)
+        default:
+            let text = value as? String ?? "\(value)"
+            let plain = text.range(of: "^[A-Za-z_./][A-Za-z0-9_./-]*$", options: .regularExpression) != nil
+                && !["true", "false", "yes", "no", "on", "off", "null", "y", "n"].contains(text.lowercased())
+            if plain { return text }
+            let quoted = String(decoding: (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8), as: UTF8.self)
+            return quoted
+        }
     }
 }

@@ -290,6 +290,18 @@ public final class Trainer {
         return counts.map { Int($0) }
     }
 
+    /// Set when `max_length` cuts some examples down to no trained token at all (their
+    /// responses start past the cut): those rows only cost time.
+    public var untrainableExamplesWarning: String? {
+        var empty = 0
+        for i in 0..<dataset.count where dataset.example(at: i).trainedPredictions(keeping: config.maxLength) == 0 {
+            empty += 1
+        }
+        guard empty > 0 else { return nil }
+        return "\(empty) of \(dataset.count) examples have no trained token within max_length \(config.maxLength) "
+            + "(their responses start after the cut); raise --max-length or shorten the prompts"
+    }
+
     public var parameterCount: Int { model.layout.count }
     public var stepsPerEpoch: Int { loader.stepsPerEpoch }
     public var truncatedExamples: Int { loader.truncatedExamples }

@@ -25,12 +25,18 @@ public struct TrainingSession {
         self.debugKillDuringSave = debugKillDuringSave
     }
 
+    /// The exit code of a run stopped by a signal before its last step, after its checkpoint
+    /// was saved: EX_TEMPFAIL of sysexits.h, "try again later". Job scripts requeue on it,
+    /// Slurm can with `RequeueExit=75`, and `--dependency=afterok` chains never start on an
+    /// unfinished model.
+    public static let stoppedEarlyExitCode: Int32 = 75
+
     /// Runs and returns the process exit code; never returns on an abort.
     public func run() -> Int32 {
         do {
-            try train()
+            let finished = try train()
             communicator.finalize()
-            return 0
+            return finished ? 0 : Self.stoppedEarlyExitCode
         } catch let error as TrainingError where error.isCollective {
             if communicator.isRoot { FileHandleOutput.standardError.write("error: \(error)\n") }
             communicator.finalize()
@@ -45,7 +51,8 @@ public struct TrainingSession {
         }
     }
 
-    func train() throws {
+    /// Returns true when every step is done, false when a stop request ended the run early.
+    func train() throws -> Bool {
         let policy = ThreadPolicy.resolve(requested: config.threads, environment: ProcessInfo.processInfo.environment,
                                           nodeCores: ProcessInfo.processInfo.activeProcessorCount,
                                           ranksOnNode: communicator.localSize, allowedCPUs: ThreadPolicy.allowedCPUs())
@@ -53,6 +60,9 @@ public struct TrainingSession {
         StopSignal.install()
         let trainer = try Trainer(config: config, communicator: communicator, debug: debug)
         let root = communicator.isRoot
+        if root, let warning = trainer.untrainableExamplesWarning {
+            FileHandleOutput.standardError.write("warning: \(warning)\n")
+        }
         if root { try writeResolvedConfig() }
         let store = CheckpointStore(outputDirectory: config.out, keepLast: config.keepLast, keepEvery: config.keepEvery)
         let resumedFrom = try resume(trainer, store: store)
@@ -116,7 +126,8 @@ public struct TrainingSession {
         if stoppedBySignal {
             let name = StopSignal.received != 0 ? StopSignal.name(StopSignal.received)
                 : debug.stopStep != nil ? "--debug-stop-at-step" : "a signal on another rank"
-            reporter.line("stopped after step \(trainer.step) of \(trainer.totalSteps) on \(name) (every rank stopped at the same step)")
+            reporter.line("stopped after step \(trainer.step) of \(trainer.totalSteps) on \(name) (every rank stopped at the same step)"
+                + (trainer.isFinished ? "" : "; exit code \(Self.stoppedEarlyExitCode): run the same command to resume"))
         }
         if let first = reporter.history.first, let last = reporter.history.last {
             reporter.line(String(
@@ -128,6 +139,7 @@ public struct TrainingSession {
         if root, let path = debugDumpPath {
             try record.write(to: path, parameters: trainer.model.parameters, count: trainer.model.layout.count)
         }
+        return trainer.isFinished
     }
 
     static func bytes(_ n: Int) -> String {

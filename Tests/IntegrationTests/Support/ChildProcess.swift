@@ -125,6 +125,8 @@ struct ProcessResult: Sendable {
     let stderr: String
 
     var succeeded: Bool { !timedOut && !signalled && status == 0 }
+    /// Ended by a stop request before its last step, checkpoint saved: exit 75 (EX_TEMPFAIL).
+    var stoppedEarly: Bool { !timedOut && !signalled && status == 75 }
     var output: String { stdout + "\n" + stderr }
     var stdoutLines: [String] { stdout.split(separator: "\n", omittingEmptySubsequences: true).map(String.init) }
 
