@@ -6,8 +6,12 @@ import Foundation
 ///
 /// A row of `rowLength` slots holds runs of equal segment ids: one example and its padding,
 /// or several packed examples. A query attends to the keys at or before it in its own run
-/// only (padding runs, segment id < 0, produce zeros), so each run is an independent causal block: scores are computed per block with
-/// sgemm, and a packed row costs the sum of its blocks' squares rather than rowLength^2.
+/// only (padding runs, segment id < 0, produce zeros), so each run is an independent causal
+/// block: scores are computed per block with sgemm, and a packed row costs the sum of its
+/// blocks' squares rather than rowLength^2.
+///
+/// Work is parallel over (row, kv head) pairs: the query heads sharing a kv head are done by
+/// one task, so the accumulation into dK and dV never races.
 public struct Attention: Sendable {
     public let heads: Int
     public let kvHeads: Int
@@ -28,6 +32,9 @@ public struct Attention: Sendable {
     var valueOffset: Int { (heads + kvHeads) * headDim }
     var scale: Float { 1 / Float(headDim).squareRoot() }
 
+    /// Floats of backward scratch for `rowLength`: one [rowLength, rowLength] block per worker.
+    public static func scratchCount(rowLength: Int) -> Int { max(1, Parallel.threads) * rowLength * rowLength }
+
     /// Calls `body(start, end)` for each run of equal segment ids in one row.
     @inline(__always)
     func forEachRun(_ segments: UnsafePointer<Int32>, rowLength: Int, _ body: (Int, Int) -> Void) {
@@ -40,6 +47,19 @@ public struct Attention: Sendable {
         }
     }
 
+    /// Runs `body(row, kvHead, worker)` for every pair, spread over at most `maxWorkers` of
+    /// the pool's workers (the number of scratch blocks the caller owns).
+    @inline(__always)
+    func forEachTask(rows: Int, maxWorkers: Int = .max, _ body: (Int, Int, Int) -> Void) {
+        let tasks = rows * kvHeads
+        let workers = max(1, min(Parallel.threads, tasks, maxWorkers))
+        Parallel.forEach(workers) { worker in
+            for task in (tasks * worker / workers)..<(tasks * (worker + 1) / workers) {
+                body(task / kvHeads, task % kvHeads, worker)
+            }
+        }
+    }
+
     /// out: [rows * rowLength, heads * headDim]; qkv: [rows * rowLength, qkvWidth] with RoPE
     /// already applied to q and k; segments: [rows * rowLength];
     /// probs: [rows, heads, rowLength, rowLength], saved softmax (only the causal blocks are
@@ -49,24 +69,25 @@ public struct Attention: Sendable {
         qkv: UnsafePointer<Float>, segments: UnsafePointer<Int32>, rows: Int, rowLength: Int
     ) {
         let width = qkvWidth, group = heads / kvHeads, T = rowLength
-        for r in 0..<rows {
+        forEachTask(rows: rows) { r, g, _ in
             let rowBase = r * T
             forEachRun(segments + rowBase, rowLength: T) { s, e in
                 let L = e - s
                 let first = rowBase + s
                 if segments[first] < 0 {
                     // Padding never reaches a trained token: give it a zero output, no work.
-                    (out + first * outWidth).update(repeating: 0, count: L * outWidth)
+                    for t in first..<(first + L) {
+                        (out + t * outWidth + g * group * headDim).update(repeating: 0, count: group * headDim)
+                    }
                     return
                 }
-                for h in 0..<heads {
-                    let g = h / group
+                let k = qkv + first * width + keyOffset + g * headDim
+                let v = qkv + first * width + valueOffset + g * headDim
+                for h in (g * group)..<((g + 1) * group) {
                     let q = qkv + first * width + h * headDim
-                    let k = qkv + first * width + keyOffset + g * headDim
-                    let v = qkv + first * width + valueOffset + g * headDim
                     let p = probs + (r * heads + h) * T * T + s * T + s  // block [L, L], ld T
                     BLAS.gemm(transB: true, m: L, n: L, k: headDim, alpha: scale,
-                              a: q, lda: width, b: k, ldb: width, c: p, ldc: T)
+                              a: q, lda: width, b: k, ldb: width, c: p, ldc: T, parallel: false)
                     for i in 0..<L {
                         let rowP = p + i * T
                         var maxScore = -Float.infinity
@@ -83,45 +104,48 @@ public struct Attention: Sendable {
                         for j in (i + 1)..<max(i + 1, L) { rowP[j] = 0 }
                     }
                     BLAS.gemm(m: L, n: headDim, k: L, a: p, lda: T, b: v, ldb: width,
-                              c: out + first * outWidth + h * headDim, ldc: outWidth)
+                              c: out + first * outWidth + h * headDim, ldc: outWidth, parallel: false)
                 }
             }
         }
     }
 
     /// dQKV: [rows * rowLength, qkvWidth], overwritten (gradients w.r.t. the rotated q, k and v);
-    /// dOut: [rows * rowLength, heads * headDim]; scratch: [rowLength, rowLength].
+    /// dOut: [rows * rowLength, heads * headDim]; scratch: `scratchCount` floats, at least
+    /// rowLength^2 (one block per worker; fewer blocks than threads means fewer workers).
     public func backward(
-        dQKV: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+        dQKV: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, scratchCount: Int,
         dOut: UnsafePointer<Float>, qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>,
         segments: UnsafePointer<Int32>, rows: Int, rowLength: Int
     ) {
         let width = qkvWidth, group = heads / kvHeads, T = rowLength
         // Several query heads share one kv head, so dK and dV accumulate; start from zero.
-        dQKV.update(repeating: 0, count: rows * T * width)
-        for r in 0..<rows {
+        Parallel.forRanges(rows * T, minimum: 64) { tokens in
+            (dQKV + tokens.lowerBound * width).update(repeating: 0, count: tokens.count * width)
+        }
+        precondition(scratchCount >= T * T, "attention backward needs \(T * T) floats of scratch, got \(scratchCount)")
+        forEachTask(rows: rows, maxWorkers: scratchCount / (T * T)) { r, g, worker in
             let rowBase = r * T
+            let dP = scratch + worker * T * T  // [L, L], ld L: this worker's
             forEachRun(segments + rowBase, rowLength: T) { s, e in
                 let L = e - s
                 let first = rowBase + s
                 if segments[first] < 0 { return }  // padding: zero gradient, set above
-                for h in 0..<heads {
-                    let g = h / group
+                let k = qkv + first * width + keyOffset + g * headDim
+                let v = qkv + first * width + valueOffset + g * headDim
+                let dk = dQKV + first * width + keyOffset + g * headDim
+                let dv = dQKV + first * width + valueOffset + g * headDim
+                for h in (g * group)..<((g + 1) * group) {
                     let q = qkv + first * width + h * headDim
-                    let k = qkv + first * width + keyOffset + g * headDim
-                    let v = qkv + first * width + valueOffset + g * headDim
                     let dq = dQKV + first * width + h * headDim
-                    let dk = dQKV + first * width + keyOffset + g * headDim
-                    let dv = dQKV + first * width + valueOffset + g * headDim
                     let dO = dOut + first * outWidth + h * headDim
                     let p = probs + (r * heads + h) * T * T + s * T + s  // [L, L], ld T
-                    let dP = scratch  // [L, L], ld L
 
                     // dV += P^T dO;  dP = dO V^T
                     BLAS.gemm(transA: true, m: L, n: headDim, k: L, a: p, lda: T,
-                              b: dO, ldb: outWidth, beta: 1, c: dv, ldc: width)
+                              b: dO, ldb: outWidth, beta: 1, c: dv, ldc: width, parallel: false)
                     BLAS.gemm(transB: true, m: L, n: L, k: headDim, a: dO, lda: outWidth,
-                              b: v, ldb: width, c: dP, ldc: L)
+                              b: v, ldb: width, c: dP, ldc: L, parallel: false)
                     // Softmax backward, with the score scale folded in:
                     // dS = scale * P * (dP - sum_j dP * P).
                     for i in 0..<L {
@@ -134,9 +158,9 @@ public struct Attention: Sendable {
                     }
                     // dQ = dS K;  dK += dS^T Q
                     BLAS.gemm(m: L, n: headDim, k: L, a: dP, lda: L, b: k, ldb: width,
-                              c: dq, ldc: width)
+                              c: dq, ldc: width, parallel: false)
                     BLAS.gemm(transA: true, m: L, n: headDim, k: L, a: dP, lda: L,
-                              b: q, ldb: width, beta: 1, c: dk, ldc: width)
+                              b: q, ldb: width, beta: 1, c: dk, ldc: width, parallel: false)
                 }
             }
         }

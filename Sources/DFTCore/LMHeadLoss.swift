@@ -41,6 +41,8 @@ public final class LMHeadLoss: @unchecked Sendable {
     private let dHiddenChunk: FloatBuffer  // [chunkTokens, hidden]
     private var chunkIndex: [Int]          // [chunkTokens] token slot of each gathered row
     private var chunkTarget: [Int32]       // [chunkTokens]
+    private let rowLogP: UnsafeMutableBufferPointer<Double>  // [chunkTokens] log p of each gathered row
+    private let rowP: UnsafeMutableBufferPointer<Float>      // [chunkTokens] p of each gathered row
     /// Counts of target probabilities in 20 equal bins over [0, 1], added to by every pass
     /// until `resetHistogram()`: the paper's main diagnostic.
     public private(set) var histogram: [Int]
@@ -56,6 +58,13 @@ public final class LMHeadLoss: @unchecked Sendable {
         chunkIndex = [Int](repeating: 0, count: chunkTokens)
         chunkTarget = [Int32](repeating: 0, count: chunkTokens)
         histogram = [Int](repeating: 0, count: Self.histogramBins)
+        rowLogP = .allocate(capacity: chunkTokens)
+        rowP = .allocate(capacity: chunkTokens)
+    }
+
+    deinit {
+        rowLogP.deallocate()
+        rowP.deallocate()
     }
 
     /// A chunk size that keeps the logits chunk near `bytes` (default 64 MB), at least 1.
@@ -89,6 +98,8 @@ public final class LMHeadLoss: @unchecked Sendable {
             var rows = 0
             while next < tokens && rows < chunkTokens {
                 if lossMask[next] != 0 {
+                    precondition(targets[next] >= 0 && Int(targets[next]) < vocab,
+                                 "target id \(targets[next]) outside vocabulary \(vocab)")
                     chunkIndex[rows] = next
                     chunkTarget[rows] = targets[next]
                     (hiddenChunk.pointer + rows * hidden).update(from: input + next * hidden, count: hidden)
@@ -100,49 +111,63 @@ public final class LMHeadLoss: @unchecked Sendable {
             let z = logits.pointer
             BLAS.gemm(transB: true, m: rows, n: vocab, k: hidden,
                       a: hiddenChunk.pointer, b: weight, c: z)
-            for r in 0..<rows {
-                let row = z + r * vocab
-                let target = Int(chunkTarget[r])
-                precondition(target >= 0 && target < vocab, "target id \(target) outside vocabulary \(vocab)")
-                var maxLogit = -Float.infinity
-                for j in 0..<vocab { maxLogit = max(maxLogit, row[j]) }
-                let targetLogit = row[target]
-                // One exponential per logit, kept in place for the gradient; summed in Float
-                // runs (vectorisable) and Double across runs so a 151,936-entry row stays exact.
-                var sumExp: Double = 0
-                var j = 0
-                while j < vocab {
-                    let end = min(vocab, j + 512)
-                    var partial: Float = 0
-                    for k in j..<end {
-                        let e = expf(row[k] - maxLogit)
-                        row[k] = e
-                        partial += e
+            // Each trained token's softmax, loss terms and logit gradient are independent:
+            // rows go to the pool's workers; the sums are then added in row order, so the
+            // result does not depend on the thread count.
+            let wantGradient = dHidden != nil || dWeight != nil
+            let logP = rowLogP.baseAddress!, probability = rowP.baseAddress!
+            chunkTarget.withUnsafeBufferPointer { chunkTargets in
+                Parallel.forRanges(rows, minimum: 4) { range in
+                    for r in range {
+                        let row = z + r * vocab
+                        let target = Int(chunkTargets[r])
+                        var maxLogit = -Float.infinity
+                        for j in 0..<vocab { maxLogit = max(maxLogit, row[j]) }
+                        let targetLogit = row[target]
+                        // One exponential per logit, kept in place for the gradient; summed in
+                        // Float runs (vectorisable) and Double across runs so a 151,936-entry
+                        // row stays exact.
+                        var sumExp: Double = 0
+                        var j = 0
+                        while j < vocab {
+                            let end = min(vocab, j + 512)
+                            var partial: Float = 0
+                            for k in j..<end {
+                                let e = expf(row[k] - maxLogit)
+                                row[k] = e
+                                partial += e
+                            }
+                            sumExp += Double(partial)
+                            j = end
+                        }
+                        let lp = Double(targetLogit) - (Double(maxLogit) + log(sumExp))
+                        logP[r] = lp
+                        let p = Float(exp(lp))
+                        probability[r] = p
+                        if wantGradient {
+                            // d/dz [-sg(w) log p] = w * (softmax - onehot), scaled by the global
+                            // normalisation, written over the logits.
+                            let scale = gradScale * objective.weight(probability: p)
+                            let factor = scale / Float(sumExp)  // row holds exp(z - max)
+                            for k in 0..<vocab { row[k] *= factor }
+                            row[target] -= scale
+                        }
                     }
-                    sumExp += Double(partial)
-                    j = end
                 }
-                let logSumExp = Double(maxLogit) + log(sumExp)
-                let logP = Double(targetLogit) - logSumExp
-                let p = Float(exp(logP))
-                logProbabilities?[chunkIndex[r]] = Float(logP)
+            }
+            for r in 0..<rows {
+                let lp = logP[r]
+                let p = probability[r]
                 let w = objective.weight(probability: p)
-                sums.objective += -Double(w) * logP
-                sums.nll += -logP
+                sums.objective += -Double(w) * lp
+                sums.nll += -lp
                 sums.probability += Double(p)
                 sums.tokens += 1
+                logProbabilities?[chunkIndex[r]] = Float(lp)
                 // A non-finite p (diverged weights) is counted nowhere; the step is skipped by
                 // the caller, which sees the non-finite loss.
                 if p.isFinite {
                     histogram[max(0, min(Self.histogramBins - 1, Int(p * Float(Self.histogramBins))))] += 1
-                }
-                if dHidden != nil || dWeight != nil {
-                    // d/dz [-sg(w) log p] = w * (softmax - onehot), scaled by the global
-                    // normalisation, written over the logits.
-                    let scale = gradScale * w
-                    let factor = scale / Float(sumExp)  // row holds exp(z - max): softmax = row / sum
-                    for k in 0..<vocab { row[k] *= factor }
-                    row[target] -= scale
                 }
             }
             if let dHidden {

@@ -9,7 +9,8 @@ public enum RMSNorm {
         input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         tokens: Int, hidden: Int, eps: Float
     ) {
-        for t in 0..<tokens {
+        Parallel.forRanges(tokens, minimum: 32) { range in
+          for t in range {
             let x = input + t * hidden
             let y = out + t * hidden
             var sumSquares: Float = 0
@@ -17,12 +18,14 @@ public enum RMSNorm {
             let r = 1 / (sumSquares / Float(hidden) + eps).squareRoot()
             rstd[t] = r
             for i in 0..<hidden { y[i] = weight[i] * (x[i] * r) }
+          }
         }
     }
 
     /// dInput (overwritten, or added to with `accumulateInput`), dWeight (accumulated).
     ///
-    /// With n = x * r: dx = r * (dn - n * mean(dn * n)), where dn = dy * weight.
+    /// With n = x * r: dx = r * (dn - n * mean(dn * n)), where dn = dy * weight. Serial: dWeight
+    /// sums over tokens, and a split sum would round differently for each thread count.
     public static func backward(
         dInput: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>,
         dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,

@@ -61,11 +61,14 @@ public final class RotaryEmbedding: @unchecked Sendable {
     private func rotate(_ data: UnsafeMutablePointer<Float>, rowStride: Int, heads: Int,
                         positions: UnsafePointer<Int32>, tokens: Int, sign: Float) {
         let half = headDim / 2
-        for t in 0..<tokens {
+        let cosTable = cosTable.pointer, sinTable = sinTable.pointer
+        let maxPositions = maxPositions, headDim = headDim
+        Parallel.forRanges(tokens, minimum: 32) { range in
+          for t in range {
             let p = Int(positions[t])
             precondition(p >= 0 && p < maxPositions, "position \(p) outside the rotary table (\(maxPositions))")
-            let c = cosTable.pointer + p * half
-            let s = sinTable.pointer + p * half
+            let c = cosTable + p * half
+            let s = sinTable + p * half
             for h in 0..<heads {
                 let x = data + t * rowStride + h * headDim
                 for i in 0..<half {
@@ -75,6 +78,7 @@ public final class RotaryEmbedding: @unchecked Sendable {
                     x[i + half] = b * c[i] + a * sn
                 }
             }
+          }
         }
     }
 }

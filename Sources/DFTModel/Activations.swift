@@ -32,7 +32,7 @@ final class Activations {
     let dAttention: FloatBuffer    // [N, heads * headDim]
     let dGateUp: FloatBuffer       // [N, 2 ffn]
     let dMLP: FloatBuffer          // [N, ffn]
-    let dScores: FloatBuffer       // [rowLength, rowLength]
+    let dScores: FloatBuffer       // [workers, rowLength, rowLength] attention backward scratch
 
     init(config c: ModelConfig, maxRows: Int, rowLength: Int) {
         self.maxRows = maxRows
@@ -58,7 +58,7 @@ final class Activations {
         dAttention = FloatBuffer(count: n * attentionWidth)
         dGateUp = FloatBuffer(count: n * 2 * f)
         dMLP = FloatBuffer(count: n * f)
-        dScores = FloatBuffer(count: rowLength * rowLength)
+        dScores = FloatBuffer(count: Attention.scratchCount(rowLength: rowLength))
     }
 
     /// Bytes held, for the memory report.

@@ -207,7 +207,7 @@ public final class Transformer: @unchecked Sendable {
             }
             timer.measure(.attention) {
                 batch.segments.withUnsafeBufferPointer { seg in
-                    attention.backward(dQKV: a.dQKV.pointer, scratch: a.dScores.pointer,
+                    attention.backward(dQKV: a.dQKV.pointer, scratch: a.dScores.pointer, scratchCount: a.dScores.count,
                                        dOut: a.dAttention.pointer, qkv: layer.qkv.pointer,
                                        probs: layer.probs.pointer, segments: seg.baseAddress!,
                                        rows: batch.rows, rowLength: rowLength)

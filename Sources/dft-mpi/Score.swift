@@ -40,7 +40,7 @@ struct Score: ParsableCommand {
         let policy = ThreadPolicy.resolve(requested: threads, environment: ProcessInfo.processInfo.environment,
                                           nodeCores: ProcessInfo.processInfo.activeProcessorCount,
                                           ranksOnNode: communicator.localSize, allowedCPUs: ThreadPolicy.allowedCPUs())
-        BLAS.threads = policy.threads
+        Parallel.configure(threads: policy.threads)
         do {
             let summary = try Scorer(config: config, communicator: communicator).run(outputPath: out)
             if communicator.isRoot {

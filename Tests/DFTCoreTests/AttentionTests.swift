@@ -28,7 +28,7 @@ struct AttentionCase {
         let probs = forward(qkv).probs
         var dQKV = [Float](repeating: .nan, count: qkvCount)  // overwritten
         var scratch = [Float](repeating: .nan, count: rowLength * rowLength)
-        attention.backward(dQKV: &dQKV, scratch: &scratch, dOut: dOut, qkv: qkv, probs: probs,
+        attention.backward(dQKV: &dQKV, scratch: &scratch, scratchCount: scratch.count, dOut: dOut, qkv: qkv, probs: probs,
                            segments: segments, rows: rows, rowLength: rowLength)
         return dQKV
     }

@@ -58,34 +58,34 @@ public struct TokenizedJSONL: Dataset {
         if let maxLength = options.maxLength, maxLength < 2 {
             throw DataError(.invalidSetting, file: path, message: "maximum length must be at least 2, got \(maxLength)")
         }
-        // A template that does not fit the tokenizer is reported before any line is read,
-        // but only matters for formats that use a template.
+        // Whether the template fits the tokenizer is known now, but it only matters (and is
+        // reported) once the format turns out to use a template.
         let chat = Result { try ChatTemplateEncoder(tokenizer: tokenizer, template: template) }
         let data = try Self.read(path)
 
         var report = DataLoadReport(file: path, format: options.format ?? .promptResponse)
-        var encoder: RecordEncoder?
+        if options.maxLength != nil {
+            report.truncated = 0
+            report.truncatedAwayEntirely = 0
+        }
+        var encoder: RecordEncoder?   // set by the first record that parses
         var examples: [Example] = []
         for (lineNumber, range) in PretokenizedJSONL.lineRanges(of: data) {
             report.records += 1
             do {
                 let object = try Self.parse(data[range], file: path, line: lineNumber)
-                if encoder == nil {
+                let recordEncoder: RecordEncoder
+                if let encoder {
+                    recordEncoder = encoder
+                } else {
                     let format = try options.format ?? Self.detectFormat(object, file: path, line: lineNumber)
-                    if format.usesTemplate { _ = try chat.get() }
-                    if case .text = format, options.textAppendsEndOfSequence, tokenizer.specialTokens.eos == nil {
-                        throw DataError(.invalidSetting, file: path,
-                                        message: "text records get EOS appended, but the tokenizer names no eos_token",
-                                        hint: "add eos_token to tokenizer_config.json or turn off appending EOS")
-                    }
-                    encoder = RecordEncoder(file: path, format: format, tokenizer: tokenizer,
-                                            chat: try? chat.get(),
-                                            textAppendsEndOfSequence: options.textAppendsEndOfSequence,
-                                            vocabularySize: vocabularySize)
+                    recordEncoder = try Self.encoder(for: format, path: path, tokenizer: tokenizer, chat: chat,
+                                                     options: options, vocabularySize: vocabularySize)
+                    encoder = recordEncoder
                     report.format = format
                     report.template = format.usesTemplate ? template.name : nil
                 }
-                let example = try encoder!.example(from: object, line: lineNumber)
+                let example = try recordEncoder.example(from: object, line: lineNumber)
                 report.recordExample(example, maxLength: options.maxLength)
                 examples.append(example)
             } catch let error as DataError where options.skipInvalid && error.line != nil {
@@ -109,6 +109,22 @@ public struct TokenizedJSONL: Dataset {
 
     public func example(at index: Int) -> Example {
         examples[index]
+    }
+
+    /// The encoder for records of `format`, once it is known; throws when the settings
+    /// cannot encode that format (a template the tokenizer cannot write, EOS missing).
+    private static func encoder(for format: RecordFormat, path: String, tokenizer: any TextTokenizer,
+                                chat: Result<ChatTemplateEncoder, Error>, options: Options,
+                                vocabularySize: Int) throws -> RecordEncoder {
+        if format.usesTemplate { _ = try chat.get() }
+        if case .text = format, options.textAppendsEndOfSequence, tokenizer.specialTokens.eos == nil {
+            throw DataError(.invalidSetting, file: path,
+                            message: "text records get EOS appended, but the tokenizer names no eos_token",
+                            hint: "add eos_token to tokenizer_config.json or turn off appending EOS")
+        }
+        return RecordEncoder(file: path, format: format, tokenizer: tokenizer, chat: try? chat.get(),
+                             textAppendsEndOfSequence: options.textAppendsEndOfSequence,
+                             vocabularySize: vocabularySize)
     }
 
     private static func read(_ path: String) throws -> Data {

@@ -51,8 +51,8 @@ public struct ChatTemplateEncoder: Sendable {
         return builder.finish()
     }
 
-    /// The rendered conversation as text, with the trained spans of it, for showing what a
-    /// template does (`dft-mpi tokenize`).
+    /// The encoded conversation decoded back to text, special tokens included: what the model
+    /// sees, for showing what a template does (`dft-mpi tokenize`).
     public func renderedText(_ messages: [ChatMessage]) -> String {
         tokenizer.decode(encode(messages).tokens, skipSpecialTokens: false)
     }

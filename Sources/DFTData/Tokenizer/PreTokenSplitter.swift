@@ -65,7 +65,7 @@ enum ScalarScan {
         var i = index
         while i < end {
             let s = scalar(bytes, at: i)
-            guard s.kind.isEmpty, s.value != 0x5F else { break }
+            guard s.kind.isEmpty else { break }
             i += s.length
         }
         return i
@@ -148,7 +148,7 @@ struct Cl100kStyleSplitter: PreTokenSplitter {
             runEnd += s.length
             if s.value == 0x0A || s.value == 0x0D { afterLastNewline = runEnd }
         }
-        if afterLastNewline > 0 && runEnd == end { return afterLastNewline }
+        if afterLastNewline > 0 { return afterLastNewline }
         // \s+(?!\S) | \s+
         return ScalarScan.whitespaceEnd(bytes, from: i, runEnd: runEnd, end: end)
     }

@@ -10,8 +10,9 @@ public protocol TextTokenizer: Sendable {
     /// With `addSpecialTokens`, the tokenizer's own framing of a single text is added
     /// (Llama 3: `<|begin_of_text|>` in front; Qwen2 and GPT-2: nothing).
     func encode(_ text: String, addSpecialTokens: Bool) -> [Int32]
-    /// Text of `ids`; ids outside the vocabulary are skipped, bytes that do not form valid
-    /// UTF-8 (a cut character) become U+FFFD.
+    /// Text of `ids`. Bytes that do not form valid UTF-8 (a cut character) become U+FFFD.
+    /// `ByteLevelBPETokenizer` skips ids outside the vocabulary, as `tokenizers` does;
+    /// `ByteTokenizer` shows them as U+FFFD.
     func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String
     /// Id of a token given as it is written in the tokenizer files (an added token's content
     /// such as `<|im_start|>`, or a vocabulary entry), or nil.

@@ -54,7 +54,7 @@ public struct Benchmark {
         guard let (rows, length) = Self.shapes[shape] else {
             throw ConfigError("unknown benchmark shape '\(shape)': expected \(Self.shapes.keys.sorted().joined(separator: ", "))")
         }
-        BLAS.threads = threads
+        Parallel.configure(threads: threads)
         let modelConfig = try ModelPresets.config(named: shape)
         var config = TrainConfig()
         config.model = shape
@@ -87,7 +87,7 @@ public struct Benchmark {
         var slowest = [seconds]
         communicator.allreduceSum(&slowest)
         let meanSeconds = slowest[0] / Double(communicator.size)
-        let sgemm = SGEMMRate.measure()
+        let sgemm = SGEMMRate.measure(threads: threads)
         let perToken = Self.flopsPerToken(modelConfig, length: length)
         let rate = Double(tokens) / meanSeconds
         var usage = rusage()

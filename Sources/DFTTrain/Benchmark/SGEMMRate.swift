@@ -4,7 +4,11 @@ import Foundation
 /// The machine's sgemm limit with the current OpenBLAS threads: the best of a few square
 /// products, the denominator of MFU.
 public enum SGEMMRate {
-    public static func measure(size: Int = 1536, repeats: Int = 4) -> Double {
+    /// OpenBLAS runs the product with `threads` of its own threads (then goes back to one, as
+    /// the trainer keeps it under `Parallel`).
+    public static func measure(threads: Int, size: Int = 1536, repeats: Int = 4) -> Double {
+        BLAS.threads = threads
+        defer { BLAS.threads = 1 }
         let a = FloatBuffer(count: size * size), b = FloatBuffer(count: size * size), c = FloatBuffer(count: size * size)
         var rng = SplitMix64(seed: 1)
         for i in 0..<(size * size) {

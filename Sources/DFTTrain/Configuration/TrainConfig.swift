@@ -225,29 +225,40 @@ extension TrainConfig {
     /// The configuration as YAML, keys in declaration order, numbers in their shortest exact
     /// form (`lr: 5e-05`, `clip: 1.0`), strings quoted only when YAML would misread them.
     public func yaml() throws -> String {
-        let object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(self)) as? [String: Any] ?? [:]
         var text = ""
-        for key in CodingKeys.allCases {
-            guard let value = object[key.rawValue] else { continue }
-            text += "\(key.rawValue): \(Self.yamlScalar(value, key: key))\n"
+        for child in Mirror(reflecting: self).children {
+            guard let label = child.label else { continue }
+            let key = Self.snakeCase(label)
+            precondition(Self.keys.contains(key), "TrainConfig.\(label) has no coding key \(key)")
+            text += "\(key): \(Self.yamlScalar(child.value))\n"
         }
         return text
     }
 
-    static func yamlScalar(_ value: Any, key: CodingKeys) -> String {
-        let mirror = Mirror(reflecting: TrainConfig())
-        let field = mirror.children.first { $0.label == String(describing: key) }?.value
-        switch field {
-        case is Bool: return (value as? Bool ?? false) ? "true" : "false"
-        case is Int: return String((value as? NSNumber)?.intValue ?? 0)
-        case is Double: return String((value as? NSNumber)?.doubleValue ?? 0)
+    /// `sftWarmupSteps` -> `sft_warmup_steps` (the property and key naming rule of this type).
+    static func snakeCase(_ name: String) -> String {
+        var out = ""
+        for character in name {
+            if character.isUppercase {
+                out += "_" + character.lowercased()
+            } else {
+                out.append(character)
+            }
+        }
+        return out
+    }
+
+    static func yamlScalar(_ value: Any) -> String {
+        switch value {
+        case let flag as Bool: return flag ? "true" : "false"
+        case let integer as Int: return String(integer)
+        case let number as Double: return String(number)
         default:
             let text = value as? String ?? "\(value)"
             let plain = text.range(of: "^[A-Za-z_./][A-Za-z0-9_./-]*$", options: .regularExpression) != nil
                 && !["true", "false", "yes", "no", "on", "off", "null", "y", "n"].contains(text.lowercased())
             if plain { return text }
-            let quoted = String(decoding: (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8), as: UTF8.self)
-            return quoted
+            return String(decoding: (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8), as: UTF8.self)
         }
     }
 }

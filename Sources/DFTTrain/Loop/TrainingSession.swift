@@ -56,7 +56,7 @@ public struct TrainingSession {
         let policy = ThreadPolicy.resolve(requested: config.threads, environment: ProcessInfo.processInfo.environment,
                                           nodeCores: ProcessInfo.processInfo.activeProcessorCount,
                                           ranksOnNode: communicator.localSize, allowedCPUs: ThreadPolicy.allowedCPUs())
-        BLAS.threads = policy.threads
+        Parallel.configure(threads: policy.threads)
         StopSignal.install()
         let trainer = try Trainer(config: config, communicator: communicator, debug: debug)
         let root = communicator.isRoot
@@ -219,8 +219,8 @@ public struct TrainingSession {
             : " | gradients summed in \(t.buckets.ranges.count) bucket\(t.buckets.ranges.count == 1 ? "" : "s") of ~\(config.bucketMb) MB"
 
         return [
-            "dft-mpi \(DFTVersionInfo.version) | \(ranks) rank\(ranks == 1 ? "" : "s") | OpenBLAS \(policy.threads) "
-                + "thread\(policy.threads == 1 ? "" : "s") per rank (\(policy.source); \(BLAS.coreName))\(parallel)",
+            "dft-mpi \(DFTVersionInfo.version) | \(ranks) rank\(ranks == 1 ? "" : "s") | \(policy.threads) "
+                + "thread\(policy.threads == 1 ? "" : "s") per rank (\(policy.source); OpenBLAS \(BLAS.coreName))\(parallel)",
             "model:  \(t.modelDescription): \(c.architectures.first ?? "?"), \(c.numHiddenLayers) layers, hidden \(c.hiddenSize), "
                 + "heads \(c.numAttentionHeads)/\(c.numKeyValueHeads) kv, ffn \(c.intermediateSize), vocab \(c.vocabSize), "
                 + String(format: "%.2fM parameters", millions),

@@ -75,12 +75,15 @@ public final class AdamW: Optimizer {
         let weightDecay = weightDecay
         forEachPiece(of: layout) { lower, upper, decays in
             let decay: Float = decays ? 1 - lr * weightDecay : 1
-            for i in lower..<upper {
-                let grad = g[i]
-                m[i] = b1 * m[i] + (1 - b1) * grad
-                v[i] = b2 * v[i] + (1 - b2) * grad * grad
-                let denominator = v[i].squareRoot() / correction2Root + eps
-                p[i] = p[i] * decay - stepSize * m[i] / denominator
+            // Element-wise: any split computes the same values.
+            Parallel.forRanges(upper - lower, minimum: 1 << 15) { range in
+                for i in (lower + range.lowerBound)..<(lower + range.upperBound) {
+                    let grad = g[i]
+                    m[i] = b1 * m[i] + (1 - b1) * grad
+                    v[i] = b2 * v[i] + (1 - b2) * grad * grad
+                    let denominator = v[i].squareRoot() / correction2Root + eps
+                    p[i] = p[i] * decay - stepSize * m[i] / denominator
+                }
             }
         }
     }
