@@ -94,7 +94,7 @@ public struct Attention: Sendable {
                         for j in 0...i { maxScore = max(maxScore, rowP[j]) }
                         var sum: Float = 0
                         for j in 0...i {
-                            let x = expf(rowP[j] - maxScore)
+                            let x = fastExp(rowP[j] - maxScore)
                             rowP[j] = x
                             sum += x
                         }

@@ -133,7 +133,7 @@ public final class LMHeadLoss: @unchecked Sendable {
                             let end = min(vocab, j + 512)
                             var partial: Float = 0
                             for k in j..<end {
-                                let e = expf(row[k] - maxLogit)
+                                let e = fastExp(row[k] - maxLogit)
                                 row[k] = e
                                 partial += e
                             }
