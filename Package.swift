@@ -33,7 +33,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "dft-mpi", dependencies: [
-            "DFTTrain", "DFTModel", "DFTCore",
+            "DFTTrain", "DFTModel", "DFTData", "DFTCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

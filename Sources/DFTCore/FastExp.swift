@@ -1,10 +1,14 @@
 /// exp(x) for the softmaxes, as plain arithmetic the compiler vectorises (libm's expf is a
 /// call per element). x = n ln 2 + r with |r| <= ln 2 / 2; e^r by its degree-6 Taylor
 /// polynomial (relative error below 2e-7 on that interval); 2^n written into the exponent
-/// bits. Arguments below -87 give 0 (softmax inputs are <= 0 after the max is subtracted).
+/// bits. Arguments below -87 give 0 (softmax inputs are <= 0 after the max is subtracted),
+/// above 88 the largest power computed there; NaN gives NaN (diverged weights must surface
+/// as a non-finite loss, not trap in a conversion).
 @inline(__always)
 public func fastExp(_ x: Float) -> Float {
-    let clamped = max(x, -87.0)
+    // Comparisons, not min/max: a NaN argument selects the constant, so the conversion
+    // below never sees NaN.
+    let clamped: Float = x > -87 ? (x < 88 ? x : 88) : -87
     let n = (clamped * 1.442_695_040_9).rounded(.toNearestOrEven)
     let r = clamped - n * 0.693_145_751_95 - n * 1.428_606_765_3e-6  // ln 2 split in two for accuracy
     var p: Float = 1.0 / 720
@@ -15,5 +19,6 @@ public func fastExp(_ x: Float) -> Float {
     p = p * r + 1
     p = p * r + 1
     let scale = Float(bitPattern: UInt32(bitPattern: Int32(n) &+ 127) << 23)
-    return x < -87 ? 0 : p * scale
+    let result = x < -87 ? 0 : p * scale
+    return x.isNaN ? x : result
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DFTCore
+import DFTData
 import DFTModel
 import DFTTrain
 import Foundation
@@ -23,8 +24,23 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Model to train: a Hugging Face model directory (config.json + safetensors, Llama or Qwen2), a dft-mpi checkpoint (.h5, fresh optimizer), a config.json (random init), or a preset (\(ModelPresets.names.joined(separator: ", ")), random init). (default: \(defaults.model))", valueName: "dir|ckpt.h5|config.json|preset"))
     var model: String?
 
-    @Option(help: ArgumentHelp("Training data: `embedded` (built-in arithmetic word problems) or a .jsonl file of {\"input_ids\": [...], \"loss_mask\": [...]} lines. (default: \(defaults.data))", valueName: "embedded|FILE.jsonl"))
+    @Option(help: ArgumentHelp("Training data: `embedded` (built-in arithmetic word problems) or a .jsonl file of records: {\"prompt\", \"response\"}, {\"messages\": [...]}, {\"problem\", \"solution\"}, {\"text\"} (with a tokenizer), or {\"input_ids\", \"loss_mask\"}. (default: \(defaults.data))", valueName: "embedded|FILE.jsonl"))
     var data: String?
+
+    @Option(help: ArgumentHelp("Tokenizer for text JSONL: a Hugging Face tokenizer directory (tokenizer.json + tokenizer_config.json) or tokenizer.json, or `byte`. Default: the model directory's own when it has tokenizer.json; without one the data must be pre-tokenized.", valueName: "dir|tokenizer.json|byte"))
+    var tokenizer: String?
+
+    @Option(help: "Chat template for prompt/response and messages records: \(ChatTemplates.names.joined(separator: ", ")). (default: \(defaults.template))")
+    var template: String?
+
+    @Option(name: .customLong("system-prompt"), help: "System message the template adds (qwen-math-boxed brings its own).")
+    var systemPrompt: String?
+
+    @Option(help: "Record shape of --data: auto (detected from the first record) or \(RecordFormat.names.joined(separator: ", ")). (default: \(defaults.format))")
+    var format: String?
+
+    @Flag(name: .customLong("skip-invalid"), help: "Skip malformed or untrainable records (counted and reported per reason) instead of stopping at the first.")
+    var skipInvalid = false
 
     @Option(help: "Objective: \(Objective.names.joined(separator: ", ")). (default: \(defaults.objective))")
     var objective: String?
@@ -148,6 +164,8 @@ struct Train: ParsableCommand {
         var layer: [String: Any] = [:]
         func set(_ key: String, _ value: Any?) { if let value { layer[key] = value } }
         set("model", model); set("data", data); set("objective", objective)
+        set("tokenizer", tokenizer); set("template", template); set("system_prompt", systemPrompt); set("format", format)
+        if skipInvalid { layer["skip_invalid"] = true }
         set("sft_warmup_steps", sftWarmupSteps); set("clamp_floor", clampFloor); set("power_alpha", powerAlpha)
         set("lr", lr); set("min_lr", minLr); set("schedule", schedule); set("warmup_ratio", warmupRatio)
         set("optimizer", optimizer); set("beta1", beta1); set("beta2", beta2); set("adam_eps", adamEps)

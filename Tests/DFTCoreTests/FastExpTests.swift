@@ -18,6 +18,8 @@ extension CoreKernels {
             #expect(fastExp(0) == 1)
             #expect(fastExp(-100) == 0)
             #expect(fastExp(-.infinity) == 0)
+            #expect(fastExp(.nan).isNaN)
+            #expect(fastExp(100).isFinite)
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import DFTCore
 import DFTData
 import DFTModel
@@ -31,10 +32,35 @@ public enum RunComponents {
             return EmbeddedArithmetic()
         }
         if config.data.hasSuffix(".jsonl") {
-            return try PretokenizedJSONL(path: config.data, vocabularySize: model.vocabSize, padId: 0)
+            guard let source = tokenizerSource(config) else {
+                return try PretokenizedJSONL(path: config.data, vocabularySize: model.vocabSize, padId: 0)
+            }
+            let tokenizer = try TokenizerLoader.load(source)
+            guard tokenizer.vocabularySize <= model.vocabSize else {
+                throw ConfigError("tokenizer '\(source)' has \(tokenizer.vocabularySize) tokens but the model's vocabulary has \(model.vocabSize)")
+            }
+            let template = try ChatTemplates.named(config.template, systemPrompt: config.systemPrompt.isEmpty ? nil : config.systemPrompt)
+            var format: RecordFormat?
+            if config.format != "auto" {
+                guard let named = RecordFormat.named(config.format) else {
+                    throw ConfigError("'format' must be auto or one of \(RecordFormat.names.joined(separator: ", ")), got '\(config.format)'")
+                }
+                format = named
+            }
+            return try TokenizedJSONL(path: config.data, tokenizer: tokenizer, template: template,
+                                      options: .init(format: format, skipInvalid: config.skipInvalid,
+                                                     maxLength: config.maxLength, vocabularySize: model.vocabSize))
         }
         throw ConfigError("'data': '\(config.data)' is neither 'embedded' nor a .jsonl file of "
             + "{\"input_ids\": [...], \"loss_mask\": [...]} lines")
+    }
+
+    /// The tokenizer for text data: `--tokenizer`, else the model directory when it ships a
+    /// tokenizer.json; nil means the data must be pre-tokenized.
+    public static func tokenizerSource(_ config: TrainConfig) -> String? {
+        if !config.tokenizer.isEmpty { return config.tokenizer }
+        let candidate = (config.model as NSString).appendingPathComponent("tokenizer.json")
+        return FileManager.default.fileExists(atPath: candidate) ? config.model : nil
     }
 
     public static func objective(_ config: TrainConfig) throws -> Objective {

@@ -11,6 +11,17 @@ import DFTCore
 public struct TrainConfig: Codable, Equatable, Sendable {
     public var model = "demo"
     public var data = "embedded"
+    /// Tokenizer for text data: a Hugging Face tokenizer directory or tokenizer.json, or
+    /// `byte`; empty means the model directory's own when it has one.
+    public var tokenizer = ""
+    /// Chat template for prompt/response and messages records.
+    public var template = "chatml"
+    /// System prompt added by the template (empty: none, except qwen-math-boxed's own).
+    public var systemPrompt = ""
+    /// Record shape of the JSONL file: auto (detected) or one of RecordFormat.names.
+    public var format = "auto"
+    /// Skip malformed or untrainable records (counted and reported) instead of failing.
+    public var skipInvalid = false
     public var objective = "dft"
     /// Optimizer steps at the start trained with `sft` before `objective` takes over.
     public var sftWarmupSteps = 0
@@ -59,7 +70,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case model, data, objective
+        case model, data, tokenizer, template, systemPrompt = "system_prompt", format, skipInvalid = "skip_invalid"
+        case objective
         case sftWarmupSteps = "sft_warmup_steps"
         case clampFloor = "clamp_floor", powerAlpha = "power_alpha"
         case optimizer, lr, minLr = "min_lr", schedule, warmupRatio = "warmup_ratio"
@@ -90,6 +102,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             try c.decodeIfPresent(T.self, forKey: key) ?? fallback
         }
         model = try v(.model, d.model); data = try v(.data, d.data)
+        tokenizer = try v(.tokenizer, d.tokenizer); template = try v(.template, d.template)
+        systemPrompt = try v(.systemPrompt, d.systemPrompt); format = try v(.format, d.format)
+        skipInvalid = try v(.skipInvalid, d.skipInvalid)
         objective = try v(.objective, d.objective)
         sftWarmupSteps = try v(.sftWarmupSteps, d.sftWarmupSteps)
         clampFloor = try v(.clampFloor, d.clampFloor); powerAlpha = try v(.powerAlpha, d.powerAlpha)

@@ -302,6 +302,14 @@ public final class Trainer {
             + "(their responses start after the cut); raise --max-length or shorten the prompts"
     }
 
+    /// How a text data set was read (records, skipped per reason, cut), or the plain count.
+    public var dataLoadSummary: String {
+        if let text = dataset as? TokenizedJSONL {
+            return "        " + "\(text.report)".replacingOccurrences(of: "\n", with: "\n        ")
+        }
+        return "        \(dataset.count) examples"
+    }
+
     public var parameterCount: Int { model.layout.count }
     public var stepsPerEpoch: Int { loader.stepsPerEpoch }
     public var truncatedExamples: Int { loader.truncatedExamples }

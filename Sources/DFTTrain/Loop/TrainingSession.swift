@@ -226,6 +226,7 @@ public struct TrainingSession {
                 + String(format: "%.2fM parameters", millions),
             "data:   \(t.dataset.name): \(t.dataset.count) examples, max length \(config.maxLength), "
                 + "packing \(config.packing ? "on" : "off"), \(t.stepsPerEpoch) steps per epoch",
+            t.dataLoadSummary,
             "train:  \(config.sftWarmupSteps > 0 ? "sft for \(config.sftWarmupSteps) steps, then " : "")\(t.objective) | "
                 + "\(t.totalSteps) steps x \(config.globalBatch) sequences "
                 + "(\(t.microSteps) micro-step\(t.microSteps == 1 ? "" : "s") of \(config.microBatch) per rank) | "
