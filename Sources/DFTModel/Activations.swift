@@ -6,16 +6,13 @@ import DFTCore
 final class Activations {
     struct Layer {
         let input: FloatBuffer      // [N, hidden] residual stream entering the layer
-        let norm1: FloatBuffer      // [N, hidden] input_layernorm output
         let rstd1: FloatBuffer      // [N]
         let qkv: FloatBuffer        // [N, (heads + 2 kvHeads) * headDim], q and k rotated
         let probs: FloatBuffer      // [maxRows, heads, rowLength, rowLength] softmax blocks
         let attention: FloatBuffer  // [N, heads * headDim] attention output, o_proj input
         let middle: FloatBuffer     // [N, hidden] residual stream after attention
-        let norm2: FloatBuffer      // [N, hidden] post_attention_layernorm output
         let rstd2: FloatBuffer      // [N]
         let gateUp: FloatBuffer     // [N, 2 ffn] gate_proj and up_proj outputs side by side
-        let mlp: FloatBuffer        // [N, ffn] silu(gate) * up, down_proj input
     }
 
     let maxRows: Int
@@ -24,6 +21,11 @@ final class Activations {
     let output: FloatBuffer        // [N, hidden] residual stream after the last layer
     let finalNorm: FloatBuffer     // [N, hidden] model.norm output, the LM head input
     let finalRstd: FloatBuffer     // [N]
+
+    // Recomputed instead of kept per layer (elementwise work, cheap next to the sgemms that
+    // read them): each layer's RMSNorm outputs and its SwiGLU output.
+    let normed: FloatBuffer        // [N, hidden] an RMSNorm output, the next sgemm's input
+    let mlp: FloatBuffer           // [N, ffn] silu(gate) * up, down_proj input
 
     // Backward scratch.
     let dResidual: FloatBuffer     // [N, hidden] gradient of the residual stream
@@ -41,14 +43,15 @@ final class Activations {
         let qkvWidth = (c.numAttentionHeads + 2 * c.numKeyValueHeads) * c.headDim
         let attentionWidth = c.numAttentionHeads * c.headDim
         layers = (0..<c.numHiddenLayers).map { _ in
-            Layer(input: FloatBuffer(count: n * h), norm1: FloatBuffer(count: n * h),
+            Layer(input: FloatBuffer(count: n * h),
                   rstd1: FloatBuffer(count: n), qkv: FloatBuffer(count: n * qkvWidth),
                   probs: FloatBuffer(count: maxRows * c.numAttentionHeads * rowLength * rowLength),
                   attention: FloatBuffer(count: n * attentionWidth),
-                  middle: FloatBuffer(count: n * h), norm2: FloatBuffer(count: n * h),
-                  rstd2: FloatBuffer(count: n), gateUp: FloatBuffer(count: n * 2 * f),
-                  mlp: FloatBuffer(count: n * f))
+                  middle: FloatBuffer(count: n * h),
+                  rstd2: FloatBuffer(count: n), gateUp: FloatBuffer(count: n * 2 * f))
         }
+        normed = FloatBuffer(count: n * h)
+        mlp = FloatBuffer(count: n * f)
         output = FloatBuffer(count: n * h)
         finalNorm = FloatBuffer(count: n * h)
         finalRstd = FloatBuffer(count: n)
@@ -63,12 +66,11 @@ final class Activations {
 
     /// Bytes held, for the memory report.
     var bytes: Int {
-        var total = output.bytes + finalNorm.bytes + finalRstd.bytes + dResidual.bytes + dNorm.bytes
+        var total = normed.bytes + mlp.bytes + output.bytes + finalNorm.bytes + finalRstd.bytes + dResidual.bytes + dNorm.bytes
             + dQKV.bytes + dAttention.bytes + dGateUp.bytes + dMLP.bytes + dScores.bytes
         for l in layers {
-            total += l.input.bytes + l.norm1.bytes + l.rstd1.bytes + l.qkv.bytes + l.probs.bytes
-                + l.attention.bytes + l.middle.bytes + l.norm2.bytes + l.rstd2.bytes
-                + l.gateUp.bytes + l.mlp.bytes
+            total += l.input.bytes + l.rstd1.bytes + l.qkv.bytes + l.probs.bytes
+                + l.attention.bytes + l.middle.bytes + l.rstd2.bytes + l.gateUp.bytes
         }
         return total
     }

@@ -83,11 +83,11 @@ public final class Transformer: @unchecked Sendable {
             let out = layerOutput(l)
             // Attention block.
             timer.measure(.otherKernels) {
-                RMSNorm.forward(out: layer.norm1.pointer, rstd: layer.rstd1.pointer, input: layer.input.pointer,
+                RMSNorm.forward(out: a.normed.pointer, rstd: layer.rstd1.pointer, input: layer.input.pointer,
                                 weight: p(o.inputNorm), tokens: n, hidden: h, eps: eps)
             }
             timer.measure(.matmul) {
-                Linear.forward(out: layer.qkv.pointer, input: layer.norm1.pointer, weight: p(o.qkvWeight),
+                Linear.forward(out: layer.qkv.pointer, input: a.normed.pointer, weight: p(o.qkvWeight),
                                bias: o.qkvBias.map { p($0) }, tokens: n, inFeatures: h,
                                outFeatures: attention.qkvWidth)
             }
@@ -112,19 +112,19 @@ public final class Transformer: @unchecked Sendable {
             }
             // MLP block.
             timer.measure(.otherKernels) {
-                RMSNorm.forward(out: layer.norm2.pointer, rstd: layer.rstd2.pointer, input: layer.middle.pointer,
+                RMSNorm.forward(out: a.normed.pointer, rstd: layer.rstd2.pointer, input: layer.middle.pointer,
                                 weight: p(o.postNorm), tokens: n, hidden: h, eps: eps)
             }
             timer.measure(.matmul) {
-                Linear.forward(out: layer.gateUp.pointer, input: layer.norm2.pointer, weight: p(o.gateUp),
+                Linear.forward(out: layer.gateUp.pointer, input: a.normed.pointer, weight: p(o.gateUp),
                                bias: nil, tokens: n, inFeatures: h, outFeatures: 2 * f)
             }
             timer.measure(.otherKernels) {
-                SwiGLU.forward(out: layer.mlp.pointer, gateUp: layer.gateUp.pointer, tokens: n, ffn: f)
+                SwiGLU.forward(out: a.mlp.pointer, gateUp: layer.gateUp.pointer, tokens: n, ffn: f)
             }
             timer.measure(.matmul) {
                 out.pointer.update(from: layer.middle.pointer, count: n * h)
-                BLAS.gemm(transB: true, m: n, n: h, k: f, a: layer.mlp.pointer, b: p(o.down),
+                BLAS.gemm(transB: true, m: n, n: h, k: f, a: a.mlp.pointer, b: p(o.down),
                           beta: 1, c: out.pointer)
             }
         }
@@ -179,10 +179,17 @@ public final class Transformer: @unchecked Sendable {
         for l in stride(from: a.layers.count - 1, through: 0, by: -1) {
             let layer = a.layers[l]
             let o = offsets.layers[l]
-            // MLP block: dRes is d(layer output); afterwards it is d(middle).
+            // MLP block: dRes is d(layer output); afterwards it is d(middle). The SwiGLU output
+            // and the norm output are recomputed here rather than kept for every layer.
+            let eps = Float(c.rmsNormEps)
+            timer.measure(.otherKernels) {
+                SwiGLU.forward(out: a.mlp.pointer, gateUp: layer.gateUp.pointer, tokens: n, ffn: f)
+                RMSNorm.forward(out: a.normed.pointer, rstd: layer.rstd2.pointer, input: layer.middle.pointer,
+                                weight: p(o.postNorm), tokens: n, hidden: h, eps: eps)
+            }
             timer.measure(.matmul) {
                 Linear.backward(dInput: a.dMLP.pointer, dWeight: g(o.down), dBias: nil, dOut: dRes,
-                                input: layer.mlp.pointer, weight: p(o.down),
+                                input: a.mlp.pointer, weight: p(o.down),
                                 tokens: n, inFeatures: f, outFeatures: h)
             }
             timer.measure(.otherKernels) {
@@ -191,7 +198,7 @@ public final class Transformer: @unchecked Sendable {
             }
             timer.measure(.matmul) {
                 Linear.backward(dInput: a.dNorm.pointer, dWeight: g(o.gateUp), dBias: nil,
-                                dOut: a.dGateUp.pointer, input: layer.norm2.pointer, weight: p(o.gateUp),
+                                dOut: a.dGateUp.pointer, input: a.normed.pointer, weight: p(o.gateUp),
                                 tokens: n, inFeatures: h, outFeatures: 2 * f)
             }
             timer.measure(.otherKernels) {
@@ -220,9 +227,13 @@ public final class Transformer: @unchecked Sendable {
                                   positions: pos.baseAddress!, tokens: n)
                 }
             }
+            timer.measure(.otherKernels) {
+                RMSNorm.forward(out: a.normed.pointer, rstd: layer.rstd1.pointer, input: layer.input.pointer,
+                                weight: p(o.inputNorm), tokens: n, hidden: h, eps: eps)
+            }
             timer.measure(.matmul) {
                 Linear.backward(dInput: a.dNorm.pointer, dWeight: g(o.qkvWeight), dBias: o.qkvBias.map { g($0) },
-                                dOut: a.dQKV.pointer, input: layer.norm1.pointer, weight: p(o.qkvWeight),
+                                dOut: a.dQKV.pointer, input: a.normed.pointer, weight: p(o.qkvWeight),
                                 tokens: n, inFeatures: h, outFeatures: attention.qkvWidth)
             }
             timer.measure(.otherKernels) {
