@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared part of the job templates in jobs/ (sourced, not run): finds the binary and the
 # configuration, prints what the job is about to run, launches the training step with
 # signal forwarding, and requeues the job when the trainer stopped early on the warning
@@ -10,13 +11,14 @@
 #   REQUEUE       1: requeue after an early stop on SIGUSR1 (default); 0: never
 #   MAX_RESTARTS  requeue at most this many times (default 5; SLURM_RESTART_COUNT counts them)
 
-# Exit code with which a future dft-mpi may say "stopped before the last step, resume me".
-# Today the trainer exits 0 in that case and prints "stopped after step X of Y"; both are
-# recognised.
+# The trainer's exit code for "a stop request ended the run before its last step, after a
+# checkpoint was saved: run the same command to resume" (EX_TEMPFAIL). It exits 0 only
+# when every step is done, so 0 never leads to a requeue.
 DFT_JOB_STOPPED_EXIT=75
 
 _dft_job_pid=""      # the launcher (srun or mpirun), once started
 _dft_job_signals=0   # stop signals received by the batch shell
+_dft_job_forwarded=0 # a stop request was passed on to the launcher
 _dft_job_usr1=0      # SIGUSR1 seen: the time limit is near (sbatch --signal=B:USR1@T)
 _dft_job_term=0      # SIGTERM seen: scancel or the time limit itself; never requeue
 
@@ -31,6 +33,7 @@ _dft_job_on_signal() {
         dft_job_say "batch shell got SIG$1: asking the ranks to stop at the next step boundary" \
             "(SIGUSR1 to the launcher, pid $_dft_job_pid)"
         kill -USR1 "$_dft_job_pid" 2>/dev/null || true
+        _dft_job_forwarded=1
     else
         dft_job_say "batch shell got SIG$1 before the launch"
     fi
@@ -86,64 +89,98 @@ dft_job_init() {
 # dft_job_launch OUT LAUNCHER... DFT-MPI ARGS...
 # Runs the launcher and the trainer in the background and waits for it. SIGUSR1 to the
 # batch shell (sbatch --signal=B:USR1@T) is forwarded to the launcher, which passes it to
-# every rank: the trainer then stops at the next step boundary. SIGTERM to the batch shell
-# (time limit, scancel) asks for the same stop but never leads to a requeue. Then prints
-# OUT/config.yaml (the resolved configuration). After an early stop on SIGUSR1 the job is
-# requeued, last (Slurm then ends the batch shell), and 0 returned; otherwise the
-# launcher's exit code is returned.
+# every rank: the trainer then stops at the next step boundary, saves a checkpoint and
+# exits 75. SIGTERM to the batch shell (scancel, the time limit) asks for the same stop but
+# never leads to a requeue. Then prints OUT/config.yaml (the resolved configuration).
+#
+# The job is requeued, last (Slurm then ends the batch shell), and 0 returned only when the
+# trainer stopped early (exit code 75) after SIGUSR1 and no SIGTERM, REQUEUE=1 and
+# MAX_RESTARTS allows it. Otherwise the launcher's exit code is returned: 0 for a finished
+# run (never requeued, even when SIGUSR1 came during its last step), 75 for an unfinished
+# one, anything else for a failure.
+#
+# Fallback: srun --kill-on-bad-exit counts 75 as a failure; when one rank's exit reaches
+# srun before the others have exited, srun kills them and returns 143 although every rank
+# had saved and stopped. A non-zero exit code with the trainer's "stopped after step X of Y"
+# (X < Y) line, written after the checkpoint, is therefore treated like 75. And srun may
+# return 0 when it could not start the ranks at all (Slurm 22.05): exit code 0 counts as
+# finished only with the trainer's "done:" (or "nothing to do:") line, else as 1.
 dft_job_launch() {
-    local out=$1 log pipeline rc seen stopped
+    local out=$1 log tee_pid rc seen stopped finished
     shift
     if [ "$_dft_job_signals" -gt 0 ]; then
         dft_job_say "a stop was requested before the launch: not starting"
         _dft_job_requeue_if_wanted && return 0
-        return 1
+        return "$DFT_JOB_STOPPED_EXIT"
     fi
     log=$(mktemp "${TMPDIR:-/tmp}/dft-job-${SLURM_JOB_ID:-local}.XXXXXX")
+    rm -f "$log.fifo"
+    mkfifo "$log.fifo"
     dft_job_say "running: $*"
 
-    # The subshell records its pid and becomes the launcher (exec); tee copies the output
-    # to the job log and to $log, ignoring the signals so that it outlives the launcher.
-    ( echo "$BASHPID" > "$log.pid"; exec "$@" ) 2>&1 | ( trap '' TERM USR1 INT; exec tee "$log" ) &
-    pipeline=$!
-    while [ ! -s "$log.pid" ] && kill -0 "$pipeline" 2>/dev/null; do sleep 0.05; done
-    _dft_job_pid=$(cat "$log.pid" 2>/dev/null || true)
+    # The launcher is a direct child, so that `wait` returns its own exit code (a pipeline's
+    # `wait $!` can return tee's once the pipeline has ended). Its output goes through a FIFO
+    # to tee, which copies it to the job log and to $log and ignores the stop signals
+    # (scancel signals every process of the job) so that no line is lost.
+    ( trap '' TERM USR1 INT; exec tee "$log" < "$log.fifo" ) &
+    tee_pid=$!
+    "$@" > "$log.fifo" 2>&1 &
+    _dft_job_pid=$!
     # A signal that came while the launcher was starting.
-    if [ "$_dft_job_signals" -gt 0 ] && [ -n "$_dft_job_pid" ]; then kill -USR1 "$_dft_job_pid" 2>/dev/null || true; fi
+    if [ "$_dft_job_signals" -gt 0 ] && [ "$_dft_job_forwarded" -eq 0 ]; then
+        kill -USR1 "$_dft_job_pid" 2>/dev/null || true
+        _dft_job_forwarded=1
+    fi
 
     # A trapped signal interrupts `wait` (status > 128): wait again until the step ends.
     while :; do
         seen=$_dft_job_signals
-        set +e
-        wait "$pipeline"
-        rc=$?
-        set -e
+        rc=0
+        wait "$_dft_job_pid" || rc=$?
         if [ "$rc" -gt 128 ] && [ "$_dft_job_signals" -ne "$seen" ]; then continue; fi
         break
     done
     _dft_job_pid=""
+    # tee ends at the end of its input; bounded, in case a stray process keeps the FIFO open.
+    for _ in $(seq 1 100); do kill -0 "$tee_pid" 2>/dev/null || break; sleep 0.1; done
+    kill "$tee_pid" 2>/dev/null || true
 
     stopped=$(grep -o 'stopped after step [0-9]* of [0-9]*' "$log" | tail -n 1 || true)
-    rm -f "$log" "$log.pid"
-    dft_job_say "step ended with exit code $rc${stopped:+ ($stopped)}"
+    finished=$(grep -cE '(^|\] )(done: [0-9]+ steps|nothing to do: )' "$log" || true)
+    rm -f "$log" "$log.fifo"
+    local early=0 at of note=""
+    if [ "$rc" -eq "$DFT_JOB_STOPPED_EXIT" ]; then
+        early=1
+        note=" (stopped early with a checkpoint: resumable)"
+    elif [ "$rc" -ne 0 ] && [ -n "$stopped" ]; then
+        read -r _ _ _ at _ of <<< "$stopped"
+        if [ "$at" -lt "$of" ]; then
+            early=1
+            note=" (the trainer printed '$stopped' after its checkpoint: treated as exit code $DFT_JOB_STOPPED_EXIT)"
+        fi
+    elif [ "$rc" -eq 0 ]; then
+        if [ "$finished" -gt 0 ]; then
+            note=" (finished)"
+        else
+            # srun can return 0 when it could not start the ranks at all.
+            note=" but the trainer did not report a finished run (no 'done:' line): treated as a failure"
+            rc=1
+        fi
+    fi
+    dft_job_say "step ended with exit code $rc$note"
     if [ -f "$out/config.yaml" ]; then
         dft_job_say "resolved configuration ($out/config.yaml):"
         sed 's/^/    /' "$out/config.yaml"
     fi
 
-    local early=0 at of
-    if [ "$rc" -eq "$DFT_JOB_STOPPED_EXIT" ]; then
-        early=1
-    elif [ "$rc" -eq 0 ] && [ -n "$stopped" ]; then
-        # "stopped after step X of Y": early only when X < Y (a stop during the last step
-        # leaves a complete run).
-        read -r _ _ _ at _ of <<< "$stopped"
-        [ "$at" -lt "$of" ] && early=1
+    if [ "$early" -eq 1 ]; then
+        _dft_job_requeue_if_wanted && return 0
+        # Not requeued: the job ends with 75, an unfinished run (afterok dependencies wait).
+        return "$DFT_JOB_STOPPED_EXIT"
     fi
-    if [ "$early" -eq 1 ] && _dft_job_requeue_if_wanted; then
-        return 0
+    if [ "$rc" -eq 0 ] && [ "$_dft_job_signals" -gt 0 ]; then
+        dft_job_say "the run finished although a stop was requested (during its last step): not requeued"
     fi
-    # Not requeued: the job ends with the trainer's code (75 marks an unfinished run).
     return "$rc"
 }
 
@@ -153,17 +190,18 @@ _dft_job_requeue_if_wanted() {
     local restarts=${SLURM_RESTART_COUNT:-0} max=${MAX_RESTARTS:-5}
     if [ "$_dft_job_usr1" -ne 1 ] || [ "$_dft_job_term" -ne 0 ] || [ "${REQUEUE:-1}" != 1 ]; then
         dft_job_say "stopped early; not requeued (SIGUSR1 seen: $_dft_job_usr1," \
-            "SIGTERM seen: $_dft_job_term, REQUEUE=${REQUEUE:-1})"
+            "SIGTERM seen: $_dft_job_term, REQUEUE=${REQUEUE:-1}); to continue, submit again with OUT=$out"
         return 1
     fi
     if [ "$restarts" -ge "$max" ]; then
-        dft_job_say "stopped early; not requeued: already restarted $restarts times (MAX_RESTARTS=$max)"
+        dft_job_say "stopped early; not requeued: already restarted $restarts times (MAX_RESTARTS=$max);" \
+            "to continue, submit again with OUT=$out"
         return 1
     fi
     # Said before: once requeued, Slurm ends this shell.
-    dft_job_say "stopped early on SIGUSR1: requeueing job $SLURM_JOB_ID (restart $((restarts + 1)))"
-    if ! scontrol requeue "$SLURM_JOB_ID"; then
-        dft_job_say "'scontrol requeue $SLURM_JOB_ID' failed: not requeued"
+    dft_job_say "stopped early on SIGUSR1: requeueing job ${SLURM_JOB_ID:-?} (restart $((restarts + 1)))"
+    if ! scontrol requeue "${SLURM_JOB_ID:-}"; then
+        dft_job_say "'scontrol requeue ${SLURM_JOB_ID:-}' failed: not requeued"
         return 1
     fi
     return 0

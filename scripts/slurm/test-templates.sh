@@ -1,34 +1,47 @@
 #!/usr/bin/env bash
-# Submits the real job templates in jobs/ to a local one-node Slurm cluster with the smoke
-# configuration and checks their logs and outputs (Debian 12, as root, ~1-2 minutes):
+# Tests the job templates in jobs/ (Debian 12, as root, 1-2 minutes):
 #
 #   bash scripts/slurm/test-templates.sh                  # builds .build/release/dft-mpi
 #   DFT_MPI=/path/to/dft-mpi bash scripts/slurm/test-templates.sh
 #
-# Starts the cluster with scripts/slurm/local-cluster.sh (and stops it on exit, also on
-# failure) unless one is already running, which is then used and left running. Ends with
-# "N passed, M failed" and exits non-zero when a check failed.
+# 1. The requeue decision of jobs/lib/dft-job.sh, without Slurm: a fake launcher exits with
+#    each interesting code after each signal, and a fake scontrol records requeues.
+# 2. On a local one-node Slurm cluster (scripts/slurm/local-cluster.sh), with the smoke
+#    configuration: train.sbatch, train-multinode.sbatch and a 4-task sweep.sbatch run and
+#    finish (2 ranks, done:, config.yaml, the sweep's grid and rows), and are not requeued.
+# 3. Preemption, end to end: train.sbatch with a 40-step run gets SIGUSR1 on its batch shell
+#    mid-run (what --signal=B:USR1@120 sends before the time limit); the ranks stop at a step
+#    boundary, save, exit 75; the job is requeued, released at once (Slurm would hold it
+#    about 2 minutes), resumes from the checkpoint and completes; its final parameters and
+#    per-step losses are bit-identical to those of the same run without a stop (also 2 ranks).
+# 4. scancel (SIGTERM) of a running job: it stops, and is not requeued.
+#
+# Starts the cluster (and stops it on exit, also on failure or interruption) unless one is
+# already running, which is then used and left running. Ends with "N passed, M failed" and
+# exits non-zero when a check failed.
+# shellcheck disable=SC2016,SC2012  # eval '...' on purpose; ls of our own file names
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
 source scripts/setup.sh
 
-JOB_TIMEOUT=${JOB_TIMEOUT:-150}
+JOB_TIMEOUT=${JOB_TIMEOUT:-180}   # seconds any one wait may take
 CLUSTER=scripts/slurm/local-cluster.sh
+PYTHON=/usr/bin/python3           # Debian's, with python3-h5py (a pyenv python3 may lack h5py)
 WORK=$(mktemp -d /tmp/dft-slurm-test.XXXXXX)
 passed=0
 failed=0
 started_cluster=0
-
-submitters=()   # pids of the background subshells running sbatch --wait
+our_jobs=()
 
 cleanup() {
-    local rc=$? pid
-    # An interrupted run: end the waiting sbatch commands (timeout passes the signal on).
-    for pid in "${submitters[@]}"; do
-        pkill -TERM -P "$pid" 2>/dev/null || true
-    done
-    if [ "$started_cluster" -eq 1 ]; then bash "$CLUSTER" stop || true; fi
+    local rc=$?
+    trap - EXIT INT TERM
+    if [ "$started_cluster" -eq 1 ]; then
+        bash "$CLUSTER" stop || true
+    elif [ ${#our_jobs[@]} -gt 0 ]; then
+        scancel "${our_jobs[@]}" 2>/dev/null || true
+    fi
     rm -rf "$WORK"
     exit "$rc"
 }
@@ -48,41 +61,6 @@ check() {   # check NAME CONDITION...: runs the condition, counts and prints the
     fi
 }
 
-if [ -z "${DFT_MPI:-}" ]; then
-    echo "== building dft-mpi (release)"
-    swift build -c release --product dft-mpi
-    DFT_MPI=$REPO/.build/release/dft-mpi
-fi
-[ -x "$DFT_MPI" ] || { echo "error: DFT_MPI=$DFT_MPI is not executable" >&2; exit 1; }
-DFT_MPI=$(realpath -s "$DFT_MPI")
-echo "== binary: $DFT_MPI ($("$DFT_MPI" --version))"
-
-if bash "$CLUSTER" status >/dev/null 2>&1; then
-    echo "== using the local cluster that is already running"
-else
-    started_cluster=1
-    bash "$CLUSTER" start
-fi
-eval "$(bash "$CLUSTER" env)"
-export SLURM_CONF
-
-CONFIG=$REPO/jobs/configs/smoke.yaml
-common="ALL,DFT_MPI=$DFT_MPI,CONFIG=$CONFIG"
-
-# submit NAME SBATCH-ARGS...: sbatch --wait in the background; id in $WORK/NAME.id, exit
-# code in $WORK/NAME.rc. Logs go to $WORK (--chdir); the submit directory stays the
-# checkout, as for a user.
-submit() {
-    local name=$1
-    shift
-    (
-        set +e
-        timeout "$JOB_TIMEOUT" sbatch --wait --parsable --chdir="$WORK" "$@" > "$WORK/$name.id" 2> "$WORK/$name.err"
-        echo $? > "$WORK/$name.rc"
-    ) &
-    submitters+=($!)
-}
-
 log_has() {  # log_has FILE PATTERN...: every extended regular expression matches a line
     local file=$1 pattern
     shift
@@ -90,78 +68,298 @@ log_has() {  # log_has FILE PATTERN...: every extended regular expression matche
     for pattern in "$@"; do grep -qE -- "$pattern" "$file" || return 1; done
 }
 
-echo "== submitting jobs/train.sbatch, jobs/train-multinode.sbatch, jobs/sweep.sbatch (logs in $WORK)"
+wait_for() {  # wait_for SECONDS CONDITION...: polls every 0.25 s; fails on timeout
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.25
+    done
+}
+
+# ---- 1. jobs/lib/dft-job.sh's decision, without Slurm -----------------------------------
+echo "== jobs/lib/dft-job.sh: requeue decision with a fake launcher and a fake scontrol"
+mkdir -p "$WORK/fake/bin" "$WORK/fake/out"
+cat > "$WORK/fake/bin/scontrol" <<'EOF'
+#!/usr/bin/env bash
+echo "$*" >> "$FAKE_SCONTROL_LOG"
+EOF
+# fake-launcher CODE SIGNAL [LINE...]: sends SIGNAL (none, USR1, TERM) to the batch shell,
+# waits for the shell to forward SIGUSR1 (fails if it forwards SIGTERM or nothing), prints
+# the LINEs (what the trainer would), exits CODE.
+cat > "$WORK/fake/bin/fake-launcher" <<'EOF'
+#!/usr/bin/env bash
+code=$1 signal=$2
+shift 2
+got=0
+trap 'got=1' USR1
+trap 'echo "fake launcher: got SIGTERM, expected SIGUSR1"; exit 98' TERM
+if [ "$signal" != none ]; then
+    sleep 0.1
+    kill -"$signal" "$PPID"
+    for _ in $(seq 1 50); do [ "$got" -eq 1 ] && break; sleep 0.1; done
+    [ "$got" -eq 1 ] || { echo "fake launcher: no SIGUSR1 forwarded"; exit 97; }
+fi
+for line in "$@"; do echo "$line"; done
+exit "$code"
+EOF
+chmod +x "$WORK/fake/bin/scontrol" "$WORK/fake/bin/fake-launcher"
+
+# lib_case NAME EXPECTED-EXIT REQUEUED(yes|no) "VAR=value ..." CODE SIGNAL [LINE...]: runs a
+# batch shell like the templates' (set -euo pipefail, source, dft_job_launch) as job 4242.
+lib_case() {
+    local name=$1 want_rc=$2 want_requeue=$3 vars=$4 rc requeued
+    shift 4
+    rm -f "$WORK/fake/scontrol.log"
+    set +e
+    # shellcheck disable=SC2086
+    env $vars PATH="$WORK/fake/bin:$PATH" FAKE_SCONTROL_LOG="$WORK/fake/scontrol.log" SLURM_JOB_ID=4242 \
+        bash -c 'set -euo pipefail; source "$1"; shift; dft_job_launch "$@"' _ \
+        "$REPO/jobs/lib/dft-job.sh" "$WORK/fake/out" fake-launcher "$@" > "$WORK/fake/$name.log" 2>&1
+    rc=$?
+    set -e
+    requeued=no
+    grep -qx 'requeue 4242' "$WORK/fake/scontrol.log" 2>/dev/null && requeued=yes
+    if [ "$rc" = "$want_rc" ] && [ "$requeued" = "$want_requeue" ]; then
+        return 0
+    fi
+    echo "      exit code $rc (expected $want_rc), requeued: $requeued (expected $want_requeue); output:"
+    sed 's/^/      | /' "$WORK/fake/$name.log"
+    return 1
+}
+stop_line="stopped after step 3 of 40 on SIGUSR1 (every rank stopped at the same step); exit code 75: run the same command to resume"
+check "dft-job: exit 75 after SIGUSR1: requeued, the job script exits 0" \
+    lib_case usr1-75 0 yes "" 75 USR1 "$stop_line" "done: 3 steps in 0:01"
+check "dft-job: exit 0 after SIGUSR1 (stop during the last step): finished, not requeued" \
+    lib_case usr1-0 0 no "" 0 USR1 "stopped after step 40 of 40 on SIGUSR1" "done: 40 steps in 0:10"
+check "dft-job: exit 0 without a signal: finished, not requeued" \
+    lib_case none-0 0 no "" 0 none "done: 40 steps in 0:10"
+check "dft-job: exit 75 after SIGTERM (scancel), forwarded as SIGUSR1: not requeued, exit 75" \
+    lib_case term-75 75 no "" 75 TERM "$stop_line"
+check "dft-job: exit 75 without a signal to the batch shell: not requeued, exit 75" \
+    lib_case none-75 75 no "" 75 none "$stop_line"
+check "dft-job: exit 75 after SIGUSR1 with REQUEUE=0: not requeued, exit 75" \
+    lib_case requeue0 75 no "REQUEUE=0" 75 USR1 "$stop_line"
+check "dft-job: exit 75 after SIGUSR1 at SLURM_RESTART_COUNT=MAX_RESTARTS: not requeued, exit 75" \
+    lib_case max-restarts 75 no "SLURM_RESTART_COUNT=2 MAX_RESTARTS=2" 75 USR1 "$stop_line"
+check "dft-job: srun's 143 after the trainer's early-stop line (kill-on-bad-exit race): requeued" \
+    lib_case srun-143 0 yes "" 143 USR1 "$stop_line"
+check "dft-job: exit 1 after SIGUSR1 (failure): not requeued, exit 1" \
+    lib_case fail-1 1 no "" 1 USR1 "error: something failed"
+check "dft-job: exit 0 without the trainer's done: line (srun could not start the ranks): exit 1" \
+    lib_case no-done 1 no "" 0 none "srun: error: task 0 launch failed: Unspecified error"
+
+# ---- the binary and the cluster ----------------------------------------------------------
+if [ -z "${DFT_MPI:-}" ]; then
+    echo "== building dft-mpi (release)"
+    swift build -c release --product dft-mpi
+    DFT_MPI=$REPO/.build/release/dft-mpi
+fi
+[ -x "$DFT_MPI" ] || { echo "error: DFT_MPI=$DFT_MPI is not executable" >&2; exit 1; }
+DFT_MPI=$(realpath -s "$DFT_MPI")
+echo "== $SECONDS s: binary $DFT_MPI ($("$DFT_MPI" --version))"
+
+if bash "$CLUSTER" status >/dev/null 2>&1; then
+    echo "== using the local cluster that is already running"
+else
+    started_cluster=1
+    bash "$CLUSTER" start
+fi
+echo "== $SECONDS s: cluster up"
+eval "$(bash "$CLUSTER" env)"
+export SLURM_CONF
+
+CONFIG=$REPO/jobs/configs/smoke.yaml
+common="ALL,DFT_MPI=$DFT_MPI,CONFIG=$CONFIG"
+# The preemption run: long enough to be signalled mid-run, one log line per step, and no
+# periodic checkpoint, so that the only one before the end is the one written on the stop.
+PREEMPT_STEPS=40
+PREEMPT_ARGS="--steps $PREEMPT_STEPS --save-every 1000 --log-every 1"
+
+# submit NAME SBATCH-ARGS...: submits (logs in $WORK; the submit directory stays the
+# checkout, as for a user) and sets $job. No sbatch --wait: it polls at 2, 8, then 32 s
+# intervals, which would add up to half a minute per job; job_done polls instead.
+submit() {
+    local name=$1
+    shift
+    job=$(sbatch --parsable --chdir="$WORK" "$@" 2> "$WORK/$name.err") || {
+        echo "error: sbatch for $name failed:" >&2; cat "$WORK/$name.err" >&2; return 1; }
+    job=${job%%;*}
+    our_jobs+=("$job")
+    echo "$job" > "$WORK/$name.id"
+}
+
+# Fields of every record of a job (an array has one per task), from slurmctld (kept for
+# MinJobAge = 300 s after the end; there is no accounting).
+job_fields() { scontrol show job -o "$1" 2>/dev/null | grep -oE "(^| )$2=[^ ]*" | sed 's/^ //; s/^[^=]*=//'; }
+job_done() {   # every record of the job is in a final state
+    local states
+    states=$(job_fields "$1" JobState) || return 1
+    [ -n "$states" ] && ! grep -qvE '^(COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|PREEMPTED|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE)$' <<< "$states"
+}
+jobs_done() { local j; for j in "$@"; do job_done "$j" || return 1; done; }
+# job_is JOB FIELD=VALUE...: every record has these values
+job_is() {
+    local job=$1 pair values
+    shift
+    for pair in "$@"; do
+        values=$(job_fields "$job" "${pair%%=*}")
+        [ -n "$values" ] && [ "$(sort -u <<< "$values")" = "${pair#*=}" ] || return 1
+    done
+}
+# A slurmstepd of the job still runs on this (the only) node: its title is "slurmstepd: [JOB.STEP]".
+job_steps_alive() {
+    local titles
+    titles=$(cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\0' '\n' || true)
+    grep -qF "slurmstepd: [$1." <<< "$titles"
+}
+job_summary() { scontrol show job -o "$1" 2>/dev/null | grep -oE '(JobId|JobState|Reason|ExitCode|Restarts)=[^ ]*' | paste -sd' ' -; }
+
+# ---- 2. the three templates, and the reference run for 3 --------------------------------
+echo "== submitting jobs/train.sbatch, jobs/train-multinode.sbatch, jobs/sweep.sbatch and the reference run (logs in $WORK)"
 start=$SECONDS
 submit train --ntasks=2 --cpus-per-task=1 \
     --export="$common,OUT=$WORK/out-train" jobs/train.sbatch
+train_job=$job
 submit multinode --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 \
     --export="$common,OUT=$WORK/out-multinode" jobs/train-multinode.sbatch
+multinode_job=$job
 submit sweep --array=0-3 --ntasks=2 --cpus-per-task=1 \
     --export="$common,OUT=$WORK/out-sweep,OBJECTIVES=sft:dft,LRS=1e-3:5e-4,SEED=7" jobs/sweep.sbatch
-wait
-submitters=()
+sweep_job=$job
+submit reference --ntasks=2 --cpus-per-task=1 \
+    --export="$common,OUT=$WORK/out-reference,EXTRA_ARGS=$PREEMPT_ARGS" jobs/train.sbatch
+reference_job=$job
+wait_for "$JOB_TIMEOUT" jobs_done "$train_job" "$multinode_job" "$sweep_job" "$reference_job" ||
+    echo "== timeout: jobs still running after $JOB_TIMEOUT s"
 echo "== jobs ended after $((SECONDS - start)) s"
 
-check_run() {  # check_run NAME LOG OUT
-    local name=$1 log=$2 out=$3
-    check "$name: sbatch --wait exit code 0" [ "$(cat "$WORK/$name.rc" 2>/dev/null)" = 0 ]
+check_run() {  # check_run NAME JOB LOG OUT STEPS
+    local name=$1 job=$2 log=$3 out=$4 steps=$5
+    check "$name: job $job COMPLETED with exit code 0, not requeued ($(job_summary "$job"))" \
+        job_is "$job" JobState=COMPLETED ExitCode=0:0 Restarts=0
     check "$name: log ${log#"$WORK"/} shows 2 ranks" log_has "$log" '^dft-mpi [0-9.]+ \| 2 ranks \|'
     check "$name: log shows the version and the node list" \
         log_has "$log" '\] dft-mpi [0-9.]+: ' '\] nodes: 1 \['
-    check "$name: log has a done: line" log_has "$log" '^done: 6 steps'
+    check "$name: log has a done: line and the finished step" \
+        log_has "$log" "^done: $steps steps" 'step ended with exit code 0 \(finished\)'
     check "$name: $out/config.yaml written" [ -f "$out/config.yaml" ]
 }
+check_run train "$train_job" "$WORK/dft-train-$train_job.out" "$WORK/out-train" 6
+check_run multinode "$multinode_job" "$WORK/dft-train-mn-$multinode_job.out" "$WORK/out-multinode" 6
 
-for name in train multinode; do
-    job=$(cut -d';' -f1 "$WORK/$name.id" 2>/dev/null || true)
-    prefix=$([ "$name" = train ] && echo dft-train || echo dft-train-mn)
-    check_run "$name" "$WORK/$prefix-$job.out" "$WORK/out-$name"
-done
-
-array=$(cut -d';' -f1 "$WORK/sweep.id" 2>/dev/null || true)
-check "sweep: sbatch --wait exit code 0" [ "$(cat "$WORK/sweep.rc" 2>/dev/null)" = 0 ]
+check "sweep: all 4 tasks COMPLETED with exit code 0, not requeued" \
+    job_is "$sweep_job" JobState=COMPLETED ExitCode=0:0 Restarts=0
 firsts=()
 for task in 0 1 2 3; do
     objective=$([ "$task" -lt 2 ] && echo sft || echo dft)
     lr=$([ $((task % 2)) -eq 0 ] && echo 1e-3 || echo 5e-4)
-    log=$WORK/dft-sweep-${array}_$task.out
+    log=$WORK/dft-sweep-${sweep_job}_$task.out
     out=$WORK/out-sweep/$objective-lr$lr
     check "sweep task $task ($objective, lr $lr): 2 ranks and done:" \
         log_has "$log" '^dft-mpi [0-9.]+ \| 2 ranks \|' '^done: 6 steps'
+    # config.yaml may quote its values ("0.001").
     # shellcheck disable=SC2016
     check "sweep task $task: $out/config.yaml has objective $objective, lr $lr, seed 7" \
         awk -v o="$objective" -v l="$lr" '
-            /^objective:/ { ok += ($2 == o) } /^lr:/ { ok += ($2 + 0 == l + 0) } /^seed:/ { ok += ($2 == 7) }
+            { v = $2; gsub(/["\047]/, "", v) }
+            /^objective:/ { ok += (v == o) } /^lr:/ { ok += (v + 0 == l + 0) } /^seed:/ { ok += (v == 7) }
             END { exit !(ok == 3) }' "$out/config.yaml"
     firsts+=("$(grep -m1 -oE '^step +1/6 .*resp tok [0-9]+' "$log" 2>/dev/null | grep -oE 'resp tok [0-9]+' || echo missing)")
 done
 check "sweep: every task trains on the same rows (same response tokens at step 1)" \
     [ "$(printf '%s\n' "${firsts[@]}" | sort -u | wc -l)" = 1 -a "${firsts[0]}" != missing ]
+check "reference: $PREEMPT_STEPS-step run COMPLETED with exit code 0 ($(job_summary "$reference_job"))" \
+    job_is "$reference_job" JobState=COMPLETED ExitCode=0:0 Restarts=0
 
-# The stop signal: SIGUSR1 to the batch shell (what --signal=B:USR1@120 sends) must reach
-# the ranks, stop them at a step boundary, and requeue the job; the requeued job is then
-# cancelled (no checkpoints to resume from yet).
-echo "== signal: SIGUSR1 to the batch shell of jobs/train.sbatch"
-job=$(sbatch --parsable --chdir="$WORK" --ntasks=2 --cpus-per-task=1 \
-    --export="$common,OUT=$WORK/out-signal,EXTRA_ARGS=--steps 2000 --log-every 100" jobs/train.sbatch)
-log=$WORK/dft-train-$job.out
-in_queue() { [ -n "$(squeue -h -j "$job" 2>/dev/null)" ]; }
-for _ in $(seq 1 60); do log_has "$log" '^step ' && break; in_queue || break; sleep 1; done
-scancel --signal=USR1 --batch "$job" || true
-requeued() { scontrol show job "$job" 2>/dev/null | grep -qE 'Restarts=1( |$)'; }
-for _ in $(seq 1 60); do requeued && break; in_queue || break; sleep 1; done
-check "signal: the ranks stopped early on SIGUSR1" log_has "$log" '^stopped after step [0-9]+ of 2000 on SIGUSR1'
-requeue_seen() { log_has "$log" "requeueing job $job" && requeued; }
-check "signal: the job was requeued (log and Restarts=1)" requeue_seen
-scancel "$job" 2>/dev/null || true
+# ---- 3. preemption: SIGUSR1, stop, save, requeue, resume, complete, same parameters --------
+echo "== preemption: jobs/train.sbatch, $PREEMPT_STEPS steps, SIGUSR1 to its batch shell mid-run"
+start=$SECONDS
+submit preempt --ntasks=2 --cpus-per-task=1 \
+    --export="$common,OUT=$WORK/out-preempt,EXTRA_ARGS=$PREEMPT_ARGS" jobs/train.sbatch
+preempt_job=$job
+log=$WORK/dft-train-$preempt_job.out
+# Mid-run: after step 4 of 40 was logged (~2 s of training). What the time limit's
+# --signal=B:USR1@120 does is exactly this: SIGUSR1 to the batch shell only.
+wait_for "$JOB_TIMEOUT" eval 'log_has "$log" "^step +4/$PREEMPT_STEPS " || job_done "$preempt_job"' || true
+scancel --signal=USR1 --batch "$preempt_job" || true
+signalled=$SECONDS
+requeued_pending() { job_is "$preempt_job" Restarts=1 JobState=PENDING; }
+restart_delay=""
+if wait_for 60 requeued_pending; then
+    eligible=$(job_fields "$preempt_job" EligibleTime || true)
+    echo "== requeued $((SECONDS - signalled)) s after the signal: PENDING, eligible at $eligible" \
+        "($(( $(date -d "$eligible" +%s) - $(date +%s) )) s from now: Slurm's hold of a requeued job)"
+    # The step of the first start (same id, JOB.0) must be gone first: its slurmstepd ends
+    # ~2-3 s after its ranks (PMIx clean-up), and a new JOB.0 started before then fails
+    # ("Cannot bind() UNIX socket .../stepd.slurm.pmix.JOB.0: Address already in use").
+    waited=$SECONDS
+    wait_for 60 eval '! job_steps_alive "$preempt_job"' || echo "== the first start's slurmstepd is still there"
+    echo "== the first start's job steps ended $((SECONDS - waited)) s later; scontrol update JobId=$preempt_job StartTime=now"
+    scontrol update JobId="$preempt_job" StartTime=now
+    released=$SECONDS
+    wait_for 30 eval '! job_is "$preempt_job" JobState=PENDING' && restart_delay=$((SECONDS - released))
+    echo "== the requeued job started ${restart_delay:-more than 30} s after the release"
+fi
+wait_for "$JOB_TIMEOUT" job_done "$preempt_job" || echo "== timeout: job $preempt_job still running"
+echo "== preemption run ended after $((SECONDS - start)) s: $(job_summary "$preempt_job")"
 
-echo "== checks done after $((SECONDS - start)) s"
+stop_step=$(grep -m1 -oE "^stopped after step [0-9]+ of $PREEMPT_STEPS on SIGUSR1" "$log" 2>/dev/null | awk '{ print $4 }' || true)
+stop_step=${stop_step:-0}
+stop_file=step-$(printf %08d "$stop_step").h5
+final_file=step-$(printf %08d "$PREEMPT_STEPS").h5
+check "preempt: the batch shell got SIGUSR1 and forwarded it to the launcher" \
+    log_has "$log" 'batch shell got SIGUSR1: asking the ranks to stop'
+check "preempt: the ranks stopped mid-run, after step $stop_step of $PREEMPT_STEPS" \
+    [ "$stop_step" -ge 1 -a "$stop_step" -lt "$PREEMPT_STEPS" ]
+check "preempt: saved checkpoints/$stop_file before stopping, exit code 75" \
+    log_has "$log" "^saved .*/checkpoints/$stop_file " \
+    "stopped after step $stop_step of $PREEMPT_STEPS on SIGUSR1 .*exit code 75" 'step ended with exit code 75'
+check "preempt: requeued by the job script (log and Restarts=1)" \
+    eval 'log_has "$log" "requeueing job $preempt_job \(restart 1\)" && job_is "$preempt_job" Restarts=1'
+check "preempt: released at once: the requeued job started ${restart_delay:-?} s after scontrol update StartTime=now" \
+    [ -n "$restart_delay" ]
+check "preempt: the second start is restart 1 and resumed from $stop_file at step $stop_step" \
+    log_has "$log" "\] job $preempt_job \(dft-train\) restart 1," \
+    "^resumed from .*/checkpoints/$stop_file at step $stop_step of $PREEMPT_STEPS"
+check "preempt: the job COMPLETED with exit code 0 after one restart ($(job_summary "$preempt_job"))" \
+    job_is "$preempt_job" JobState=COMPLETED ExitCode=0:0 Restarts=1
+check "preempt: done: $PREEMPT_STEPS steps, finished" \
+    log_has "$log" "^done: $PREEMPT_STEPS steps" 'step ended with exit code 0 \(finished\)'
+check "preempt: the only checkpoints are the stop's and the last ($stop_file $final_file)" \
+    [ "$(ls "$WORK/out-preempt/checkpoints" 2>/dev/null | paste -sd' ' -)" = "$stop_file $final_file" ]
+echo "== final parameters and per-step losses: preempted and resumed run vs the reference run"
+compare() {
+    "$PYTHON" scripts/slurm/compare-checkpoints.py \
+        "$WORK/out-preempt/checkpoints/$final_file" "$WORK/out-reference/checkpoints/$final_file" \
+        --metrics "$WORK/out-preempt/metrics.h5" "$WORK/out-reference/metrics.h5" 2>&1 | sed 's/^/      /'
+}
+check "preempt: final parameters and per-step losses bit-identical to the uninterrupted run" compare
+
+# ---- 4. scancel (SIGTERM): stop, no requeue -----------------------------------------------
+echo "== scancel: jobs/train.sbatch cancelled mid-run"
+start=$SECONDS
+submit cancel --ntasks=2 --cpus-per-task=1 \
+    --export="$common,OUT=$WORK/out-cancel,EXTRA_ARGS=$PREEMPT_ARGS" jobs/train.sbatch
+cancel_job=$job
+log=$WORK/dft-train-$cancel_job.out
+wait_for "$JOB_TIMEOUT" eval 'log_has "$log" "^step +3/$PREEMPT_STEPS " || job_done "$cancel_job"' || true
+scancel "$cancel_job" || true
+wait_for 60 job_done "$cancel_job" || echo "== timeout: job $cancel_job still there"
+echo "== cancelled run ended after $((SECONDS - start)) s: $(job_summary "$cancel_job")"
+check "scancel: the job is CANCELLED and was not requeued ($(job_summary "$cancel_job"))" \
+    job_is "$cancel_job" JobState=CANCELLED Restarts=0
+check "scancel: the batch shell got SIGTERM and did not requeue" \
+    eval 'log_has "$log" "batch shell got SIGTERM" "not requeued \(SIGUSR1 seen: 0, SIGTERM seen: 1" && ! log_has "$log" "requeueing job"'
+
+echo "== checks done after $SECONDS s"
+our_jobs=()   # all ended; scancel would wait ~60 s for a stopped slurmctld
 if [ "$started_cluster" -eq 1 ]; then
     bash "$CLUSTER" stop || true
     started_cluster=0
 fi
 if [ "$failed" -gt 0 ]; then
-    echo "== logs of the failed run:"
+    echo "== logs (last 40 lines each):"
     for f in "$WORK"/*.out "$WORK"/*.err; do
         [ -s "$f" ] || continue
         echo "---- $f"
