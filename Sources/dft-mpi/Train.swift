@@ -39,6 +39,18 @@ struct Train: ParsableCommand {
     @Option(help: "Record shape of --data: auto (detected from the first record) or \(RecordFormat.names.joined(separator: ", ")). (default: \(defaults.format))")
     var format: String?
 
+    @Option(name: .customLong("prompt-field"), help: "Field holding the prompt, for prompt/response records named otherwise (e.g. question).")
+    var promptField: String?
+
+    @Option(name: .customLong("response-field"), help: "Field holding the response (e.g. answer).")
+    var responseField: String?
+
+    @Option(name: .customLong("messages-field"), help: "Field holding the list of {role, content} messages.")
+    var messagesField: String?
+
+    @Option(name: .customLong("text-field"), help: "Field holding plain text trained on every token.")
+    var textField: String?
+
     @Flag(name: .customLong("skip-invalid"), help: "Skip malformed or untrainable records (counted and reported per reason) instead of stopping at the first.")
     var skipInvalid = false
 
@@ -166,6 +178,8 @@ struct Train: ParsableCommand {
         set("model", model); set("data", data); set("objective", objective)
         set("tokenizer", tokenizer); set("template", template); set("system_prompt", systemPrompt); set("format", format)
         if skipInvalid { layer["skip_invalid"] = true }
+        set("prompt_field", promptField); set("response_field", responseField)
+        set("messages_field", messagesField); set("text_field", textField)
         set("sft_warmup_steps", sftWarmupSteps); set("clamp_floor", clampFloor); set("power_alpha", powerAlpha)
         set("lr", lr); set("min_lr", minLr); set("schedule", schedule); set("warmup_ratio", warmupRatio)
         set("optimizer", optimizer); set("beta1", beta1); set("beta2", beta2); set("adam_eps", adamEps)

@@ -41,7 +41,14 @@ public enum RunComponents {
             }
             let template = try ChatTemplates.named(config.template, systemPrompt: config.systemPrompt.isEmpty ? nil : config.systemPrompt)
             var format: RecordFormat?
-            if config.format != "auto" {
+            if !config.promptField.isEmpty || !config.responseField.isEmpty {
+                format = .promptResponse(prompt: config.promptField.isEmpty ? "prompt" : config.promptField,
+                                         response: config.responseField.isEmpty ? "response" : config.responseField)
+            } else if !config.messagesField.isEmpty {
+                format = .messages(field: config.messagesField, role: "role", content: "content")
+            } else if !config.textField.isEmpty {
+                format = .text(field: config.textField)
+            } else if config.format != "auto" {
                 guard let named = RecordFormat.named(config.format) else {
                     throw ConfigError("'format' must be auto or one of \(RecordFormat.names.joined(separator: ", ")), got '\(config.format)'")
                 }

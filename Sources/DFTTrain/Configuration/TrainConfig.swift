@@ -22,6 +22,12 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var format = "auto"
     /// Skip malformed or untrainable records (counted and reported) instead of failing.
     public var skipInvalid = false
+    /// Field names of the record shapes, for files that name them differently; setting one
+    /// selects that shape (empty: the standard names, shape detected).
+    public var promptField = ""
+    public var responseField = ""
+    public var messagesField = ""
+    public var textField = ""
     public var objective = "dft"
     /// Optimizer steps at the start trained with `sft` before `objective` takes over.
     public var sftWarmupSteps = 0
@@ -71,6 +77,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, data, tokenizer, template, systemPrompt = "system_prompt", format, skipInvalid = "skip_invalid"
+        case promptField = "prompt_field", responseField = "response_field", messagesField = "messages_field"
+        case textField = "text_field"
         case objective
         case sftWarmupSteps = "sft_warmup_steps"
         case clampFloor = "clamp_floor", powerAlpha = "power_alpha"
@@ -105,6 +113,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         tokenizer = try v(.tokenizer, d.tokenizer); template = try v(.template, d.template)
         systemPrompt = try v(.systemPrompt, d.systemPrompt); format = try v(.format, d.format)
         skipInvalid = try v(.skipInvalid, d.skipInvalid)
+        promptField = try v(.promptField, d.promptField); responseField = try v(.responseField, d.responseField)
+        messagesField = try v(.messagesField, d.messagesField); textField = try v(.textField, d.textField)
         objective = try v(.objective, d.objective)
         sftWarmupSteps = try v(.sftWarmupSteps, d.sftWarmupSteps)
         clampFloor = try v(.clampFloor, d.clampFloor); powerAlpha = try v(.powerAlpha, d.powerAlpha)
