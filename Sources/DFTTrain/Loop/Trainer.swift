@@ -302,12 +302,10 @@ public final class Trainer {
             + "(their responses start after the cut); raise --max-length or shorten the prompts"
     }
 
-    /// How a text data set was read (records, skipped per reason, cut), or the plain count.
-    public var dataLoadSummary: String {
-        if let text = dataset as? TokenizedJSONL {
-            return "        " + "\(text.report)".replacingOccurrences(of: "\n", with: "\n        ")
-        }
-        return "        \(dataset.count) examples"
+    /// How a text data set was read (records, skipped per reason, cut); nil for other data sets.
+    public var dataLoadSummary: String? {
+        guard let text = dataset as? TokenizedJSONL else { return nil }
+        return "        " + "\(text.report)".replacingOccurrences(of: "\n", with: "\n        ")
     }
 
     public var parameterCount: Int { model.layout.count }

@@ -218,7 +218,7 @@ public struct TrainingSession {
             ? " | ZeRO-1: optimizer state sharded over \(ranks) ranks"
             : " | gradients summed in \(t.buckets.ranges.count) bucket\(t.buckets.ranges.count == 1 ? "" : "s") of ~\(config.bucketMb) MB"
 
-        return [
+        return [String?]([
             "dft-mpi \(DFTVersionInfo.version) | \(ranks) rank\(ranks == 1 ? "" : "s") | \(policy.threads) "
                 + "thread\(policy.threads == 1 ? "" : "s") per rank (\(policy.source); OpenBLAS \(BLAS.coreName))\(parallel)",
             "model:  \(t.modelDescription): \(c.architectures.first ?? "?"), \(c.numHiddenLayers) layers, hidden \(c.hiddenSize), "
@@ -235,7 +235,7 @@ public struct TrainingSession {
             "memory: parameters + gradients \(Self.bytes(t.model.parameters.bytes + t.model.gradients.bytes)), "
                 + "optimizer state \(Self.bytes(t.optimizer.stateBytes)) on this rank, activations \(Self.bytes(t.model.activationBytes))",
             "output: \(config.out)/config.yaml, metrics.h5, checkpoints/ (every \(config.saveEvery > 0 ? "\(config.saveEvery) steps" : "run end") and on SIGTERM/SIGUSR1)",
-        ]
+        ]).compactMap { $0 }
     }
 }
 
