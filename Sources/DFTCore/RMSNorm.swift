@@ -22,32 +22,48 @@ public enum RMSNorm {
         }
     }
 
+    /// Token blocks of the parallel backward pass: fixed, so the order in which dWeight's
+    /// partial sums are added never depends on the number of threads.
+    public static let backwardBlocks = 8
+
     /// dInput (overwritten, or added to with `accumulateInput`), dWeight (accumulated).
     ///
-    /// With n = x * r: dx = r * (dn - n * mean(dn * n)), where dn = dy * weight. Serial: dWeight
-    /// sums over tokens, and a split sum would round differently for each thread count.
+    /// With n = x * r: dx = r * (dn - n * mean(dn * n)), where dn = dy * weight. Tokens are cut
+    /// into `backwardBlocks` fixed blocks done in parallel; each block sums its share of dWeight
+    /// into its row of `partials` ([backwardBlocks, hidden]), and the rows are then added in
+    /// block order, so results are identical for any thread count.
     public static func backward(
         dInput: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>,
         dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-        rstd: UnsafePointer<Float>, tokens: Int, hidden: Int, accumulateInput: Bool = false
+        rstd: UnsafePointer<Float>, tokens: Int, hidden: Int, accumulateInput: Bool = false,
+        partials: UnsafeMutablePointer<Float>
     ) {
-        for t in 0..<tokens {
-            let x = input + t * hidden
-            let dy = dOut + t * hidden
-            let dx = dInput + t * hidden
-            let r = rstd[t]
-            var dot: Float = 0
-            for i in 0..<hidden {
-                let normed = x[i] * r
-                dWeight[i] += dy[i] * normed
-                dot += dy[i] * weight[i] * normed
+        let blocks = backwardBlocks
+        partials.update(repeating: 0, count: blocks * hidden)
+        Parallel.forEach(blocks) { b in
+            let partial = partials + b * hidden
+            for t in (tokens * b / blocks)..<(tokens * (b + 1) / blocks) {
+                let x = input + t * hidden
+                let dy = dOut + t * hidden
+                let dx = dInput + t * hidden
+                let r = rstd[t]
+                var dot: Float = 0
+                for i in 0..<hidden {
+                    let normed = x[i] * r
+                    partial[i] += dy[i] * normed
+                    dot += dy[i] * weight[i] * normed
+                }
+                let meanDot = dot / Float(hidden)
+                if accumulateInput {
+                    for i in 0..<hidden { dx[i] += r * (dy[i] * weight[i] - x[i] * r * meanDot) }
+                } else {
+                    for i in 0..<hidden { dx[i] = r * (dy[i] * weight[i] - x[i] * r * meanDot) }
+                }
             }
-            let meanDot = dot / Float(hidden)
-            if accumulateInput {
-                for i in 0..<hidden { dx[i] += r * (dy[i] * weight[i] - x[i] * r * meanDot) }
-            } else {
-                for i in 0..<hidden { dx[i] = r * (dy[i] * weight[i] - x[i] * r * meanDot) }
-            }
+        }
+        for b in 0..<blocks {
+            let partial = partials + b * hidden
+            for i in 0..<hidden { dWeight[i] += partial[i] }
         }
     }
 }

@@ -35,6 +35,7 @@ final class Activations {
     let dGateUp: FloatBuffer       // [N, 2 ffn]
     let dMLP: FloatBuffer          // [N, ffn]
     let dScores: FloatBuffer       // [workers, rowLength, rowLength] attention backward scratch
+    let normPartials: FloatBuffer  // [RMSNorm.backwardBlocks, hidden] partial weight gradients
 
     init(config c: ModelConfig, maxRows: Int, rowLength: Int) {
         self.maxRows = maxRows
@@ -62,6 +63,7 @@ final class Activations {
         dGateUp = FloatBuffer(count: n * 2 * f)
         dMLP = FloatBuffer(count: n * f)
         dScores = FloatBuffer(count: Attention.scratchCount(rowLength: rowLength))
+        normPartials = FloatBuffer(count: RMSNorm.backwardBlocks * h)
     }
 
     /// Bytes held, for the memory report.

@@ -172,7 +172,7 @@ public final class Transformer: @unchecked Sendable {
         timer.measure(.otherKernels) {
             RMSNorm.backward(dInput: dRes, dWeight: g(offsets.finalNorm), dOut: a.dNorm.pointer,
                              input: a.output.pointer, weight: p(offsets.finalNorm),
-                             rstd: a.finalRstd.pointer, tokens: n, hidden: h)
+                             rstd: a.finalRstd.pointer, tokens: n, hidden: h, partials: a.normPartials.pointer)
         }
         // The final norm and an untied lm_head sit at the end of the layout: final now.
         gradientsReady?(offsets.finalNorm)
@@ -204,7 +204,8 @@ public final class Transformer: @unchecked Sendable {
             timer.measure(.otherKernels) {
                 RMSNorm.backward(dInput: dRes, dWeight: g(o.postNorm), dOut: a.dNorm.pointer,
                                  input: layer.middle.pointer, weight: p(o.postNorm),
-                                 rstd: layer.rstd2.pointer, tokens: n, hidden: h, accumulateInput: true)
+                                 rstd: layer.rstd2.pointer, tokens: n, hidden: h, accumulateInput: true,
+                                 partials: a.normPartials.pointer)
             }
             // Attention block: dRes is d(middle); afterwards it is d(layer input).
             timer.measure(.matmul) {
@@ -239,7 +240,8 @@ public final class Transformer: @unchecked Sendable {
             timer.measure(.otherKernels) {
                 RMSNorm.backward(dInput: dRes, dWeight: g(o.inputNorm), dOut: a.dNorm.pointer,
                                  input: layer.input.pointer, weight: p(o.inputNorm),
-                                 rstd: layer.rstd1.pointer, tokens: n, hidden: h, accumulateInput: true)
+                                 rstd: layer.rstd1.pointer, tokens: n, hidden: h, accumulateInput: true,
+                                 partials: a.normPartials.pointer)
             }
             gradientsReady?(o.inputNorm)  // the first tensor of layer l in the layout
         }

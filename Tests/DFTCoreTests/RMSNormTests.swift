@@ -23,8 +23,10 @@ extension CoreKernels {
         func backward(dInput: inout [Float], dWeight: inout [Float], dOut: [Float],
                       x: [Float], w: [Float], accumulateInput: Bool = false) {
             let rstd = forward(x, w).rstd
+            var partials = [Float](repeating: .nan, count: RMSNorm.backwardBlocks * hidden)  // overwritten
             RMSNorm.backward(dInput: &dInput, dWeight: &dWeight, dOut: dOut, input: x, weight: w,
-                             rstd: rstd, tokens: tokens, hidden: hidden, accumulateInput: accumulateInput)
+                             rstd: rstd, tokens: tokens, hidden: hidden, accumulateInput: accumulateInput,
+                             partials: &partials)
         }
 
         @Test("forward is weight * x / sqrt(mean(x^2) + eps), and rstd is saved")
