@@ -150,6 +150,63 @@ public final class HDF5Group {
         return values
     }
 
+    /// Reads a whole integer dataset as Int64 (any stored integer type converts).
+    public func readInt64s(_ name: String) throws -> [Int64] {
+        try readWhole(name, memoryType: dft_H5T_NATIVE_INT64(), as: Int64.self)
+    }
+
+    /// Reads a whole integer dataset as Int32; stored values must fit (HDF5 clips those that do not).
+    public func readInt32s(_ name: String) throws -> [Int32] {
+        try readWhole(name, memoryType: dft_H5T_NATIVE_INT32(), as: Int32.self)
+    }
+
+    /// Reads a whole integer dataset as UInt8; stored values must fit (HDF5 clips those that do not).
+    public func readUInt8s(_ name: String) throws -> [UInt8] {
+        try readWhole(name, memoryType: dft_H5T_NATIVE_UINT8(), as: UInt8.self)
+    }
+
+    /// Reads elements [offset, offset + count) of a 1-D integer dataset as Int64.
+    public func readInt64s(_ name: String, count: Int, at offset: Int) throws -> [Int64] {
+        try readSlab(name, count: count, at: offset, memoryType: dft_H5T_NATIVE_INT64(), as: Int64.self)
+    }
+
+    /// Reads elements [offset, offset + count) of a 1-D integer dataset as Int32.
+    public func readInt32s(_ name: String, count: Int, at offset: Int) throws -> [Int32] {
+        try readSlab(name, count: count, at: offset, memoryType: dft_H5T_NATIVE_INT32(), as: Int32.self)
+    }
+
+    /// Reads elements [offset, offset + count) of a 1-D integer dataset as UInt8.
+    public func readUInt8s(_ name: String, count: Int, at offset: Int) throws -> [UInt8] {
+        try readSlab(name, count: count, at: offset, memoryType: dft_H5T_NATIVE_UINT8(), as: UInt8.self)
+    }
+
+    private func readWhole<T: FixedWidthInteger>(_ name: String, memoryType: hid_t, as: T.Type) throws -> [T] {
+        let count = try shape(of: name).reduce(1, *)
+        var values = [T](repeating: 0, count: count)
+        let set = try HDF5.id(H5Dopen2(id, name, dft_H5P_DEFAULT()), "opening dataset \(child(name))")
+        defer { H5Dclose(set) }
+        if count > 0 {
+            try values.withUnsafeMutableBufferPointer { v in
+                _ = try HDF5.check(H5Dread(set, memoryType, dft_H5S_ALL(), dft_H5S_ALL(), dft_H5P_DEFAULT(), v.baseAddress),
+                                   "reading dataset \(child(name))")
+            }
+        }
+        return values
+    }
+
+    private func readSlab<T: FixedWidthInteger>(_ name: String, count: Int, at offset: Int, memoryType: hid_t,
+                                                as: T.Type) throws -> [T] {
+        var values = [T](repeating: 0, count: count)
+        guard count > 0 else { return values }
+        try values.withUnsafeMutableBufferPointer { v in
+            try withSlab(name, offset: offset, count: count) { set, memory, file in
+                try HDF5.check(H5Dread(set, memoryType, memory, file, dft_H5P_DEFAULT(), v.baseAddress),
+                               "reading elements \(offset)..<\(offset + count) of \(child(name))")
+            }
+        }
+        return values
+    }
+
     // MARK: Attributes
 
     public func setAttribute(_ name: String, _ value: String) throws {

@@ -3,7 +3,27 @@ import CHDF5
 /// An appendable, chunked dataset: 1-D (`width` 1) or 2-D with rows of `width`, one row per
 /// optimizer step. Used for metrics that grow while h5py may be reading the file.
 public final class HDF5Series {
-    public enum Element: Sendable { case float64, int64 }
+    public enum Element: Sendable {
+        case float64, int64, int32, uint8
+
+        var memoryType: hid_t {
+            switch self {
+            case .float64: dft_H5T_NATIVE_DOUBLE()
+            case .int64: dft_H5T_NATIVE_INT64()
+            case .int32: dft_H5T_NATIVE_INT32()
+            case .uint8: dft_H5T_NATIVE_UINT8()
+            }
+        }
+
+        var fileType: hid_t {
+            switch self {
+            case .float64: dft_H5T_IEEE_F64LE()
+            case .int64: dft_H5T_STD_I64LE()
+            case .int32: dft_H5T_STD_I32LE()
+            case .uint8: dft_H5T_STD_U8LE()
+            }
+        }
+    }
 
     let id: hid_t
     public let name: String
@@ -21,7 +41,7 @@ public final class HDF5Series {
 
     deinit { H5Dclose(id) }
 
-    var memoryType: hid_t { element == .float64 ? dft_H5T_NATIVE_DOUBLE() : dft_H5T_NATIVE_INT64() }
+    var memoryType: hid_t { element.memoryType }
 
     public static func create(in group: HDF5Group, name: String, element: Element, width: Int = 1,
                               chunkRows: Int = 256) throws -> HDF5Series {
@@ -34,7 +54,7 @@ public final class HDF5Series {
         let properties = try HDF5.id(H5Pcreate(dft_H5P_DATASET_CREATE()), "making dataset properties")
         defer { H5Pclose(properties) }
         try HDF5.check(H5Pset_chunk(properties, rank, &chunk), "setting the chunks of \(name)")
-        let fileType = element == .float64 ? dft_H5T_IEEE_F64LE() : dft_H5T_STD_I64LE()
+        let fileType = element.fileType
         let set = try HDF5.id(H5Dcreate2(group.id, name, fileType, space, dft_H5P_DEFAULT(), properties, dft_H5P_DEFAULT()),
                               "creating series \(group.child(name))")
         return HDF5Series(id: set, name: name, width: width, element: element, rows: 0)
@@ -61,7 +81,8 @@ public final class HDF5Series {
         try HDF5.check(H5Dflush(id), "flushing \(name)")
     }
 
-    /// Appends `count` rows at once (`count * width` values), flushed once.
+    /// Appends `count` rows at once (`count * width` values of the series' element type:
+    /// Double, Int64, Int32 or UInt8), flushed once.
     public func append(rows count: Int, _ values: UnsafeRawPointer) throws {
         guard count > 0 else { return }
         try resize(rows: rows + count)
@@ -84,6 +105,12 @@ public final class HDF5Series {
         case .int64:
             let ints = values.map { Int64($0) }
             try ints.withUnsafeBytes { try append(rows: values.count / width, $0.baseAddress!) }
+        case .int32:
+            let ints = values.map { Int32($0) }
+            try ints.withUnsafeBytes { try append(rows: values.count / width, $0.baseAddress!) }
+        case .uint8:
+            let bytes = values.map { UInt8($0) }
+            try bytes.withUnsafeBytes { try append(rows: values.count / width, $0.baseAddress!) }
         }
     }
 

@@ -108,3 +108,33 @@ struct HDF5LayerTests {
         #expect(try root.readDoubles("hist").suffix(3) == [4, 8, 12])
     }
 }
+
+@Suite("HDF5 integer series and reads")
+struct HDF5IntegerTests {
+    @Test("int32 and uint8 series append and read back whole and in slices; int64 too")
+    func integers() throws {
+        let path = NSTemporaryDirectory() + "dft-hdf5-ints-\(UUID().uuidString).h5"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            let file = try HDF5File.create(path)
+            let root = try file.root()
+            let ids = try HDF5Series.create(in: root, name: "ids", element: .int32)
+            let mask = try HDF5Series.create(in: root, name: "mask", element: .uint8)
+            let wide = try HDF5Series.create(in: root, name: "wide", element: .int64)
+            var values: [Int32] = [7, -3, 151_935, 0, 42]
+            try values.withUnsafeMutableBytes { try ids.append(rows: 5, $0.baseAddress!) }
+            var bits: [UInt8] = [0, 1, 1, 0, 1]
+            try bits.withUnsafeMutableBytes { try mask.append(rows: 5, $0.baseAddress!) }
+            try wide.append(doubles: [0, 3, 5])
+            try file.close()
+        }
+        let root = try HDF5File.open(path).root()
+        #expect(try root.readInt32s("ids") == [7, -3, 151_935, 0, 42])
+        #expect(try root.readInt32s("ids", count: 2, at: 2) == [151_935, 0])
+        #expect(try root.readUInt8s("mask") == [0, 1, 1, 0, 1])
+        #expect(try root.readUInt8s("mask", count: 3, at: 1) == [1, 1, 0])
+        #expect(try root.readInt64s("wide") == [0, 3, 5])
+        #expect(try root.readInt64s("wide", count: 1, at: 2) == [5])
+        #expect(throws: HDF5Error.self) { _ = try root.readInt32s("ids", count: 3, at: 4) }
+    }
+}

@@ -40,26 +40,35 @@ public enum RunComponents {
                 throw ConfigError("tokenizer '\(source)' has \(tokenizer.vocabularySize) tokens but the model's vocabulary has \(model.vocabSize)")
             }
             let template = try ChatTemplates.named(config.template, systemPrompt: config.systemPrompt.isEmpty ? nil : config.systemPrompt)
-            var format: RecordFormat?
-            if !config.promptField.isEmpty || !config.responseField.isEmpty {
-                format = .promptResponse(prompt: config.promptField.isEmpty ? "prompt" : config.promptField,
-                                         response: config.responseField.isEmpty ? "response" : config.responseField)
-            } else if !config.messagesField.isEmpty {
-                format = .messages(field: config.messagesField, role: "role", content: "content")
-            } else if !config.textField.isEmpty {
-                format = .text(field: config.textField)
-            } else if config.format != "auto" {
-                guard let named = RecordFormat.named(config.format) else {
-                    throw ConfigError("'format' must be auto or one of \(RecordFormat.names.joined(separator: ", ")), got '\(config.format)'")
-                }
-                format = named
-            }
+            let format = try recordFormat(config)
             return try TokenizedJSONL(path: config.data, tokenizer: tokenizer, template: template,
                                       options: .init(format: format, skipInvalid: config.skipInvalid,
                                                      maxLength: config.maxLength, vocabularySize: model.vocabSize))
         }
-        throw ConfigError("'data': '\(config.data)' is neither 'embedded' nor a .jsonl file of "
-            + "{\"input_ids\": [...], \"loss_mask\": [...]} lines")
+        if config.data.hasSuffix(".h5") {
+            return try PreparedDataset(path: config.data, vocabularySize: model.vocabSize)
+        }
+        throw ConfigError("'data': '\(config.data)' is neither 'embedded', a .jsonl file of records, "
+            + "nor a .h5 file written by `dft-mpi prepare`")
+    }
+
+    /// The record format the field-name and format settings ask for; nil means detect it.
+    public static func recordFormat(_ config: TrainConfig) throws -> RecordFormat? {
+        if !config.promptField.isEmpty || !config.responseField.isEmpty {
+            return .promptResponse(prompt: config.promptField.isEmpty ? "prompt" : config.promptField,
+                                   response: config.responseField.isEmpty ? "response" : config.responseField)
+        }
+        if !config.messagesField.isEmpty {
+            return .messages(field: config.messagesField, role: "role", content: "content")
+        }
+        if !config.textField.isEmpty {
+            return .text(field: config.textField)
+        }
+        guard config.format != "auto" else { return nil }
+        guard let named = RecordFormat.named(config.format) else {
+            throw ConfigError("'format' must be auto or one of \(RecordFormat.names.joined(separator: ", ")), got '\(config.format)'")
+        }
+        return named
     }
 
     /// The tokenizer for text data: `--tokenizer`, else the model directory when it ships a
