@@ -29,9 +29,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let communicator = try Communicators.make()
-        let policy = ThreadPolicy.resolve(requested: threads, environment: ProcessInfo.processInfo.environment,
-                                          nodeCores: ProcessInfo.processInfo.activeProcessorCount,
-                                          ranksOnNode: communicator.localSize, allowedCPUs: ThreadPolicy.allowedCPUs())
+        let policy = ThreadPolicy.forThisProcess(requested: threads, ranksOnNode: communicator.localSize)
         let result = try Benchmark(shape: shape, steps: steps, objective: objective, threads: policy.threads,
                                    zero: zero, communicator: communicator).run()
         if communicator.isRoot {

@@ -37,9 +37,7 @@ struct Score: ParsableCommand {
             "global_batch": microBatch, "threads": threads,
         ]])
         let communicator = try Communicators.make()
-        let policy = ThreadPolicy.resolve(requested: threads, environment: ProcessInfo.processInfo.environment,
-                                          nodeCores: ProcessInfo.processInfo.activeProcessorCount,
-                                          ranksOnNode: communicator.localSize, allowedCPUs: ThreadPolicy.allowedCPUs())
+        let policy = ThreadPolicy.forThisProcess(requested: threads, ranksOnNode: communicator.localSize)
         Parallel.configure(threads: policy.threads)
         do {
             let summary = try Scorer(config: config, communicator: communicator).run(outputPath: out)

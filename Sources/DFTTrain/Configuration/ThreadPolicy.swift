@@ -37,6 +37,14 @@ public struct ThreadPolicy: Equatable, Sendable {
         return ThreadPolicy(threads: threads, source: source, warning: warning)
     }
 
+    /// The policy for this process: its environment, the machine's cores, the ranks on this
+    /// node and the CPUs it is bound to.
+    public static func forThisProcess(requested: Int, ranksOnNode: Int) -> ThreadPolicy {
+        resolve(requested: requested, environment: ProcessInfo.processInfo.environment,
+                nodeCores: ProcessInfo.processInfo.activeProcessorCount, ranksOnNode: ranksOnNode,
+                allowedCPUs: allowedCPUs())
+    }
+
     /// CPUs this process may run on (Linux: Cpus_allowed_list of /proc/self/status).
     public static func allowedCPUs() -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),

@@ -53,9 +53,7 @@ public struct TrainingSession {
 
     /// Returns true when every step is done, false when a stop request ended the run early.
     func train() throws -> Bool {
-        let policy = ThreadPolicy.resolve(requested: config.threads, environment: ProcessInfo.processInfo.environment,
-                                          nodeCores: ProcessInfo.processInfo.activeProcessorCount,
-                                          ranksOnNode: communicator.localSize, allowedCPUs: ThreadPolicy.allowedCPUs())
+        let policy = ThreadPolicy.forThisProcess(requested: config.threads, ranksOnNode: communicator.localSize)
         Parallel.configure(threads: policy.threads)
         StopSignal.install()
         let trainer = try Trainer(config: config, communicator: communicator, debug: debug)
