@@ -91,18 +91,14 @@ enum ScalarScan {
     }
 }
 
-/// The Qwen2 and Llama 3 patterns (tiktoken's cl100k family), matched by hand:
-///
-///     (?i:'s|'t|'re|'ve|'m|'ll|'d) | [^\r\n\p{L}\p{N}]?\p{L}+ | \p{N}{1,maxDigits}
-///     | ?[^\s\p{L}\p{N}]+[\r\n]* | \s*[\r\n]+ | \s+(?!\S) | \s+
-///
-/// At each position the first alternative that matches wins, with the length its greedy
-/// quantifiers give after the regex engine's backtracking; each branch below is one
-/// alternative in pattern order, with that backtracking worked out.
-struct Cl100kStyleSplitter: PreTokenSplitter {
-    /// 1 for Qwen2 (`\p{N}`), 3 for Llama 3 (`\p{N}{1,3}`).
-    let maxDigits: Int
+/// A hand-written splitter of a pre-tokenizer regex: pieces follow one another, each the
+/// match of the pattern's alternatives at the current position.
+protocol LongestMatchSplitter: PreTokenSplitter {
+    /// The end of the piece that starts at `i` (always > i).
+    func matchEnd(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int, end: Int) -> Int
+}
 
+extension LongestMatchSplitter {
     func split(_ bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>, into pieces: inout [Range<Int>]) {
         var i = range.lowerBound
         while i < range.upperBound {
@@ -111,8 +107,21 @@ struct Cl100kStyleSplitter: PreTokenSplitter {
             i = next
         }
     }
+}
 
-    private func matchEnd(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int, end: Int) -> Int {
+/// The Qwen2 and Llama 3 patterns (tiktoken's cl100k family), matched by hand:
+///
+///     (?i:'s|'t|'re|'ve|'m|'ll|'d) | [^\r\n\p{L}\p{N}]?\p{L}+ | \p{N}{1,maxDigits}
+///     | ?[^\s\p{L}\p{N}]+[\r\n]* | \s*[\r\n]+ | \s+(?!\S) | \s+
+///
+/// At each position the first alternative that matches wins, with the length its greedy
+/// quantifiers give after the regex engine's backtracking; each branch below is one
+/// alternative in pattern order, with that backtracking worked out.
+struct Cl100kStyleSplitter: LongestMatchSplitter {
+    /// 1 for Qwen2 (`\p{N}`), 3 for Llama 3 (`\p{N}{1,3}`).
+    let maxDigits: Int
+
+    func matchEnd(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int, end: Int) -> Int {
         let first = ScalarScan.scalar(bytes, at: i)
         let afterFirst = i + first.length
         // (?i:'s|'t|'re|'ve|'m|'ll|'d)
@@ -175,17 +184,8 @@ struct Cl100kStyleSplitter: PreTokenSplitter {
 /// The GPT-2 pattern, matched by hand:
 ///
 ///     's|'t|'re|'ve|'m|'ll|'d | ?\p{L}+ | ?\p{N}+ | ?[^\s\p{L}\p{N}]+ | \s+(?!\S) | \s+
-struct GPT2StyleSplitter: PreTokenSplitter {
-    func split(_ bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>, into pieces: inout [Range<Int>]) {
-        var i = range.lowerBound
-        while i < range.upperBound {
-            let next = matchEnd(bytes, at: i, end: range.upperBound)
-            pieces.append(i..<next)
-            i = next
-        }
-    }
-
-    private func matchEnd(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int, end: Int) -> Int {
+struct GPT2StyleSplitter: LongestMatchSplitter {
+    func matchEnd(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int, end: Int) -> Int {
         let first = ScalarScan.scalar(bytes, at: i)
         if first.value == 0x27, let length = Self.contraction(bytes, at: i + 1, end: end) {
             return i + 1 + length
