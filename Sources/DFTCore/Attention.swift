@@ -90,18 +90,11 @@ public struct Attention: Sendable {
                               a: q, lda: width, b: k, ldb: width, c: p, ldc: T, parallel: false)
                     for i in 0..<L {
                         let rowP = p + i * T
-                        var maxScore = -Float.infinity
-                        for j in 0...i { maxScore = max(maxScore, rowP[j]) }
-                        var sum: Float = 0
-                        for j in 0...i {
-                            let x = fastExp(rowP[j] - maxScore)
-                            rowP[j] = x
-                            sum += x
-                        }
-                        let inv = 1 / sum
-                        for j in 0...i { rowP[j] *= inv }
+                        let maxScore = VectorMath.maximum(rowP, count: i + 1)
+                        let sum = VectorMath.exponentiate(rowP, count: i + 1, shift: maxScore)
+                        VectorMath.scale(rowP, count: i + 1, by: Float(1 / sum))
                         // Future keys get probability 0 so the block can go to sgemm whole.
-                        for j in (i + 1)..<max(i + 1, L) { rowP[j] = 0 }
+                        (rowP + i + 1).update(repeating: 0, count: L - i - 1)
                     }
                     BLAS.gemm(m: L, n: headDim, k: L, a: p, lda: T, b: v, ldb: width,
                               c: out + first * outWidth + h * headDim, ldc: outWidth, parallel: false)
@@ -149,12 +142,8 @@ public struct Attention: Sendable {
                     // Softmax backward, with the score scale folded in:
                     // dS = scale * P * (dP - sum_j dP * P).
                     for i in 0..<L {
-                        let rowP = p + i * T
-                        let rowD = dP + i * L
-                        var dot: Float = 0
-                        for j in 0...i { dot += rowD[j] * rowP[j] }
-                        for j in 0...i { rowD[j] = scale * rowP[j] * (rowD[j] - dot) }
-                        for j in (i + 1)..<max(i + 1, L) { rowD[j] = 0 }
+                        Self.softmaxBackward(dP: dP + i * L, p: p + i * T, count: i + 1, scale: scale)
+                        (dP + i * L + i + 1).update(repeating: 0, count: L - i - 1)
                     }
                     // dQ = dS K;  dK += dS^T Q
                     BLAS.gemm(m: L, n: headDim, k: L, a: dP, lda: L, b: k, ldb: width,
@@ -163,6 +152,24 @@ public struct Attention: Sendable {
                               b: q, ldb: width, beta: 1, c: dk, ldc: width, parallel: false)
                 }
             }
+        }
+    }
+
+    /// One row of the softmax backward with the score scale folded in, in place over dP:
+    /// dS = scale * P * (dP - sum_j dP * P).
+    @inline(__always)
+    static func softmaxBackward(dP: UnsafeMutablePointer<Float>, p: UnsafePointer<Float>, count: Int, scale: Float) {
+        let dot = VectorMath.dot(dP, p, count: count)
+        let dotLanes = VectorMath.Lanes(repeating: dot), scaleLanes = VectorMath.Lanes(repeating: scale)
+        var j = 0
+        while j + VectorMath.width <= count {
+            let d = scaleLanes * VectorMath.load(p + j) * (VectorMath.load(dP + j) - dotLanes)
+            VectorMath.store(d, dP + j)
+            j += VectorMath.width
+        }
+        while j < count {
+            dP[j] = scale * p[j] * (dP[j] - dot)
+            j += 1
         }
     }
 }

@@ -121,25 +121,10 @@ public final class LMHeadLoss: @unchecked Sendable {
                     for r in range {
                         let row = z + r * vocab
                         let target = Int(chunkTargets[r])
-                        var maxLogit = -Float.infinity
-                        for j in 0..<vocab { maxLogit = max(maxLogit, row[j]) }
+                        let maxLogit = VectorMath.maximum(row, count: vocab)
                         let targetLogit = row[target]
-                        // One exponential per logit, kept in place for the gradient; summed in
-                        // Float runs (vectorisable) and Double across runs so a 151,936-entry
-                        // row stays exact.
-                        var sumExp: Double = 0
-                        var j = 0
-                        while j < vocab {
-                            let end = min(vocab, j + 512)
-                            var partial: Float = 0
-                            for k in j..<end {
-                                let e = fastExp(row[k] - maxLogit)
-                                row[k] = e
-                                partial += e
-                            }
-                            sumExp += Double(partial)
-                            j = end
-                        }
+                        // One exponential per logit, kept in place for the gradient.
+                        let sumExp = VectorMath.exponentiate(row, count: vocab, shift: maxLogit)
                         let lp = Double(targetLogit) - (Double(maxLogit) + log(sumExp))
                         logP[r] = lp
                         let p = Float(exp(lp))
@@ -149,7 +134,7 @@ public final class LMHeadLoss: @unchecked Sendable {
                             // normalisation, written over the logits.
                             let scale = gradScale * objective.weight(probability: p)
                             let factor = scale / Float(sumExp)  // row holds exp(z - max)
-                            for k in 0..<vocab { row[k] *= factor }
+                            VectorMath.scale(row, count: vocab, by: factor)
                             row[target] -= scale
                         }
                     }

@@ -13,8 +13,7 @@ public enum RMSNorm {
           for t in range {
             let x = input + t * hidden
             let y = out + t * hidden
-            var sumSquares: Float = 0
-            for i in 0..<hidden { sumSquares += x[i] * x[i] }
+            let sumSquares = VectorMath.dot(x, x, count: hidden)
             let r = 1 / (sumSquares / Float(hidden) + eps).squareRoot()
             rstd[t] = r
             for i in 0..<hidden { y[i] = weight[i] * (x[i] * r) }
@@ -47,11 +46,24 @@ public enum RMSNorm {
                 let dy = dOut + t * hidden
                 let dx = dInput + t * hidden
                 let r = rstd[t]
-                var dot: Float = 0
-                for i in 0..<hidden {
+                // partial += dy * n and dot = sum(dy * weight * n), 16 lanes at a time (a
+                // float reduction stays scalar otherwise).
+                let rLanes = VectorMath.Lanes(repeating: r)
+                var dotLanes = VectorMath.Lanes(repeating: 0)
+                var i = 0
+                while i + VectorMath.width <= hidden {
+                    let normed = VectorMath.load(x + i) * rLanes
+                    let dyi = VectorMath.load(dy + i)
+                    VectorMath.store(VectorMath.load(partial + i) + dyi * normed, partial + i)
+                    dotLanes += dyi * VectorMath.load(weight + i) * normed
+                    i += VectorMath.width
+                }
+                var dot = dotLanes.sum()
+                while i < hidden {
                     let normed = x[i] * r
                     partial[i] += dy[i] * normed
                     dot += dy[i] * weight[i] * normed
+                    i += 1
                 }
                 let meanDot = dot / Float(hidden)
                 if accumulateInput {

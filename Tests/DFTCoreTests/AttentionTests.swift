@@ -87,9 +87,12 @@ extension CoreKernels {
         /// Two rows: packed with a trailing pad (ids restart per row), then one full example.
         static let twoRows: [Int32] = [0, 0, 1, 1, 1, 2, 2, -1, -1] + [0, 0, 0, 0, 0, 0, 0, 0, 0]
 
+        /// A run of 18 queries: its softmax rows reach VectorMath's 16-lane blocks and tails.
+        static let long: [Int32] = [Int32](repeating: 0, count: 18) + [1, 1, 1]
+
         static let layouts: [(name: String, segments: [Int32], rows: Int)] = [
             ("full row", full, 1), ("padded row", padded, 1),
-            ("packed row", packed, 1), ("two rows", twoRows, 2),
+            ("packed row", packed, 1), ("two rows", twoRows, 2), ("long run", long, 1),
         ]
 
         static func makeCase(kvHeads: Int, segments: [Int32], rows: Int) -> AttentionCase {

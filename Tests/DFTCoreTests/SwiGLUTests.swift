@@ -5,7 +5,8 @@ import Testing
 extension CoreKernels {
     @Suite("SwiGLU")
     struct SwiGLUTests {
-        let tokens = 5, ffn = 9
+        // ffn = 19: one 16-lane block and a scalar tail.
+        let tokens = 5, ffn = 19
         /// Gate and up side by side per token: [tokens, 2 * ffn]. Scale 2 reaches the
         /// saturated parts of the sigmoid as well as its middle.
         var gateUp: [Float] { randomFloats(tokens * 2 * ffn, seed: 61, scale: 2) }
