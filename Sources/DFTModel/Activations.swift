@@ -34,7 +34,7 @@ final class Activations {
     let dAttention: FloatBuffer    // [N, heads * headDim]
     let dGateUp: FloatBuffer       // [N, 2 ffn]
     let dMLP: FloatBuffer          // [N, ffn]
-    let dScores: FloatBuffer       // [workers, rowLength, rowLength] attention backward scratch
+    let dScores: FloatBuffer       // [workers, queryPanel, rowLength] attention backward scratch
     let normPartials: FloatBuffer  // [RMSNorm.backwardBlocks, hidden] partial weight gradients
 
     init(config c: ModelConfig, maxRows: Int, rowLength: Int) {
@@ -62,7 +62,7 @@ final class Activations {
         dAttention = FloatBuffer(count: n * attentionWidth)
         dGateUp = FloatBuffer(count: n * 2 * f)
         dMLP = FloatBuffer(count: n * f)
-        dScores = FloatBuffer(count: Attention.scratchCount(rowLength: rowLength))
+        dScores = FloatBuffer(count: Attention.scratchCount(rowLength: rowLength))  // the model uses the default panel
         normPartials = FloatBuffer(count: RMSNorm.backwardBlocks * h)
     }
 

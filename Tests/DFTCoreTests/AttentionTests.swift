@@ -95,29 +95,35 @@ extension CoreKernels {
             ("packed row", packed, 1), ("two rows", twoRows, 2), ("long run", long, 1),
         ]
 
-        static func makeCase(kvHeads: Int, segments: [Int32], rows: Int) -> AttentionCase {
-            AttentionCase(attention: Attention(heads: 4, kvHeads: kvHeads, headDim: 4),
+        /// The default panel (one panel per run here) and panels of 4 queries (several per run,
+        /// the last one partial).
+        static let queryPanels = [Attention.defaultQueryPanel, 4]
+
+        static func makeCase(kvHeads: Int, queryPanel: Int = Attention.defaultQueryPanel,
+                             segments: [Int32], rows: Int) -> AttentionCase {
+            AttentionCase(attention: Attention(heads: 4, kvHeads: kvHeads, headDim: 4, queryPanel: queryPanel),
                           segments: segments, rows: rows, rowLength: segments.count / rows)
         }
 
-        @Test("forward matches a Double reference with an explicit causal mask", arguments: [2, 1])
-        func forwardMatchesNaive(kvHeads: Int) {
+        @Test("forward matches a Double reference with an explicit causal mask",
+              arguments: [2, 1], queryPanels)
+        func forwardMatchesNaive(kvHeads: Int, queryPanel: Int) {
             for layout in Self.layouts {
-                let c = Self.makeCase(kvHeads: kvHeads, segments: layout.segments, rows: layout.rows)
+                let c = Self.makeCase(kvHeads: kvHeads, queryPanel: queryPanel, segments: layout.segments, rows: layout.rows)
                 let qkv = randomFloats(c.qkvCount, seed: 81)
                 let difference = maxAbsDifference(c.forward(qkv).out, c.naive(qkv))
-                #expect(difference < 1e-5, "\(layout.name), kvHeads \(kvHeads): \(difference)")
+                #expect(difference < 1e-5, "\(layout.name), kvHeads \(kvHeads), panel \(queryPanel): \(difference)")
             }
         }
 
-        @Test("the qkv gradient matches finite differences", arguments: [2, 1])
-        func gradient(kvHeads: Int) {
+        @Test("the qkv gradient matches finite differences", arguments: [2, 1], queryPanels)
+        func gradient(kvHeads: Int, queryPanel: Int) {
             for layout in Self.layouts {
-                let c = Self.makeCase(kvHeads: kvHeads, segments: layout.segments, rows: layout.rows)
+                let c = Self.makeCase(kvHeads: kvHeads, queryPanel: queryPanel, segments: layout.segments, rows: layout.rows)
                 let qkv = randomFloats(c.qkvCount, seed: 82)
                 let r = randomFloats(c.outCount, seed: 83)
                 let analytic = c.backward(qkv, dOut: r)
-                let what = "\(layout.name), kvHeads \(kvHeads)"
+                let what = "\(layout.name), kvHeads \(kvHeads), panel \(queryPanel)"
                 GradientCheck.expectAgreement(what, analytic: analytic, at: qkv) {
                     projectedSum(c.forward($0).out, r)
                 }
