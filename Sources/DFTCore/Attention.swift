@@ -77,12 +77,13 @@ public struct Attention: Sendable {
         }
     }
 
-    /// out: [rows * rowLength, heads * headDim]; qkv: [rows * rowLength, qkvWidth] with RoPE
-    /// already applied to q and k; segments: [rows * rowLength];
+    /// out: [rows * rowLength, heads * headDim], or nil to compute only the probabilities (the
+    /// backward pass's recomputation); qkv: [rows * rowLength, qkvWidth] with RoPE already
+    /// applied to q and k; segments: [rows * rowLength];
     /// probs: [rows, heads, rowLength, rowLength], saved softmax (only the causal blocks are
     /// written; backward reads nothing else).
     public func forward(
-        out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
+        out: UnsafeMutablePointer<Float>?, probs: UnsafeMutablePointer<Float>,
         qkv: UnsafePointer<Float>, segments: UnsafePointer<Int32>, rows: Int, rowLength: Int
     ) {
         let width = qkvWidth, group = heads / kvHeads, T = rowLength
@@ -93,6 +94,7 @@ public struct Attention: Sendable {
                 let first = rowBase + s
                 if segments[first] < 0 {
                     // Padding never reaches a trained token: give it a zero output, no work.
+                    guard let out else { return }
                     for t in first..<(first + L) {
                         (out + t * outWidth + g * group * headDim).update(repeating: 0, count: group * headDim)
                     }
@@ -102,7 +104,7 @@ public struct Attention: Sendable {
                 let v = qkv + first * width + valueOffset + g * headDim
                 for h in (g * group)..<((g + 1) * group) {
                     let q = qkv + first * width + h * headDim
-                    let o = out + first * outWidth + h * headDim
+                    let o = out.map { $0 + first * outWidth + h * headDim }
                     let p = probs + (r * heads + h) * T * T + s * T + s  // block [L, L], ld T
                     // Query panels [q0, end): they see keys [0, end) only, so the products
                     // skip the block's upper triangle beyond the panel's diagonal tile.
@@ -119,8 +121,10 @@ public struct Attention: Sendable {
                             // Future keys inside the panel get probability 0 so it goes to sgemm whole.
                             (rowP + i + 1).update(repeating: 0, count: end - i - 1)
                         }
-                        BLAS.gemm(m: rowsInPanel, n: headDim, k: end, a: panel, lda: T, b: v, ldb: width,
-                                  c: o + q0 * outWidth, ldc: outWidth, parallel: false)
+                        if let o {
+                            BLAS.gemm(m: rowsInPanel, n: headDim, k: end, a: panel, lda: T, b: v, ldb: width,
+                                      c: o + q0 * outWidth, ldc: outWidth, parallel: false)
+                        }
                     }
                 }
             }

@@ -3,6 +3,10 @@ import DFTCore
 /// Everything the forward pass keeps for the backward pass, and the backward pass's
 /// scratch, allocated once for the largest micro-batch (`maxRows` rows of `rowLength` slots).
 /// N below is maxRows * rowLength token slots.
+///
+/// With recomputation the layers share buffers instead of owning them (see `Recompute`): the
+/// forward pass is unchanged (each layer overwrites the shared buffers) and the backward pass
+/// refills them for one layer before differentiating it.
 final class Activations {
     struct Layer {
         let input: FloatBuffer      // [N, hidden] residual stream entering the layer
@@ -37,19 +41,37 @@ final class Activations {
     let dScores: FloatBuffer       // [workers, queryPanel, rowLength] attention backward scratch
     let normPartials: FloatBuffer  // [RMSNorm.backwardBlocks, hidden] partial weight gradients
 
-    init(config c: ModelConfig, maxRows: Int, rowLength: Int) {
+    init(config c: ModelConfig, maxRows: Int, rowLength: Int, recompute: Recompute) {
         self.maxRows = maxRows
         self.rowLength = rowLength
         let n = maxRows * rowLength, h = c.hiddenSize, f = c.intermediateSize
         let qkvWidth = (c.numAttentionHeads + 2 * c.numKeyValueHeads) * c.headDim
         let attentionWidth = c.numAttentionHeads * c.headDim
-        layers = (0..<c.numHiddenLayers).map { _ in
+        func layer() -> Layer {
             Layer(input: FloatBuffer(count: n * h),
                   rstd1: FloatBuffer(count: n), qkv: FloatBuffer(count: n * qkvWidth),
                   probs: FloatBuffer(count: maxRows * c.numAttentionHeads * rowLength * rowLength),
                   attention: FloatBuffer(count: n * attentionWidth),
                   middle: FloatBuffer(count: n * h),
                   rstd2: FloatBuffer(count: n), gateUp: FloatBuffer(count: n * 2 * f))
+        }
+        let shared = layer()
+        layers = (0..<c.numHiddenLayers).map { l in
+            switch recompute {
+            case .none:
+                return l == 0 ? shared : layer()
+            case .selective:
+                // Only the attention probabilities ([rows, heads, T, T], the term that grows
+                // with the square of the sequence) are shared.
+                let own = l == 0 ? shared : layer()
+                return Layer(input: own.input, rstd1: own.rstd1, qkv: own.qkv, probs: shared.probs,
+                             attention: own.attention, middle: own.middle, rstd2: own.rstd2, gateUp: own.gateUp)
+            case .full:
+                // Each layer keeps only its input; everything else is one layer's worth.
+                return Layer(input: l == 0 ? shared.input : FloatBuffer(count: n * h), rstd1: shared.rstd1,
+                             qkv: shared.qkv, probs: shared.probs, attention: shared.attention,
+                             middle: shared.middle, rstd2: shared.rstd2, gateUp: shared.gateUp)
+            }
         }
         normed = FloatBuffer(count: n * h)
         mlp = FloatBuffer(count: n * f)
@@ -66,14 +88,31 @@ final class Activations {
         normPartials = FloatBuffer(count: RMSNorm.backwardBlocks * h)
     }
 
-    /// Bytes held, for the memory report.
+    /// Bytes held, for the memory report (a buffer shared by several layers counts once).
     var bytes: Int {
         var total = normed.bytes + mlp.bytes + output.bytes + finalNorm.bytes + finalRstd.bytes + dResidual.bytes + dNorm.bytes
-            + dQKV.bytes + dAttention.bytes + dGateUp.bytes + dMLP.bytes + dScores.bytes
+            + dQKV.bytes + dAttention.bytes + dGateUp.bytes + dMLP.bytes + dScores.bytes + normPartials.bytes
+        var seen = Set<ObjectIdentifier>()
         for l in layers {
-            total += l.input.bytes + l.rstd1.bytes + l.qkv.bytes + l.probs.bytes
-                + l.attention.bytes + l.middle.bytes + l.rstd2.bytes + l.gateUp.bytes
+            for buffer in [l.input, l.rstd1, l.qkv, l.probs, l.attention, l.middle, l.rstd2, l.gateUp]
+            where seen.insert(ObjectIdentifier(buffer)).inserted {
+                total += buffer.bytes
+            }
         }
         return total
     }
+}
+
+/// What the backward pass recomputes instead of keeping from the forward pass, trading time
+/// for memory (Megatron-LM's names).
+public enum Recompute: String, CaseIterable, Sendable {
+    /// Keep every layer's activations (RMSNorm and SwiGLU outputs are always recomputed: cheap).
+    case none
+    /// Recompute each layer's attention probabilities from its kept q and k: one
+    /// [rows, heads, T, T] buffer for all layers instead of one per layer, for one more
+    /// QK^T product and softmax per layer.
+    case selective
+    /// Keep only each layer's input and rerun the layer's forward pass (up to the MLP's
+    /// gate/up projection) before differentiating it: about a third more matmul work.
+    case full
 }

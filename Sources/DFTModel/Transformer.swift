@@ -24,6 +24,8 @@ public final class Transformer: @unchecked Sendable {
     public let lossHead: LMHeadLoss
     /// Time split by phase (matmuls, attention, other kernels, LM head + loss), when enabled.
     public let timer = PhaseTimer()
+    /// What the backward pass recomputes rather than keeps (memory against time).
+    public let recompute: Recompute
 
     let rope: RotaryEmbedding
     let attention: Attention
@@ -31,9 +33,10 @@ public final class Transformer: @unchecked Sendable {
     let offsets: ParameterOffsets
 
     public init(config: ModelConfig, maxRows: Int, rowLength: Int, lossChunkTokens: Int? = nil,
-                bufferMultiple: Int = 1) throws {
+                bufferMultiple: Int = 1, recompute: Recompute = .none) throws {
         try config.validate()
         self.config = config
+        self.recompute = recompute
         self.maxRows = maxRows
         self.rowLength = rowLength
         layout = ParameterLayout(config: config)
@@ -45,7 +48,7 @@ public final class Transformer: @unchecked Sendable {
                                inverseFrequencies: config.ropeInverseFrequencies)
         attention = Attention(heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads,
                               headDim: config.headDim)
-        activations = Activations(config: config, maxRows: maxRows, rowLength: rowLength)
+        activations = Activations(config: config, maxRows: maxRows, rowLength: rowLength, recompute: recompute)
         let chunk = lossChunkTokens
             ?? LMHeadLoss.chunkTokens(vocab: config.vocabSize, maxTokens: maxRows * rowLength)
         lossHead = LMHeadLoss(vocab: config.vocabSize, hidden: config.hiddenSize, chunkTokens: chunk)
@@ -66,7 +69,7 @@ public final class Transformer: @unchecked Sendable {
         precondition(batch.rowLength == rowLength && batch.rows <= maxRows,
                      "batch \(batch.rows)x\(batch.rowLength) does not fit the model's \(maxRows)x\(rowLength)")
         let c = config, a = activations
-        let n = batch.tokens, h = c.hiddenSize, f = c.intermediateSize
+        let n = batch.tokens, h = c.hiddenSize
         let eps = Float(c.rmsNormEps)
         batch.inputIds.withUnsafeBufferPointer { ids in
             for t in 0..<n {
@@ -78,59 +81,70 @@ public final class Transformer: @unchecked Sendable {
                                   table: p(offsets.embedding), tokens: n, hidden: h)
             }
         }
-        for (l, layer) in a.layers.enumerated() {
-            let o = offsets.layers[l]
-            let out = layerOutput(l)
-            // Attention block.
-            timer.measure(.otherKernels) {
-                RMSNorm.forward(out: a.normed.pointer, rstd: layer.rstd1.pointer, input: layer.input.pointer,
-                                weight: p(o.inputNorm), tokens: n, hidden: h, eps: eps)
-            }
-            timer.measure(.matmul) {
-                Linear.forward(out: layer.qkv.pointer, input: a.normed.pointer, weight: p(o.qkvWeight),
-                               bias: o.qkvBias.map { p($0) }, tokens: n, inFeatures: h,
-                               outFeatures: attention.qkvWidth)
-            }
-            timer.measure(.otherKernels) {
-                batch.positions.withUnsafeBufferPointer { pos in
-                    rope.forward(layer.qkv.pointer, rowStride: attention.qkvWidth,
-                                 heads: c.numAttentionHeads + c.numKeyValueHeads,
-                                 positions: pos.baseAddress!, tokens: n)
-                }
-            }
-            timer.measure(.attention) {
-                batch.segments.withUnsafeBufferPointer { seg in
-                    attention.forward(out: layer.attention.pointer, probs: layer.probs.pointer,
-                                      qkv: layer.qkv.pointer, segments: seg.baseAddress!,
-                                      rows: batch.rows, rowLength: rowLength)
-                }
-            }
-            timer.measure(.matmul) {
-                layer.middle.pointer.update(from: layer.input.pointer, count: n * h)
-                BLAS.gemm(transB: true, m: n, n: h, k: attention.outWidth, a: layer.attention.pointer,
-                          b: p(o.oProj), beta: 1, c: layer.middle.pointer)
-            }
-            // MLP block.
-            timer.measure(.otherKernels) {
-                RMSNorm.forward(out: a.normed.pointer, rstd: layer.rstd2.pointer, input: layer.middle.pointer,
-                                weight: p(o.postNorm), tokens: n, hidden: h, eps: eps)
-            }
-            timer.measure(.matmul) {
-                Linear.forward(out: layer.gateUp.pointer, input: a.normed.pointer, weight: p(o.gateUp),
-                               bias: nil, tokens: n, inFeatures: h, outFeatures: 2 * f)
-            }
-            timer.measure(.otherKernels) {
-                SwiGLU.forward(out: a.mlp.pointer, gateUp: layer.gateUp.pointer, tokens: n, ffn: f)
-            }
-            timer.measure(.matmul) {
-                out.pointer.update(from: layer.middle.pointer, count: n * h)
-                BLAS.gemm(transB: true, m: n, n: h, k: f, a: a.mlp.pointer, b: p(o.down),
-                          beta: 1, c: out.pointer)
-            }
+        for l in a.layers.indices {
+            layerForward(l, batch, throughGateUp: false)
         }
         timer.measure(.otherKernels) {
             RMSNorm.forward(out: a.finalNorm.pointer, rstd: a.finalRstd.pointer, input: a.output.pointer,
                             weight: p(offsets.finalNorm), tokens: n, hidden: h, eps: eps)
+        }
+    }
+
+    /// Layer l's forward pass from its kept input; with `throughGateUp` it stops after the
+    /// gate/up projection (what the backward pass needs when recomputing the layer).
+    func layerForward(_ l: Int, _ batch: TokenBatch, throughGateUp: Bool) {
+        let c = config, a = activations, layer = a.layers[l]
+        let n = batch.tokens, h = c.hiddenSize, f = c.intermediateSize
+        let eps = Float(c.rmsNormEps)
+        let o = offsets.layers[l]
+        // Attention block.
+        timer.measure(.otherKernels) {
+            RMSNorm.forward(out: a.normed.pointer, rstd: layer.rstd1.pointer, input: layer.input.pointer,
+                            weight: p(o.inputNorm), tokens: n, hidden: h, eps: eps)
+        }
+        timer.measure(.matmul) {
+            Linear.forward(out: layer.qkv.pointer, input: a.normed.pointer, weight: p(o.qkvWeight),
+                           bias: o.qkvBias.map { p($0) }, tokens: n, inFeatures: h,
+                           outFeatures: attention.qkvWidth)
+        }
+        timer.measure(.otherKernels) {
+            batch.positions.withUnsafeBufferPointer { pos in
+                rope.forward(layer.qkv.pointer, rowStride: attention.qkvWidth,
+                             heads: c.numAttentionHeads + c.numKeyValueHeads,
+                             positions: pos.baseAddress!, tokens: n)
+            }
+        }
+        timer.measure(.attention) {
+            batch.segments.withUnsafeBufferPointer { seg in
+                attention.forward(out: layer.attention.pointer, probs: layer.probs.pointer,
+                                  qkv: layer.qkv.pointer, segments: seg.baseAddress!,
+                                  rows: batch.rows, rowLength: rowLength)
+            }
+        }
+        timer.measure(.matmul) {
+            layer.middle.pointer.update(from: layer.input.pointer, count: n * h)
+            BLAS.gemm(transB: true, m: n, n: h, k: attention.outWidth, a: layer.attention.pointer,
+                      b: p(o.oProj), beta: 1, c: layer.middle.pointer)
+        }
+        // MLP block.
+        timer.measure(.otherKernels) {
+            RMSNorm.forward(out: a.normed.pointer, rstd: layer.rstd2.pointer, input: layer.middle.pointer,
+                            weight: p(o.postNorm), tokens: n, hidden: h, eps: eps)
+        }
+        timer.measure(.matmul) {
+            Linear.forward(out: layer.gateUp.pointer, input: a.normed.pointer, weight: p(o.gateUp),
+                           bias: nil, tokens: n, inFeatures: h, outFeatures: 2 * f)
+        }
+        // The backward pass recomputes the SwiGLU output itself and needs nothing after it.
+        if throughGateUp { return }
+        let out = layerOutput(l)
+        timer.measure(.otherKernels) {
+            SwiGLU.forward(out: a.mlp.pointer, gateUp: layer.gateUp.pointer, tokens: n, ffn: f)
+        }
+        timer.measure(.matmul) {
+            out.pointer.update(from: layer.middle.pointer, count: n * h)
+            BLAS.gemm(transB: true, m: n, n: h, k: f, a: a.mlp.pointer, b: p(o.down),
+                      beta: 1, c: out.pointer)
         }
     }
 
@@ -179,6 +193,10 @@ public final class Transformer: @unchecked Sendable {
         for l in stride(from: a.layers.count - 1, through: 0, by: -1) {
             let layer = a.layers[l]
             let o = offsets.layers[l]
+            // Shared buffers still hold the last layer's forward state: recompute from the one
+            // before it (nothing runs between `forward` and this backward pass but the head).
+            let recomputing = l < a.layers.count - 1
+            if recompute == .full && recomputing { layerForward(l, batch, throughGateUp: true) }
             // MLP block: dRes is d(layer output); afterwards it is d(middle). The SwiGLU output
             // and the norm output are recomputed here rather than kept for every layer.
             let eps = Float(c.rmsNormEps)
@@ -215,6 +233,10 @@ public final class Transformer: @unchecked Sendable {
             }
             timer.measure(.attention) {
                 batch.segments.withUnsafeBufferPointer { seg in
+                    if recompute == .selective && recomputing {
+                        attention.forward(out: nil, probs: layer.probs.pointer, qkv: layer.qkv.pointer,
+                                          segments: seg.baseAddress!, rows: batch.rows, rowLength: rowLength)
+                    }
                     attention.backward(dQKV: a.dQKV.pointer, scratch: a.dScores.pointer, scratchCount: a.dScores.count,
                                        dOut: a.dAttention.pointer, qkv: layer.qkv.pointer,
                                        probs: layer.probs.pointer, segments: seg.baseAddress!,

@@ -27,17 +27,25 @@ struct Bench: ParsableCommand {
     @Option(help: "1 for ZeRO-1.")
     var zero = 0
 
+    @Option(help: "Tokens per row instead of the shape's own (256 for tiny, 512 otherwise).")
+    var length: Int?
+
+    @Option(help: ArgumentHelp("What the backward pass recomputes: none, selective (attention probabilities) or full (all but each layer's input).", valueName: "none|selective|full"))
+    var recompute = "none"
+
     func run() throws {
         let communicator = try Communicators.make()
         let policy = ThreadPolicy.forThisProcess(requested: threads, ranksOnNode: communicator.localSize)
         let result = try Benchmark(shape: shape, steps: steps, objective: objective, threads: policy.threads,
-                                   zero: zero, communicator: communicator).run()
+                                   zero: zero, length: length, recompute: recompute, communicator: communicator).run()
         if communicator.isRoot {
             print(String(format: "bench %@: %d rank(s) x %d thread(s) | %.1f tokens/s | %.3f s/step | %.1f GFLOP/s achieved "
                 + "(%.2f GFLOP/token) | sgemm %.1f GFLOP/s per rank | MFU %.1f%% | peak RSS %.2f GB (rank 0) | comm wait %.1f%%",
                 shape, communicator.size, policy.threads, result.tokensPerSecond, result.secondsPerStep,
                 result.achievedFLOPs / 1e9, result.modelFLOPsPerToken / 1e9, result.sgemmFLOPs / 1e9,
                 100 * result.mfu, Double(result.peakResidentBytes) / 1e9, 100 * result.commWaitFraction))
+            print(String(format: "rows of %d tokens | recompute %@ | activations and backward scratch %.2f GB (rank 0)",
+                         result.rowLength, recompute, Double(result.activationBytes) / 1e9))
             let measured = result.split.reduce(0) { $0 + $1.1 }
             let parts = result.split.map { String(format: "%@ %.1f%%", $0.0, 100 * $0.1 / result.secondsPerStep) }
             print("time per step (rank 0): " + parts.joined(separator: " | ")

@@ -129,6 +129,9 @@ struct Train: ParsableCommand {
     @Option(help: "1 shards AdamW's moments across ranks (ZeRO-1); 0 is plain data parallelism. (default: \(defaults.zero))")
     var zero: Int?
 
+    @Option(help: ArgumentHelp("What the backward pass recomputes instead of keeping, trading time for memory on long rows: none; selective (attention probabilities, [rows, heads, T, T] per layer); full (everything but each layer's input). (default: \(defaults.recompute))", valueName: "none|selective|full"))
+    var recompute: String?
+
     @Option(name: .customLong("bucket-mb"), help: "Gradient allreduce bucket size in MB, started during the backward pass. (default: \(defaults.bucketMb))")
     var bucketMb: Double?
 
@@ -189,7 +192,7 @@ struct Train: ParsableCommand {
         if epochs != nil && steps == nil { layer["steps"] = 0 }
         set("global_batch", globalBatch); set("micro_batch", microBatch); set("max_length", maxLength)
         set("packing", packing); set("seed", seed); set("out", out); set("log_every", logEvery)
-        set("threads", threads); set("zero", zero); set("bucket_mb", bucketMb); set("max_skips", maxSkips)
+        set("threads", threads); set("zero", zero); set("recompute", recompute); set("bucket_mb", bucketMb); set("max_skips", maxSkips)
         if logAllRanks { layer["log_all_ranks"] = true }
         set("save_every", saveEvery); set("keep_last", keepLast); set("keep_every", keepEvery); set("resume", resume)
         return layer

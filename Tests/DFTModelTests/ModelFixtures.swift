@@ -16,8 +16,9 @@ enum ModelFixtures {
     /// A model with random weights; norm scales and biases randomised too so that their
     /// gradients are not trivially structured.
     static func model(_ config: ModelConfig, maxRows: Int, rowLength: Int, seed: UInt64 = 7,
-                      chunk: Int? = nil) throws -> Transformer {
-        let model = try Transformer(config: config, maxRows: maxRows, rowLength: rowLength, lossChunkTokens: chunk)
+                      chunk: Int? = nil, recompute: Recompute = .none) throws -> Transformer {
+        let model = try Transformer(config: config, maxRows: maxRows, rowLength: rowLength, lossChunkTokens: chunk,
+                                    recompute: recompute)
         var rng = SplitMix64(seed: seed)
         for entry in model.layout.entries {
             let base = model.parameters.pointer + entry.offset

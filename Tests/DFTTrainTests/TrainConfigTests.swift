@@ -66,11 +66,11 @@ struct TrainConfigTests {
     }
 
     @Test("Out-of-range values are errors naming the key", arguments: [
-        "lr", "objective", "warmup_ratio", "micro_batch", "schedule", "min_lr", "clip",
+        "lr", "objective", "warmup_ratio", "micro_batch", "schedule", "min_lr", "clip", "recompute",
     ])
     func outOfRange(key: String) throws {
         let bad: [String: Any] = ["lr": -1.0, "objective": "ce", "warmup_ratio": 2.0, "micro_batch": 0,
-                                  "schedule": "linear", "min_lr": 1.0, "clip": -1.0]
+                                  "schedule": "linear", "min_lr": 1.0, "clip": -1.0, "recompute": "all"]
         #expect {
             _ = try TrainConfig.resolve(layers: [[key: bad[key]!]])
         } throws: { error in "\(error)".contains("'\(key)'") }

@@ -94,6 +94,22 @@ struct TrainerTests {
         }
     }
 
+    @Test("recompute: selective and full train bit-identically to none, and the model uses the mode")
+    func recomputeChangesNothing() throws {
+        let data = ListDataset.random(count: 16, vocab: 23, lengths: 3...16, seed: 4)
+        var runs: [(losses: [Double], params: [Float])] = []
+        for mode in ["none", "selective", "full"] {
+            let t = try trainer(["lr": 1e-3, "global_batch": 4, "micro_batch": 2, "steps": 3,
+                                 "packing": true, "recompute": mode], data: data)
+            #expect(t.model.recompute.rawValue == mode)
+            var losses: [Double] = []
+            try t.run { losses.append($0.objective); return true }
+            runs.append((losses, t.model.parameters.array))
+        }
+        #expect(runs[1].losses == runs[0].losses && runs[2].losses == runs[0].losses)
+        #expect(runs[1].params == runs[0].params && runs[2].params == runs[0].params)
+    }
+
     @Test("A global batch that does not divide into micro-batches is an error naming both")
     func indivisible() throws {
         let data = ListDataset.random(count: 8, vocab: 23, lengths: 4...8, seed: 2)

@@ -18,10 +18,16 @@ public struct Benchmark {
     public let communicator: any Communicator
     public let threads: Int
     public let zero: Int
+    /// Tokens per row instead of the shape's own (for long-sequence measurements).
+    public let length: Int?
+    /// `TrainConfig.recompute`: none, selective or full.
+    public let recompute: String
 
     public init(shape: String, steps: Int, warmupSteps: Int = 1, objective: String = "dft", threads: Int,
-                zero: Int = 0, communicator: any Communicator) {
+                zero: Int = 0, length: Int? = nil, recompute: String = "none", communicator: any Communicator) {
         self.shape = shape
+        self.length = length
+        self.recompute = recompute
         self.steps = steps
         self.warmupSteps = warmupSteps
         self.objective = objective
@@ -37,6 +43,8 @@ public struct Benchmark {
         public var sgemmFLOPs: Double             // per second, per rank
         public var mfu: Double                    // achieved / (sgemm rate x ranks)
         public var peakResidentBytes: Int         // this rank
+        public var activationBytes: Int           // kept activations and backward scratch, this rank
+        public var rowLength: Int
         public var secondsPerStep: Double
         public var commWaitFraction: Double
         public var split: [(String, Double)]      // seconds per step by phase
@@ -51,9 +59,10 @@ public struct Benchmark {
     }
 
     public func run() throws -> Result {
-        guard let (rows, length) = Self.shapes[shape] else {
+        guard let (rows, shapeLength) = Self.shapes[shape] else {
             throw ConfigError("unknown benchmark shape '\(shape)': expected \(Self.shapes.keys.sorted().joined(separator: ", "))")
         }
+        let length = self.length ?? shapeLength
         Parallel.configure(threads: threads)
         // The sgemm limit is measured before and after training; the higher rate is the MFU
         // denominator (a lower one would flatter the trainer).
@@ -70,7 +79,9 @@ public struct Benchmark {
         config.warmupRatio = 0
         config.lr = 1e-5
         config.zero = zero
+        config.recompute = recompute
         config.threads = threads
+        try config.validate()
         let data = RandomTokens(count: rows * communicator.size * (steps + warmupSteps), vocabularySize: modelConfig.vocabSize,
                                 length: length, seed: 7)
         let trainer = try Trainer(config: config, communicator: communicator,
@@ -86,10 +97,10 @@ public struct Benchmark {
             commWait += m.commWaitSeconds
             tokens += m.inputTokens
         }
-        // Ranks step together; the slowest decides.
-        var slowest = [seconds]
-        communicator.allreduceSum(&slowest)
-        let meanSeconds = slowest[0] / Double(communicator.size)
+        // Ranks step together (each step ends in collectives), so their times agree; use the mean.
+        var total = [seconds]
+        communicator.allreduceSum(&total)
+        let meanSeconds = total[0] / Double(communicator.size)
         let sgemm = max(sgemmBefore, SGEMMRate.measure(threads: threads))
         let perToken = Self.flopsPerToken(modelConfig, length: length)
         let rate = Double(tokens) / meanSeconds
@@ -97,7 +108,8 @@ public struct Benchmark {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Result(tokensPerSecond: rate, modelFLOPsPerToken: perToken, achievedFLOPs: rate * perToken,
                       sgemmFLOPs: sgemm, mfu: rate * perToken / (sgemm * Double(communicator.size)),
-                      peakResidentBytes: Int(usage.ru_maxrss) * 1024, secondsPerStep: meanSeconds / Double(steps),
+                      peakResidentBytes: Int(usage.ru_maxrss) * 1024, activationBytes: trainer.model.activationBytes,
+                      rowLength: length, secondsPerStep: meanSeconds / Double(steps),
                       commWaitFraction: commWait / max(seconds, 1e-12),
                       split: PhaseTimer.Phase.allCases.map { ($0.label, trainer.model.timer.seconds[$0.rawValue] / Double(steps)) })
     }

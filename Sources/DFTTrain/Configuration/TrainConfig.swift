@@ -1,6 +1,7 @@
 import Foundation
 import Yams
 import DFTCore
+import DFTModel
 
 /// Everything a training run is configured by. YAML keys are the snake_case names below;
 /// command-line flags are the same names in kebab-case (`global_batch` = `--global-batch`).
@@ -58,6 +59,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var threads = 0
     /// 1 shards AdamW's moments across ranks (ZeRO stage 1).
     public var zero = 0
+    /// What the backward pass recomputes instead of keeping: none, selective (attention
+    /// probabilities) or full (everything but each layer's input); see `Recompute`.
+    public var recompute = "none"
     /// Size of a gradient allreduce bucket, in MB (10^6 bytes).
     public var bucketMb = 25.0
     /// Consecutive skipped (non-finite) steps after which training aborts.
@@ -86,7 +90,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case beta1, beta2, adamEps = "adam_eps", weightDecay = "weight_decay", clip
         case steps, epochs, globalBatch = "global_batch", microBatch = "micro_batch"
         case maxLength = "max_length", packing, seed, out, logEvery = "log_every", threads
-        case zero, bucketMb = "bucket_mb", maxSkips = "max_skips", logAllRanks = "log_all_ranks"
+        case zero, recompute, bucketMb = "bucket_mb", maxSkips = "max_skips", logAllRanks = "log_all_ranks"
         case saveEvery = "save_every", keepLast = "keep_last", keepEvery = "keep_every", resume
     }
 
@@ -127,7 +131,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         maxLength = try v(.maxLength, d.maxLength); packing = try v(.packing, d.packing)
         seed = try v(.seed, d.seed); out = try v(.out, d.out); logEvery = try v(.logEvery, d.logEvery)
         threads = try v(.threads, d.threads)
-        zero = try v(.zero, d.zero); bucketMb = try v(.bucketMb, d.bucketMb)
+        zero = try v(.zero, d.zero); recompute = try v(.recompute, d.recompute); bucketMb = try v(.bucketMb, d.bucketMb)
         maxSkips = try v(.maxSkips, d.maxSkips); logAllRanks = try v(.logAllRanks, d.logAllRanks)
         saveEvery = try v(.saveEvery, d.saveEvery); keepLast = try v(.keepLast, d.keepLast)
         keepEvery = try v(.keepEvery, d.keepEvery); resume = try v(.resume, d.resume)
@@ -230,6 +234,8 @@ extension TrainConfig {
         try require(logEvery > 0, "log_every", "positive, got \(logEvery)")
         try require(threads >= 0, "threads", "non-negative (0 picks from Slurm, OMP_NUM_THREADS or the cores), got \(threads)")
         try require(zero == 0 || zero == 1, "zero", "0 (plain data parallelism) or 1 (sharded optimizer state), got \(zero)")
+        try require(Recompute(rawValue: recompute) != nil, "recompute",
+                    "one of \(Recompute.allCases.map(\.rawValue).joined(separator: ", ")), got '\(recompute)'")
         try require(bucketMb > 0, "bucket_mb", "positive, got \(bucketMb)")
         try require(maxSkips >= 1, "max_skips", "at least 1, got \(maxSkips)")
         try require(saveEvery >= 0, "save_every", "non-negative (0 saves only at the end and on a stop signal), got \(saveEvery)")

@@ -74,7 +74,7 @@ public final class Trainer {
 
         sharded = config.zero == 1
         model = try Transformer(config: modelConfig, maxRows: config.microBatch, rowLength: config.maxLength,
-                                bufferMultiple: sharded ? ranks : 1)
+                                bufferMultiple: sharded ? ranks : 1, recompute: Recompute(rawValue: config.recompute) ?? .none)
         try source.loadParameters(into: model.parameters, layout: model.layout)
         batch = TokenBatch(maxRows: config.microBatch, rowLength: config.maxLength)
 

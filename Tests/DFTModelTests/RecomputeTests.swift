@@ -1,0 +1,59 @@
+import DFTCore
+import Testing
+@testable import DFTModel
+
+/// Recomputing activations in the backward pass runs the same kernels on the same inputs, so
+/// it must change nothing but memory: losses and gradients bit-identical to keeping them.
+@Suite("Activation recomputation", .serialized)
+struct RecomputeTests {
+    // Three layers: the last is differentiated from the forward pass's state, the others
+    // after recomputation; GQA, bias, tied head.
+    let config = ModelConfig(architecture: "Qwen2ForCausalLM", hiddenSize: 32, intermediateSize: 48,
+                             numHiddenLayers: 3, numAttentionHeads: 4, numKeyValueHeads: 2,
+                             ropeTheta: 10_000, attentionBias: true, vocabSize: 97, tieWordEmbeddings: true,
+                             initializerRange: 0.2)
+
+    /// Two micro-batches accumulated (packing and padding in the first, one full row in the
+    /// second): the second must not see anything the first left in shared buffers.
+    func run(_ recompute: Recompute, threads: Int) throws -> (sums: [LossSums], gradients: [Float], bytes: Int) {
+        Parallel.configure(threads: threads)
+        defer { Parallel.configure(threads: 1) }
+        var rng = SplitMix64(seed: 5)
+        let first: [[ModelFixtures.Sequence]] = [
+            [ModelFixtures.randomSequence(length: 30, vocab: 97, rng: &rng),
+             ModelFixtures.randomSequence(length: 40, vocab: 97, rng: &rng)],
+            [ModelFixtures.randomSequence(length: 50, vocab: 97, rng: &rng)],
+        ]
+        let second: [[ModelFixtures.Sequence]] = [[ModelFixtures.randomSequence(length: 80, vocab: 97, rng: &rng)]]
+        let model = try ModelFixtures.model(config, maxRows: 2, rowLength: 80, chunk: 23, recompute: recompute)
+        let batch = TokenBatch(maxRows: 2, rowLength: 80)
+        var sums: [LossSums] = []
+        for rows in [first, second] {
+            ModelFixtures.fill(batch, rows: rows)
+            model.forward(batch)
+            sums.append(model.lossAndBackward(batch, objective: .dft, gradScale: 0.01))
+        }
+        return (sums, model.gradients.array, model.activationBytes)
+    }
+
+    @Test("selective and full recomputation give bit-identical losses and gradients", arguments: [1, 2])
+    func bitIdentical(threads: Int) throws {
+        let kept = try run(.none, threads: threads)
+        #expect(kept.gradients.contains { $0 != 0 })
+        for mode in [Recompute.selective, .full] {
+            let recomputed = try run(mode, threads: threads)
+            #expect(recomputed.sums == kept.sums, "\(mode)")
+            #expect(recomputed.gradients == kept.gradients, "\(mode)")
+        }
+    }
+
+    @Test("each level keeps less: none > selective > full activation bytes")
+    func memory() throws {
+        let none = try run(.none, threads: 1).bytes
+        let selective = try run(.selective, threads: 1).bytes
+        let full = try run(.full, threads: 1).bytes
+        // Probabilities: [2 rows, 4 heads, 80, 80] floats per layer, two of three layers shared.
+        #expect(none - selective == 2 * (2 * 4 * 80 * 80 * 4))
+        #expect(full < selective)
+    }
+}
