@@ -34,7 +34,10 @@ public struct Scorer {
                 + "but the model's vocabulary has \(modelConfig.vocabSize) entries")
         }
         let rowsPerPass = config.microBatch
-        let model = try Transformer(config: modelConfig, maxRows: rowsPerPass, rowLength: config.maxLength)
+        // Scoring never runs a backward pass, so the layers need not keep their activations:
+        // `full` makes them share one layer's buffers (only each layer's input stays separate).
+        let model = try Transformer(config: modelConfig, maxRows: rowsPerPass, rowLength: config.maxLength,
+                                    recompute: .full)
         try source.loadParameters(into: model.parameters, layout: model.layout)
         let batch = TokenBatch(maxRows: rowsPerPass, rowLength: config.maxLength)
 
