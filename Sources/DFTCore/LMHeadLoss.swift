@@ -10,6 +10,9 @@ public struct LossSums: Sendable, Equatable {
     public var probability: Double = 0
     /// Trained tokens.
     public var tokens: Int = 0
+    /// Sum of KL(pi_ref || pi_theta) over the vocabulary, for objectives with a reference
+    /// model (0 otherwise).
+    public var kl: Double = 0
 
     public init() {}
 
@@ -19,6 +22,7 @@ public struct LossSums: Sendable, Equatable {
         s.nll += b.nll
         s.probability += b.probability
         s.tokens += b.tokens
+        s.kl += b.kl
         return s
     }
 }
@@ -43,6 +47,11 @@ public final class LMHeadLoss: @unchecked Sendable {
     private var chunkTarget: [Int32]       // [chunkTokens]
     private let rowLogP: UnsafeMutableBufferPointer<Double>  // [chunkTokens] log p of each gathered row
     private let rowP: UnsafeMutableBufferPointer<Float>      // [chunkTokens] p of each gathered row
+    private let rowKL: UnsafeMutableBufferPointer<Double>    // [chunkTokens] KL(ref || theta) of each row
+    private let rowReferenceP: UnsafeMutableBufferPointer<Float>  // [chunkTokens] p_ref of each row
+    // The reference model's side, allocated by `enableReference()`.
+    private var referenceLogits: FloatBuffer?       // [chunkTokens, vocab], then p_ref * sum in place
+    private var referenceHiddenChunk: FloatBuffer?  // [chunkTokens, hidden]
     /// Counts of target probabilities in 20 equal bins over [0, 1], added to by every pass
     /// until `resetHistogram()`: the paper's main diagnostic.
     public private(set) var histogram: [Int]
@@ -60,11 +69,39 @@ public final class LMHeadLoss: @unchecked Sendable {
         histogram = [Int](repeating: 0, count: Self.histogramBins)
         rowLogP = .allocate(capacity: chunkTokens)
         rowP = .allocate(capacity: chunkTokens)
+        rowKL = .allocate(capacity: chunkTokens)
+        rowReferenceP = .allocate(capacity: chunkTokens)
     }
 
     deinit {
         rowLogP.deallocate()
         rowP.deallocate()
+        rowKL.deallocate()
+        rowReferenceP.deallocate()
+    }
+
+    /// Allocates the buffers a reference model's logits need (one more logits chunk); call
+    /// once before training with an objective that `needsReference`.
+    public func enableReference() {
+        if referenceLogits != nil { return }
+        referenceLogits = FloatBuffer(count: chunkTokens * vocab)
+        referenceHiddenChunk = FloatBuffer(count: chunkTokens * hidden)
+    }
+
+    /// The frozen reference model's side of the head: its final-norm output and head weight.
+    public struct Reference {
+        public var hidden: UnsafePointer<Float>  // [tokens, hidden]
+        public var weight: UnsafePointer<Float>  // [vocab, hidden]
+        public init(hidden: UnsafePointer<Float>, weight: UnsafePointer<Float>) {
+            self.hidden = hidden
+            self.weight = weight
+        }
+    }
+
+    /// Bytes held (both logits chunks when a reference is enabled).
+    public var bytes: Int {
+        logits.bytes + hiddenChunk.bytes + dHiddenChunk.bytes
+            + (referenceLogits?.bytes ?? 0) + (referenceHiddenChunk?.bytes ?? 0)
     }
 
     /// A chunk size that keeps the logits chunk near `bytes` (default 64 MB), at least 1.
@@ -80,6 +117,7 @@ public final class LMHeadLoss: @unchecked Sendable {
     /// losses` that are asked for: dHidden is overwritten (zero on untrained tokens), dWeight
     /// accumulated. Either may be nil. `logProbabilities` ([tokens]), when given, receives
     /// log p of every trained token at its slot (other slots are left as they are).
+    /// `reference` is required by (and only read for) objectives that `needsReference`.
     ///
     /// hidden: [tokens, hidden] final-norm output; weight: [vocab, hidden] (lm_head, or the
     /// embedding when tied); targets, lossMask: [tokens].
@@ -88,8 +126,11 @@ public final class LMHeadLoss: @unchecked Sendable {
         targets: UnsafePointer<Int32>, lossMask: UnsafePointer<Float>, tokens: Int,
         objective: Objective, gradScale: Float,
         dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
-        logProbabilities: UnsafeMutablePointer<Float>? = nil
+        logProbabilities: UnsafeMutablePointer<Float>? = nil, reference: Reference? = nil
     ) -> LossSums {
+        let reference = objective.needsReference ? reference : nil
+        precondition(!objective.needsReference || reference != nil, "objective \(objective) needs a reference model")
+        precondition(reference == nil || referenceLogits != nil, "LMHeadLoss.enableReference() was not called")
         var sums = LossSums()
         if let dHidden { dHidden.update(repeating: 0, count: tokens * hidden) }
         var next = 0
@@ -103,6 +144,9 @@ public final class LMHeadLoss: @unchecked Sendable {
                     chunkIndex[rows] = next
                     chunkTarget[rows] = targets[next]
                     (hiddenChunk.pointer + rows * hidden).update(from: input + next * hidden, count: hidden)
+                    if let reference, let refChunk = referenceHiddenChunk {
+                        (refChunk.pointer + rows * hidden).update(from: reference.hidden + next * hidden, count: hidden)
+                    }
                     rows += 1
                 }
                 next += 1
@@ -111,11 +155,16 @@ public final class LMHeadLoss: @unchecked Sendable {
             let z = logits.pointer
             BLAS.gemm(transB: true, m: rows, n: vocab, k: hidden,
                       a: hiddenChunk.pointer, b: weight, c: z)
+            if let reference, let refLogits = referenceLogits, let refChunk = referenceHiddenChunk {
+                BLAS.gemm(transB: true, m: rows, n: vocab, k: hidden,
+                          a: refChunk.pointer, b: reference.weight, c: refLogits.pointer)
+            }
             // Each trained token's softmax, loss terms and logit gradient are independent:
             // rows go to the pool's workers; the sums are then added in row order, so the
             // result does not depend on the thread count.
             let wantGradient = dHidden != nil || dWeight != nil
             let logP = rowLogP.baseAddress!, probability = rowP.baseAddress!
+            let rowKLs = rowKL.baseAddress!, referenceProbability = rowReferenceP.baseAddress!
             chunkTarget.withUnsafeBufferPointer { chunkTargets in
                 Parallel.forRanges(rows, minimum: 4) { range in
                     for r in range {
@@ -123,18 +172,42 @@ public final class LMHeadLoss: @unchecked Sendable {
                         let target = Int(chunkTargets[r])
                         let maxLogit = VectorMath.maximum(row, count: vocab)
                         let targetLogit = row[target]
+                        // The reference row first, while the trained row still holds logits:
+                        // KL(ref || theta) = E_ref[z_ref - z] - (max_ref + log S_ref) + (max + log S).
+                        var referenceRow: UnsafeMutablePointer<Float>? = nil
+                        var referenceSum = 1.0, referenceP: Float = .nan, kl = 0.0
+                        if let refLogits = referenceLogits, reference != nil {
+                            let refRow = refLogits.pointer + r * vocab
+                            let refMax = VectorMath.maximum(refRow, count: vocab)
+                            let refTargetLogit = refRow[target]
+                            let (sum, dot) = VectorMath.exponentiate(refRow, count: vocab, shift: refMax,
+                                                                     weightingDifferenceFrom: row)
+                            referenceRow = refRow
+                            referenceSum = sum
+                            referenceP = Float(exp(Double(refTargetLogit) - (Double(refMax) + log(sum))))
+                            kl = dot / sum - (Double(refMax) + log(sum)) + Double(maxLogit)  // + log S below
+                        }
                         // One exponential per logit, kept in place for the gradient.
                         let sumExp = VectorMath.exponentiate(row, count: vocab, shift: maxLogit)
                         let lp = Double(targetLogit) - (Double(maxLogit) + log(sumExp))
                         logP[r] = lp
                         let p = Float(exp(lp))
                         probability[r] = p
+                        referenceProbability[r] = referenceP
+                        rowKLs[r] = referenceRow == nil ? 0 : kl + log(sumExp)
                         if wantGradient {
                             // d/dz [-sg(w) log p] = w * (softmax - onehot), scaled by the global
-                            // normalisation, written over the logits.
-                            let scale = gradScale * objective.weight(probability: p)
-                            let factor = scale / Float(sumExp)  // row holds exp(z - max)
-                            VectorMath.scale(row, count: vocab, by: factor)
+                            // normalisation, written over the logits; asft adds
+                            // lambda * (softmax - p_ref).
+                            let scale = gradScale * objective.weight(probability: p, reference: referenceP)
+                            let lambda = objective.klCoefficient
+                            if let referenceRow, lambda != 0 {
+                                // row holds exp(z - max), referenceRow exp(z_ref - max_ref).
+                                VectorMath.scaleSubtract(row, count: vocab, a: (scale + gradScale * lambda) / Float(sumExp),
+                                                         referenceRow, b: gradScale * lambda / Float(referenceSum))
+                            } else {
+                                VectorMath.scale(row, count: vocab, by: scale / Float(sumExp))
+                            }
                             row[target] -= scale
                         }
                     }
@@ -143,8 +216,9 @@ public final class LMHeadLoss: @unchecked Sendable {
             for r in 0..<rows {
                 let lp = logP[r]
                 let p = probability[r]
-                let w = objective.weight(probability: p)
-                sums.objective += -Double(w) * lp
+                let w = objective.weight(probability: p, reference: referenceProbability[r])
+                sums.objective += -Double(w) * lp + Double(objective.klCoefficient) * rowKLs[r]
+                sums.kl += rowKLs[r]
                 sums.nll += -lp
                 sums.probability += Double(p)
                 sums.tokens += 1

@@ -72,6 +72,59 @@ public enum VectorMath {
         return total
     }
 
+    /// Replaces p[i] by e_i = exp(p[i] - shift) and returns sum(e_i) and sum(e_i * (p[i] - q[i]))
+    /// with the original p[i]: a reference softmax pass that also yields E_ref[z_ref - z], the
+    /// cross term of KL(ref || theta). Accumulated like `exponentiate`.
+    @inline(__always)
+    public static func exponentiate(_ p: UnsafeMutablePointer<Float>, count: Int, shift: Float,
+                                    weightingDifferenceFrom q: UnsafePointer<Float>) -> (sum: Double, dot: Double) {
+        let shiftLanes = Lanes(repeating: shift)
+        var total: Double = 0, totalDot: Double = 0
+        var start = 0
+        while start < count {
+            let end = min(count, start + 512)
+            var lanes = Lanes(repeating: 0), dotLanes = Lanes(repeating: 0)
+            var i = start
+            while i + width <= end {
+                let x = load(p + i)
+                let e = fastExp(x - shiftLanes)
+                store(e, p + i)
+                lanes += e
+                dotLanes += e * (x - load(q + i))
+                i += width
+            }
+            var partial = lanes.sum(), partialDot = dotLanes.sum()
+            while i < end {
+                let x = p[i]
+                let e = DFTCore.fastExp(x - shift)
+                p[i] = e
+                partial += e
+                partialDot += e * (x - q[i])
+                i += 1
+            }
+            total += Double(partial)
+            totalDot += Double(partialDot)
+            start = end
+        }
+        return (total, totalDot)
+    }
+
+    /// p[i] = a * p[i] - b * q[i].
+    @inline(__always)
+    public static func scaleSubtract(_ p: UnsafeMutablePointer<Float>, count: Int, a: Float,
+                                     _ q: UnsafePointer<Float>, b: Float) {
+        let aLanes = Lanes(repeating: a), bLanes = Lanes(repeating: b)
+        var i = 0
+        while i + width <= count {
+            store(aLanes * load(p + i) - bLanes * load(q + i), p + i)
+            i += width
+        }
+        while i < count {
+            p[i] = a * p[i] - b * q[i]
+            i += 1
+        }
+    }
+
     /// p[i] *= factor.
     @inline(__always)
     public static func scale(_ p: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {

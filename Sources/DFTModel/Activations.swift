@@ -41,7 +41,8 @@ final class Activations {
     let dScores: FloatBuffer       // [workers, queryPanel, rowLength] attention backward scratch
     let normPartials: FloatBuffer  // [RMSNorm.backwardBlocks, hidden] partial weight gradients
 
-    init(config c: ModelConfig, maxRows: Int, rowLength: Int, recompute: Recompute) {
+    /// `backward: false` (a frozen model) leaves the backward scratch empty.
+    init(config c: ModelConfig, maxRows: Int, rowLength: Int, recompute: Recompute, backward: Bool = true) {
         self.maxRows = maxRows
         self.rowLength = rowLength
         let n = maxRows * rowLength, h = c.hiddenSize, f = c.intermediateSize
@@ -78,14 +79,15 @@ final class Activations {
         output = FloatBuffer(count: n * h)
         finalNorm = FloatBuffer(count: n * h)
         finalRstd = FloatBuffer(count: n)
-        dResidual = FloatBuffer(count: n * h)
-        dNorm = FloatBuffer(count: n * h)
-        dQKV = FloatBuffer(count: n * qkvWidth)
-        dAttention = FloatBuffer(count: n * attentionWidth)
-        dGateUp = FloatBuffer(count: n * 2 * f)
-        dMLP = FloatBuffer(count: n * f)
-        dScores = FloatBuffer(count: Attention.scratchCount(rowLength: rowLength))  // the model uses the default panel
-        normPartials = FloatBuffer(count: RMSNorm.backwardBlocks * h)
+        let b = backward ? 1 : 0
+        dResidual = FloatBuffer(count: b * n * h)
+        dNorm = FloatBuffer(count: b * n * h)
+        dQKV = FloatBuffer(count: b * n * qkvWidth)
+        dAttention = FloatBuffer(count: b * n * attentionWidth)
+        dGateUp = FloatBuffer(count: b * n * 2 * f)
+        dMLP = FloatBuffer(count: b * n * f)
+        dScores = FloatBuffer(count: b * Attention.scratchCount(rowLength: rowLength))  // the model uses the default panel
+        normPartials = FloatBuffer(count: b * RMSNorm.backwardBlocks * h)
     }
 
     /// Bytes held, for the memory report (a buffer shared by several layers counts once).

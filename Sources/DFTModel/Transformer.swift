@@ -10,7 +10,7 @@ public final class Transformer: @unchecked Sendable {
     public let config: ModelConfig
     public let layout: ParameterLayout
     public let parameters: FloatBuffer  // [paddedCount] all weights, HF names via layout; zero tail
-    public let gradients: FloatBuffer   // [paddedCount] same layout
+    public let gradients: FloatBuffer   // [paddedCount] same layout; empty for a frozen model
     /// layout.count rounded up to a multiple of `bufferMultiple`, so that ZeRO can cut the
     /// buffers into equal shards; the tail past layout.count stays zero.
     public let paddedCount: Int
@@ -33,7 +33,7 @@ public final class Transformer: @unchecked Sendable {
     let offsets: ParameterOffsets
 
     public init(config: ModelConfig, maxRows: Int, rowLength: Int, lossChunkTokens: Int? = nil,
-                bufferMultiple: Int = 1, recompute: Recompute = .none) throws {
+                bufferMultiple: Int = 1, recompute: Recompute = .none, trainable: Bool = true) throws {
         try config.validate()
         self.config = config
         self.recompute = recompute
@@ -42,20 +42,22 @@ public final class Transformer: @unchecked Sendable {
         layout = ParameterLayout(config: config)
         paddedCount = (layout.count + bufferMultiple - 1) / bufferMultiple * bufferMultiple
         parameters = FloatBuffer(count: paddedCount)
-        gradients = FloatBuffer(count: paddedCount)
+        // A frozen model (a reference for asft / iw-sft) has no gradients to hold.
+        gradients = FloatBuffer(count: trainable ? paddedCount : 0)
         offsets = ParameterOffsets(layout: layout, config: config)
         rope = RotaryEmbedding(headDim: config.headDim, maxPositions: rowLength,
                                inverseFrequencies: config.ropeInverseFrequencies)
         attention = Attention(heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads,
                               headDim: config.headDim)
-        activations = Activations(config: config, maxRows: maxRows, rowLength: rowLength, recompute: recompute)
+        activations = Activations(config: config, maxRows: maxRows, rowLength: rowLength, recompute: recompute,
+                                  backward: trainable)
         let chunk = lossChunkTokens
             ?? LMHeadLoss.chunkTokens(vocab: config.vocabSize, maxTokens: maxRows * rowLength)
         lossHead = LMHeadLoss(vocab: config.vocabSize, hidden: config.hiddenSize, chunkTokens: chunk)
     }
 
-    /// Bytes of activations and backward scratch.
-    public var activationBytes: Int { activations.bytes }
+    /// Bytes of activations and backward scratch (the LM head's logits chunks included).
+    public var activationBytes: Int { activations.bytes + lossHead.bytes }
 
     @inline(__always) func p(_ offset: Int) -> UnsafeMutablePointer<Float> { parameters.pointer + offset }
     @inline(__always) func g(_ offset: Int) -> UnsafeMutablePointer<Float> { gradients.pointer + offset }
@@ -148,32 +150,46 @@ public final class Transformer: @unchecked Sendable {
         }
     }
 
-    /// The objective's sums over the batch's trained tokens, without gradients. Call after `forward`.
+    /// The objective's sums over the batch's trained tokens, without gradients. Call after
+    /// `forward`; for an objective that needs a reference model, after `reference.forward` on
+    /// the same batch too.
     public func loss(_ batch: TokenBatch, objective: Objective,
-                     logProbabilities: UnsafeMutablePointer<Float>? = nil) -> LossSums {
-        runHead(batch, objective: objective, gradScale: 0, withGradients: false, logProbabilities: logProbabilities)
+                     logProbabilities: UnsafeMutablePointer<Float>? = nil, reference: Transformer? = nil) -> LossSums {
+        runHead(batch, objective: objective, gradScale: 0, withGradients: false,
+                logProbabilities: logProbabilities, reference: reference)
     }
 
     /// The objective's sums, and the gradients of `gradScale * sum of per-token losses` added
-    /// into `gradients`. Call after `forward` on the same batch. gradScale is 1 / (trained
-    /// tokens of the whole optimizer step), so that micro-batches and ranks simply add.
-    public func lossAndBackward(_ batch: TokenBatch, objective: Objective, gradScale: Float) -> LossSums {
-        let sums = runHead(batch, objective: objective, gradScale: gradScale, withGradients: true)
+    /// into `gradients`. Call after `forward` (and `reference.forward`) on the same batch.
+    /// gradScale is 1 / (trained tokens of the whole optimizer step), so that micro-batches and
+    /// ranks simply add.
+    public func lossAndBackward(_ batch: TokenBatch, objective: Objective, gradScale: Float,
+                                reference: Transformer? = nil) -> LossSums {
+        precondition(gradients.count == paddedCount, "a frozen model has no gradients")
+        let sums = runHead(batch, objective: objective, gradScale: gradScale, withGradients: true, reference: reference)
         backward(batch)
         return sums
     }
 
-    private func runHead(_ batch: TokenBatch, objective: Objective, gradScale: Float,
-                         withGradients: Bool, logProbabilities: UnsafeMutablePointer<Float>? = nil) -> LossSums {
+    private func runHead(_ batch: TokenBatch, objective: Objective, gradScale: Float, withGradients: Bool,
+                         logProbabilities: UnsafeMutablePointer<Float>? = nil, reference: Transformer?) -> LossSums {
         let a = activations
         let headWeight = offsets.lmHead
+        if let reference {
+            precondition(reference.config.vocabSize == config.vocabSize && reference.config.hiddenSize == config.hiddenSize
+                         && reference.rowLength == rowLength, "the reference model's shape differs from the trained model's")
+        }
+        let referenceHead = reference.map {
+            LMHeadLoss.Reference(hidden: $0.activations.finalNorm.pointer, weight: $0.p($0.offsets.lmHead))
+        }
         return timer.measure(.lmHeadAndLoss) { batch.targets.withUnsafeBufferPointer { targets in
             batch.lossMask.withUnsafeBufferPointer { mask in
                 lossHead.run(hidden: a.finalNorm.pointer, weight: p(headWeight),
                              targets: targets.baseAddress!, lossMask: mask.baseAddress!,
                              tokens: batch.tokens, objective: objective, gradScale: gradScale,
                              dHidden: withGradients ? a.dNorm.pointer : nil,
-                             dWeight: withGradients ? g(headWeight) : nil, logProbabilities: logProbabilities)
+                             dWeight: withGradients ? g(headWeight) : nil, logProbabilities: logProbabilities,
+                             reference: referenceHead)
             }
         } }
     }

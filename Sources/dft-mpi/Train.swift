@@ -66,6 +66,15 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("power-alpha"), help: "Exponent of dft-power, -p^alpha log p. (default: \(defaults.powerAlpha))")
     var powerAlpha: Double?
 
+    @Option(name: .customLong("asft-lambda"), help: "Weight lambda of asft's KL(pi_ref || pi_theta), pi_ref the frozen starting model. (default: \(defaults.asftLambda))")
+    var asftLambda: Double?
+
+    @Option(name: .customLong("iw-clip-low"), help: "Lower bound of iw-sft's weight p / p_ref. (default: \(defaults.iwClipLow))")
+    var iwClipLow: Double?
+
+    @Option(name: .customLong("iw-clip-high"), help: "Upper bound of iw-sft's weight p / p_ref. (default: \(defaults.iwClipHigh))")
+    var iwClipHigh: Double?
+
     @Option(help: "Peak learning rate. (default: \(defaults.lr); demo: \(demo("lr")))")
     var lr: Double?
 
@@ -184,6 +193,7 @@ struct Train: ParsableCommand {
         set("prompt_field", promptField); set("response_field", responseField)
         set("messages_field", messagesField); set("text_field", textField)
         set("sft_warmup_steps", sftWarmupSteps); set("clamp_floor", clampFloor); set("power_alpha", powerAlpha)
+        set("asft_lambda", asftLambda); set("iw_clip_low", iwClipLow); set("iw_clip_high", iwClipHigh)
         set("lr", lr); set("min_lr", minLr); set("schedule", schedule); set("warmup_ratio", warmupRatio)
         set("optimizer", optimizer); set("beta1", beta1); set("beta2", beta2); set("adam_eps", adamEps)
         set("weight_decay", weightDecay); set("clip", clip)

@@ -29,7 +29,7 @@ extension CoreKernels {
 
         @Test("every listed name parses and round-trips through name")
         func namesRoundTrip() {
-            #expect(Objective.names == ["sft", "dft", "dft-clamp", "dft-power", "chord-phi"])
+            #expect(Objective.names == ["sft", "dft", "dft-clamp", "dft-power", "chord-phi", "asft", "iw-sft"])
             for name in Objective.names {
                 #expect(Objective(name: name)?.name == name)
             }
@@ -44,9 +44,28 @@ extension CoreKernels {
             #expect(Objective(name: "dft-power") == .dftPower(alpha: 1))
             #expect(Objective(name: "dft-power", parameter: 0.5) == .dftPower(alpha: 0.5))
             #expect(Objective(name: "chord-phi") == .chordPhi)
+            #expect(Objective(name: "asft") == .asft(lambda: 0.1))
+            #expect(Objective(name: "asft", parameter: 0.5) == .asft(lambda: 0.5))
+            #expect(Objective(name: "iw-sft") == .iwSFT(low: 0.2, high: 1.8))
+            #expect(Objective(name: "iw-sft", clip: (0.5, 1.5)) == .iwSFT(low: 0.5, high: 1.5))
         }
 
-        @Test("unknown names are rejected", arguments: ["", "DFT", "dft_clamp", "asft", "sft "])
+        @Test("asft weighs like dft plus a KL term; iw-sft clamps p / p_ref; only they need a reference")
+        func referenceObjectives() {
+            let asft = Objective.asft(lambda: 0.1), iw = Objective.iwSFT(low: 0.2, high: 1.8)
+            for p in Self.probabilities { #expect(asft.weight(probability: p, reference: 0.5) == p) }
+            #expect(asft.klCoefficient == 0.1 && iw.klCoefficient == 0 && Objective.dft.klCoefficient == 0)
+            #expect(iw.weight(probability: 0.3, reference: 0.3) == 1)
+            #expect(iw.weight(probability: 0.3, reference: 0.6) == 0.5)
+            #expect(iw.weight(probability: 0.9, reference: 0.1) == 1.8)
+            #expect(iw.weight(probability: 0.01, reference: 0.5) == 0.2)
+            #expect(iw.weight(probability: 0.5, reference: 0) == 1.8)
+            #expect(iw.weight(probability: .nan, reference: 0.5).isNaN)
+            #expect(asft.needsReference && iw.needsReference)
+            #expect(![Objective.sft, .dft, .dftClamp(floor: 0.1), .dftPower(alpha: 2), .chordPhi].contains { $0.needsReference })
+        }
+
+        @Test("unknown names are rejected", arguments: ["", "DFT", "dft_clamp", "ASFT", "iw_sft", "sft "])
         func unknown(name: String) {
             #expect(Objective(name: name) == nil)
         }

@@ -110,6 +110,37 @@ struct TrainerTests {
         #expect(runs[1].params == runs[0].params && runs[2].params == runs[0].params)
     }
 
+    /// The reference model is the starting model, so at the first step p_ref = p: iw-sft's
+    /// weight is exactly 1 (sft) and asft's KL and its gradient vanish (dft). Later steps move
+    /// the trained model away from the reference and the runs part.
+    @Test("asft and iw-sft: the first step equals dft's and sft's, KL is 0 then grows")
+    func referenceObjectivesStartAtTheirBase() throws {
+        let data = ListDataset.random(count: 16, vocab: 23, lengths: 3...16, seed: 6)
+        func run(_ objective: String) throws -> (losses: [Double], kl: [Double], firstParams: [Float]) {
+            let t = try trainer(["lr": 3e-3, "global_batch": 4, "micro_batch": 2, "steps": 4,
+                                 "objective": objective, "asft_lambda": 0.5], data: data)
+            #expect((t.reference != nil) == (objective == "asft" || objective == "iw-sft"))
+            var losses: [Double] = [], kl: [Double] = [], firstParams: [Float] = []
+            try t.run {
+                losses.append($0.objective)
+                kl.append($0.kl)
+                if $0.step == 0 { firstParams = t.model.parameters.array }
+                return true
+            }
+            return (losses, kl, firstParams)
+        }
+        let sft = try run("sft"), dft = try run("dft"), iw = try run("iw-sft"), asft = try run("asft")
+        #expect(iw.losses[0] == sft.losses[0] && iw.firstParams == sft.firstParams)
+        #expect(iw.losses.last != sft.losses.last, "iw-sft never left sft: \(iw.losses) vs \(sft.losses)")
+        #expect(abs(asft.kl[0]) < 1e-9 && abs(iw.kl[0]) < 1e-9)
+        #expect(asft.kl.last! > 1e-6 && iw.kl.last! > 1e-6, "kl \(asft.kl), \(iw.kl)")
+        #expect(abs(asft.losses[0] - dft.losses[0]) <= 1e-9 * abs(dft.losses[0]))
+        var worst: Float = 0
+        for (a, b) in zip(asft.firstParams, dft.firstParams) { worst = max(worst, abs(a - b)) }
+        #expect(worst < 1e-6, "asft's first step differs from dft's by \(worst)")
+        #expect(dft.kl.allSatisfy { $0 == 0 })
+    }
+
     @Test("A global batch that does not divide into micro-batches is an error naming both")
     func indivisible() throws {
         let data = ListDataset.random(count: 8, vocab: 23, lengths: 4...8, seed: 2)

@@ -25,11 +25,16 @@ extension Integration {
         struct Case: Sendable, CustomTestStringConvertible {
             let launch: Launch
             let zero: Int
-            var testDescription: String { "\(launch), zero \(zero)" }
+            var objective = "dft"
+            var testDescription: String { "\(launch), zero \(zero), \(objective)" }
         }
 
+        /// asft and iw-sft compare against the starting model: a resumed run must rebuild that
+        /// reference from --model, not from the checkpoint it continues.
         static let sameRanks = [Case(launch: .plain, zero: 0), Case(launch: .mpirun(ranks: 2), zero: 0),
-                                Case(launch: .mpirun(ranks: 2), zero: 1)]
+                                Case(launch: .mpirun(ranks: 2), zero: 1),
+                                Case(launch: .plain, zero: 0, objective: "asft"),
+                                Case(launch: .mpirun(ranks: 2), zero: 1, objective: "iw-sft")]
 
         /// Stops `settings` after `stopAt` steps in `out` and checks that it said so and saved.
         func stoppedRun(_ launch: Launch, _ settings: TrainSettings, out: String, in scratch: Scratch,
@@ -66,7 +71,7 @@ extension Integration {
         func exactOnTheSameRanks(_ c: Case) throws {
             let scratch = try Scratch()
             defer { scratch.remove() }
-            let settings = base.with { $0.zero = c.zero }
+            let settings = base.with { $0.zero = c.zero; $0.objective = c.objective }
 
             let whole = try TrainJob(c.launch, settings, in: scratch)
             let wholeResult = try whole.run()

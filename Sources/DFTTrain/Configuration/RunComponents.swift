@@ -83,9 +83,11 @@ public enum RunComponents {
         let parameter: Float? = switch config.objective {
         case "dft-clamp": Float(config.clampFloor)
         case "dft-power": Float(config.powerAlpha)
+        case "asft": Float(config.asftLambda)
         default: nil
         }
-        guard let objective = Objective(name: config.objective, parameter: parameter) else {
+        guard let objective = Objective(name: config.objective, parameter: parameter,
+                                        clip: (Float(config.iwClipLow), Float(config.iwClipHigh))) else {
             throw ConfigError("'objective' must be one of \(Objective.names.joined(separator: ", ")), got '\(config.objective)'")
         }
         return objective

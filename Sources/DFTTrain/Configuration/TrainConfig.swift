@@ -34,6 +34,11 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var sftWarmupSteps = 0
     public var clampFloor = 0.01
     public var powerAlpha = 1.0
+    /// asft: weight of KL(pi_ref || pi_theta), pi_ref the frozen starting model.
+    public var asftLambda = 0.1
+    /// iw-sft: bounds of the importance weight p / p_ref.
+    public var iwClipLow = 0.2
+    public var iwClipHigh = 1.8
     public var optimizer = "adamw"
     public var lr = 5e-5
     public var minLr = 0.0
@@ -86,6 +91,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case objective
         case sftWarmupSteps = "sft_warmup_steps"
         case clampFloor = "clamp_floor", powerAlpha = "power_alpha"
+        case asftLambda = "asft_lambda", iwClipLow = "iw_clip_low", iwClipHigh = "iw_clip_high"
         case optimizer, lr, minLr = "min_lr", schedule, warmupRatio = "warmup_ratio"
         case beta1, beta2, adamEps = "adam_eps", weightDecay = "weight_decay", clip
         case steps, epochs, globalBatch = "global_batch", microBatch = "micro_batch"
@@ -122,6 +128,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         objective = try v(.objective, d.objective)
         sftWarmupSteps = try v(.sftWarmupSteps, d.sftWarmupSteps)
         clampFloor = try v(.clampFloor, d.clampFloor); powerAlpha = try v(.powerAlpha, d.powerAlpha)
+        asftLambda = try v(.asftLambda, d.asftLambda)
+        iwClipLow = try v(.iwClipLow, d.iwClipLow); iwClipHigh = try v(.iwClipHigh, d.iwClipHigh)
         optimizer = try v(.optimizer, d.optimizer); lr = try v(.lr, d.lr); minLr = try v(.minLr, d.minLr)
         schedule = try v(.schedule, d.schedule); warmupRatio = try v(.warmupRatio, d.warmupRatio)
         beta1 = try v(.beta1, d.beta1); beta2 = try v(.beta2, d.beta2); adamEps = try v(.adamEps, d.adamEps)
@@ -244,6 +252,9 @@ extension TrainConfig {
         try require(!resume.isEmpty, "resume", "auto, never, or a checkpoint path")
         try require(clampFloor >= 0 && clampFloor <= 1, "clamp_floor", "in [0, 1], got \(clampFloor)")
         try require(powerAlpha >= 0, "power_alpha", "non-negative, got \(powerAlpha)")
+        try require(asftLambda >= 0 && asftLambda.isFinite, "asft_lambda", "non-negative, got \(asftLambda)")
+        try require(iwClipLow >= 0 && iwClipLow <= 1, "iw_clip_low", "in [0, 1], got \(iwClipLow)")
+        try require(iwClipHigh >= 1 && iwClipHigh.isFinite, "iw_clip_high", "at least 1, got \(iwClipHigh)")
         try require(seed >= 0, "seed", "non-negative, got \(seed)")
         try require(!out.isEmpty, "out", "a directory path")
     }

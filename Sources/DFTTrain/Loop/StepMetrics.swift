@@ -26,6 +26,8 @@ public struct StepMetrics: Sendable {
     public var nll: Double { sums.tokens > 0 ? sums.nll / Double(sums.tokens) : .nan }
     /// Mean target-token probability over trained tokens.
     public var meanProbability: Double { sums.tokens > 0 ? sums.probability / Double(sums.tokens) : .nan }
+    /// Mean KL(pi_ref || pi_theta) over trained tokens (0 when the objective has no reference).
+    public var kl: Double { sums.tokens > 0 ? sums.kl / Double(sums.tokens) : .nan }
 }
 
 import DFTCore

@@ -21,6 +21,8 @@ public final class Trainer {
     public let model: Transformer
     public let dataset: any Dataset
     public let objective: Objective
+    /// The frozen starting model that asft and iw-sft compare against (nil for the others).
+    public let reference: Transformer?
     public let totalSteps: Int
     public let microSteps: Int
     public let schedule: LearningRateSchedule
@@ -37,7 +39,7 @@ public final class Trainer {
     public private(set) var step = 0
     public private(set) var skippedSteps = 0
     public private(set) var consecutiveSkips = 0
-    private var metricBuffer = [Double](repeating: 0, count: 8)
+    private var metricBuffer = [Double](repeating: 0, count: 9)
     private var collectingBuckets = false
     private var nextBucket = 0
 
@@ -77,6 +79,19 @@ public final class Trainer {
                                 bufferMultiple: sharded ? ranks : 1, recompute: Recompute(rawValue: config.recompute) ?? .none)
         try source.loadParameters(into: model.parameters, layout: model.layout)
         batch = TokenBatch(maxRows: config.microBatch, rowLength: config.maxLength)
+        if objective.needsReference {
+            // The frozen starting model: a copy of the weights just loaded (a resumed run then
+            // overwrites `model` only), forward-only, layers sharing one layer's activations.
+            // The trained model's head computes its logits beside its own, so the reference's
+            // head is never run: a one-token chunk instead of ~64 MB.
+            let frozen = try Transformer(config: modelConfig, maxRows: config.microBatch, rowLength: config.maxLength,
+                                         lossChunkTokens: 1, recompute: .full, trainable: false)
+            frozen.parameters.pointer.update(from: model.parameters.pointer, count: model.layout.count)
+            model.lossHead.enableReference()
+            reference = frozen
+        } else {
+            reference = nil
+        }
 
         let shardCount = model.paddedCount / (sharded ? ranks : 1)
         shard = sharded ? communicator.rank * shardCount ..< (communicator.rank + 1) * shardCount
@@ -160,10 +175,12 @@ public final class Trainer {
             loader.fill(batch, step: step, firstRow: firstRow(micro: micro), rowCount: rows)
             for i in 0..<batch.tokens where batch.segments[i] >= 0 { inputTokens += 1 }
             model.forward(batch)
+            let frozen = objective.needsReference ? reference : nil
+            frozen?.forward(batch)
             // Buckets overlap the last micro-batch's backward pass, when gradients become final.
             collectingBuckets = !sharded && ranks > 1 && micro == microSteps - 1
             nextBucket = 0
-            sums = sums + model.lossAndBackward(batch, objective: objective, gradScale: gradScale)
+            sums = sums + model.lossAndBackward(batch, objective: objective, gradScale: gradScale, reference: frozen)
             collectingBuckets = false
         }
         if debug.poisons(rank: communicator.rank, step: step) { sums.objective = .nan }
@@ -189,6 +206,7 @@ public final class Trainer {
         // Under ZeRO each rank holds one shard of the gradients: add up the squares too.
         let localSquares = GradientNorm.sumOfSquares(model.gradients, range: shard)
         metricBuffer[7] = sharded ? localSquares : 0
+        metricBuffer[8] = sums.kl
         communicator.allreduceSum(&metricBuffer)
         let squares = sharded ? metricBuffer[7] : localSquares
         var global = LossSums()
@@ -196,6 +214,7 @@ public final class Trainer {
         global.nll = metricBuffer[1]
         global.probability = metricBuffer[2]
         global.tokens = Int(metricBuffer[3])
+        global.kl = metricBuffer[8]
 
         let lr = schedule.learningRate(at: step)
         let norm = squares.squareRoot()
@@ -239,7 +258,8 @@ public final class Trainer {
     public func evaluate(step evalStep: Int, firstRow: Int = 0) -> LossSums {
         loader.fill(batch, step: evalStep, firstRow: firstRow, rowCount: config.microBatch)
         model.forward(batch)
-        return model.loss(batch, objective: objective)
+        reference?.forward(batch)
+        return model.loss(batch, objective: objective, reference: reference)
     }
 
     /// The optimizer range of every rank (what each holds under ZeRO-1; all of it on rank 0 otherwise).

@@ -231,7 +231,8 @@ public struct TrainingSession {
                 + "\(optimizer), lr \(config.lr) \(config.schedule), warm-up \(t.schedule.warmupSteps) steps, "
                 + "clip \(config.clip), weight decay \(config.weightDecay)",
             "memory: parameters + gradients \(Self.bytes(t.model.parameters.bytes + t.model.gradients.bytes)), "
-                + "optimizer state \(Self.bytes(t.optimizer.stateBytes)) on this rank, activations \(Self.bytes(t.model.activationBytes))",
+                + "optimizer state \(Self.bytes(t.optimizer.stateBytes)) on this rank, activations \(Self.bytes(t.model.activationBytes))"
+                + (t.reference.map { ", frozen reference model \(Self.bytes($0.parameters.bytes + $0.activationBytes))" } ?? ""),
             "output: \(config.out)/config.yaml, metrics.h5, checkpoints/ (every \(config.saveEvery > 0 ? "\(config.saveEvery) steps" : "run end") and on SIGTERM/SIGUSR1)",
         ]).compactMap { $0 }
     }

@@ -11,7 +11,7 @@ public final class MetricsFile {
         ("step", .int64), ("epoch", .int64), ("objective", .float64), ("nll", .float64),
         ("mean_p", .float64), ("lr", .float64), ("grad_norm", .float64), ("tokens", .int64),
         ("input_tokens", .int64), ("tokens_per_s", .float64), ("step_seconds", .float64),
-        ("comm_wait_seconds", .float64), ("skipped", .int64),
+        ("comm_wait_seconds", .float64), ("skipped", .int64), ("kl", .float64),
     ]
 
     let file: HDF5File
@@ -63,7 +63,11 @@ public final class MetricsFile {
             let steps = try root.readDoubles("step")
             let keep = steps.firstIndex { Int($0) >= step } ?? steps.count
             var columns: [String: [Double]] = [:]
-            for (name, _) in scalarColumns { columns[name] = Array(try root.readDoubles(name).prefix(keep)) }
+            for (name, _) in scalarColumns {
+                // A file from before a column existed (kl) gets zeros for it.
+                let values = root.exists(name) ? try root.readDoubles(name) : [Double](repeating: 0, count: steps.count)
+                columns[name] = Array(values.prefix(keep))
+            }
             let closes = try root.readDoubles("p_histogram_step")
             let keepHistograms = closes.firstIndex { Int($0) > step } ?? closes.count
             let histogram = Array(try root.readDoubles("p_histogram").prefix(keepHistograms * LMHeadLoss.histogramBins))
@@ -93,6 +97,7 @@ public final class MetricsFile {
         try add("step_seconds", m.seconds)
         try add("comm_wait_seconds", m.commWaitSeconds)
         try add("skipped", m.skipped ? 1 : 0)
+        try add("kl", m.sums.tokens > 0 ? m.kl : 0)
     }
 
     /// One histogram row, for the interval that ends after `stepsDone` steps.

@@ -89,6 +89,9 @@ public final class ProgressReporter {
             "\(m.objectiveUsed.name) \(fixed(sums.objective / t, 4))",
             "nll \(fixed(sums.nll / t, 4))",
             "p \(fixed(sums.probability / t, 4))",
+        ]
+        if m.objectiveUsed.needsReference { parts.append("kl \(fixed(sums.kl / t, 4))") }
+        parts += [
             "resp tok \(sums.tokens)",
             "lr \(scientific(m.learningRate))",
             "gnorm \(fixed(m.gradNorm, 3))",

@@ -34,10 +34,10 @@ public struct Scorer {
                 + "but the model's vocabulary has \(modelConfig.vocabSize) entries")
         }
         let rowsPerPass = config.microBatch
-        // Scoring never runs a backward pass, so the layers need not keep their activations:
-        // `full` makes them share one layer's buffers (only each layer's input stays separate).
+        // Scoring never runs a backward pass: no gradients or backward scratch, and the layers
+        // share one layer's activation buffers (`full`; only each layer's input stays separate).
         let model = try Transformer(config: modelConfig, maxRows: rowsPerPass, rowLength: config.maxLength,
-                                    recompute: .full)
+                                    recompute: .full, trainable: false)
         try source.loadParameters(into: model.parameters, layout: model.layout)
         let batch = TokenBatch(maxRows: rowsPerPass, rowLength: config.maxLength)
 

@@ -172,7 +172,7 @@ func expectIdentical(_ run: DebugDump, to reference: DebugDump, _ label: String,
 
 /// The metrics columns that depend only on the optimisation (not on timing).
 let deterministicMetricsColumns = ["step", "epoch", "objective", "nll", "mean_p", "lr", "grad_norm",
-                                   "tokens", "input_tokens", "skipped"]
+                                   "tokens", "input_tokens", "skipped", "kl"]
 
 /// Every column of docs/CHECKPOINT.md's metrics file, one row per step.
 let documentedMetricsColumns = deterministicMetricsColumns + ["tokens_per_s", "step_seconds", "comm_wait_seconds"]
