@@ -30,6 +30,22 @@ extension Integration {
             }
         }
 
+        /// Each rank runs its own copy of the frozen reference on its own rows; the KL term and
+        /// the importance weights are per token, so the global normalisation still holds.
+        @Test("asft and iw-sft (frozen reference) on 2 and 4 ranks give the single-process run",
+              arguments: ["asft", "iw-sft"])
+        func referenceObjectives(objective: String) throws {
+            let single = base.with { $0.objective = objective }
+            let reference = try RunCache.shared.dump(.plain, single)
+            expectWellFormed(reference, steps: single.steps, parameterCount: try single.model.parameterCount,
+                             "\(objective), 1 process")
+            for (ranks, micro, zero) in [(2, 1, 0), (4, 2, 1)] {
+                let settings = single.with { $0.zero = zero; $0.microBatch = micro }
+                let dump = try RunCache.shared.dump(.mpirun(ranks: ranks), settings)
+                expectEquivalent(dump, to: reference, "\(objective), zero \(zero), \(ranks) ranks x micro-batch \(micro)")
+            }
+        }
+
         @Test("ZeRO-1 on one process equals plain AdamW", arguments: ["sft", "dft"])
         func zeroOnOneProcess(objective: String) throws {
             let settings = base.with { $0.objective = objective }
