@@ -30,7 +30,13 @@ public final class FloatBuffer: @unchecked Sendable {
         set { pointer[index] = newValue }
     }
 
-    public func zero() { pointer.update(repeating: 0, count: count) }
+    /// Sets every element to 0, in parallel for large buffers (a model's gradients every step).
+    public func zero() {
+        let pointer = self.pointer
+        Parallel.forRanges(count, minimum: 1 << 20) { range in
+            (pointer + range.lowerBound).update(repeating: 0, count: range.count)
+        }
+    }
 
     public func copy(from other: FloatBuffer) {
         precondition(other.count == count, "FloatBuffer copy: \(other.count) != \(count)")

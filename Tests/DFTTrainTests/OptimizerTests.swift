@@ -75,6 +75,42 @@ struct OptimizerTests {
         #expect(g[0] == 0.3, "0 disables")
     }
 
+    @Test("The clip factor applied while reading gradients equals clipping them first (AdamW, SGD)")
+    func fusedClipFactor() {
+        let layout = layout()
+        var rng = SplitMix64(seed: 12)
+        let start = FloatBuffer(count: layout.count), grads = FloatBuffer(count: layout.count)
+        for i in 0..<layout.count { start[i] = Float(rng.nextNormal()); grads[i] = Float(rng.nextNormal()) }
+        let factor: Float = 0.37
+        let scaled = FloatBuffer(count: layout.count)
+        for i in 0..<layout.count { scaled[i] = grads[i] * factor }
+        for make in [{ AdamW(layout: layout) as any Optimizer }, { SGD(layout: layout, weightDecay: 0.1) as any Optimizer }] {
+            let fused = FloatBuffer(count: layout.count), separate = FloatBuffer(count: layout.count)
+            fused.copy(from: start); separate.copy(from: start)
+            let a = make(), b = make()
+            for _ in 0..<3 {
+                a.update(parameters: fused, gradients: grads, learningRate: 1e-2, gradientScale: factor)
+                b.update(parameters: separate, gradients: scaled, learningRate: 1e-2)
+            }
+            #expect(fused.array == separate.array)
+        }
+    }
+
+    @Test("The sum of squares matches Double and is the same on 1 and 2 threads", arguments: [0, 1, 1000, 70_001])
+    func sumOfSquares(count: Int) {
+        var rng = SplitMix64(seed: UInt64(count))
+        let g = FloatBuffer(count: count)
+        for i in 0..<count { g[i] = Float(rng.nextNormal()) }
+        let reference = (0..<count).reduce(0.0) { $0 + Double(g[$1]) * Double(g[$1]) }
+        let one = GradientNorm.sumOfSquares(g)
+        Parallel.configure(threads: 2)
+        defer { Parallel.configure(threads: 1) }
+        let two = GradientNorm.sumOfSquares(g)
+        #expect(one == two)
+        #expect(abs(one - reference) <= 1e-6 * max(1, reference), "\(one) vs \(reference)")
+        #expect(GradientNorm.sumOfSquares(g, range: 10..<max(10, count)) <= one)
+    }
+
     @Test("Cosine schedule with warm-up, as transformers computes it")
     func cosine() {
         let s = LearningRateSchedule(peak: 1e-3, minimum: 1e-4, totalSteps: 20, warmupRatio: 0.1, shape: .cosine)

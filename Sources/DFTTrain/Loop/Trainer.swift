@@ -226,10 +226,10 @@ public final class Trainer {
             consecutiveSkips += 1
         } else {
             consecutiveSkips = 0
-            GradientNorm.scale(model.gradients, by: GradientNorm.clipScale(norm: norm, maxNorm: config.clip),
-                               range: shard)
+            let clip = GradientNorm.clipScale(norm: norm, maxNorm: config.clip)
             model.timer.measure(.optimizer) {
-                optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(lr))
+                optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(lr),
+                                 gradientScale: clip)
             }
             if sharded { communicator.allgather(model.parameters.pointer, shardCount: shard.count) }
         }

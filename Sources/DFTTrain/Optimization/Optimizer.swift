@@ -10,7 +10,9 @@ public protocol Optimizer: AnyObject {
     var step: Int { get }
     /// The part of the flat buffers this optimizer updates and holds state for.
     var range: Range<Int> { get }
-    func update(parameters: FloatBuffer, gradients: FloatBuffer, learningRate: Float)
+    /// One update from `gradients * gradientScale` (the clipping factor, applied as the
+    /// gradients are read rather than in a pass of its own).
+    func update(parameters: FloatBuffer, gradients: FloatBuffer, learningRate: Float, gradientScale: Float)
     /// Named state buffers, each [range.count] (for checkpoints and memory reports).
     var state: [(name: String, buffer: FloatBuffer)] { get }
     /// Sets the update count after the state buffers were loaded from a checkpoint.
@@ -18,6 +20,10 @@ public protocol Optimizer: AnyObject {
 }
 
 extension Optimizer {
+    public func update(parameters: FloatBuffer, gradients: FloatBuffer, learningRate: Float) {
+        update(parameters: parameters, gradients: gradients, learningRate: learningRate, gradientScale: 1)
+    }
+
     /// Calls `body(lower, upper, decays)` for each piece of a layout entry inside `range`.
     func forEachPiece(of layout: ParameterLayout, _ body: (Int, Int, Bool) -> Void) {
         for entry in layout.entries {
@@ -62,7 +68,7 @@ public final class AdamW: Optimizer {
 
     public func restore(step: Int) { self.step = step }
 
-    public func update(parameters: FloatBuffer, gradients: FloatBuffer, learningRate lr: Float) {
+    public func update(parameters: FloatBuffer, gradients: FloatBuffer, learningRate lr: Float, gradientScale: Float) {
         step += 1
         let t = Double(step)
         let correction1 = Float(1 - pow(Double(beta1), t))
@@ -78,7 +84,7 @@ public final class AdamW: Optimizer {
             // Element-wise: any split computes the same values.
             Parallel.forRanges(upper - lower, minimum: 1 << 15) { range in
                 for i in (lower + range.lowerBound)..<(lower + range.upperBound) {
-                    let grad = g[i]
+                    let grad = g[i] * gradientScale
                     m[i] = b1 * m[i] + (1 - b1) * grad
                     v[i] = b2 * v[i] + (1 - b2) * grad * grad
                     let denominator = v[i].squareRoot() / correction2Root + eps
@@ -107,13 +113,13 @@ public final class SGD: Optimizer {
 
     public func restore(step: Int) { self.step = step }
 
-    public func update(parameters: FloatBuffer, gradients: FloatBuffer, learningRate lr: Float) {
+    public func update(parameters: FloatBuffer, gradients: FloatBuffer, learningRate lr: Float, gradientScale: Float) {
         step += 1
         let p = parameters.pointer, g = gradients.pointer
         let weightDecay = weightDecay
         forEachPiece(of: layout) { lower, upper, decays in
             let wd: Float = decays ? weightDecay : 0
-            for i in lower..<upper { p[i] -= lr * (g[i] + wd * p[i]) }
+            for i in lower..<upper { p[i] -= lr * (g[i] * gradientScale + wd * p[i]) }
         }
     }
 }
