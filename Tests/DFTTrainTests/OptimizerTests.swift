@@ -51,6 +51,38 @@ struct OptimizerTests {
         #expect(abs(p[0] - p[1]) > 1e-4, "decay must separate matrix and vector")
     }
 
+    /// Entries of 296, 8, 64, ... elements: the 16-lane loop and its scalar tail both run.
+    @Test("AdamW's every element (lanes and tails) follows the Double recurrence, decay on matrices only")
+    func adamWEveryElement() {
+        let config = ModelConfig(architecture: "LlamaForCausalLM", hiddenSize: 8, intermediateSize: 8,
+                                 numHiddenLayers: 1, numAttentionHeads: 2, numKeyValueHeads: 1,
+                                 attentionBias: false, vocabSize: 37, tieWordEmbeddings: true)
+        let layout = ParameterLayout(config: config)
+        var rng = SplitMix64(seed: 21)
+        let params = FloatBuffer(count: layout.count), grads = FloatBuffer(count: layout.count)
+        for i in 0..<layout.count { params[i] = Float(rng.nextNormal()) }
+        var p = (0..<layout.count).map { Double(params[$0]) }
+        var m = [Double](repeating: 0, count: layout.count), v = m
+        let decays = layout.entries.flatMap { [Bool](repeating: $0.decays, count: $0.count) }
+        let adam = AdamW(layout: layout, beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1)
+        for step in 1...3 {
+            for i in 0..<layout.count { grads[i] = Float(rng.nextNormal()) }
+            let lr = 0.01 * Double(step)
+            adam.update(parameters: params, gradients: grads, learningRate: Float(lr), gradientScale: 0.5)
+            for i in 0..<layout.count {
+                let g = Double(grads[i] * 0.5)
+                m[i] = 0.9 * m[i] + 0.1 * g
+                v[i] = 0.95 * v[i] + 0.05 * g * g
+                let update = lr * (m[i] / (1 - pow(0.9, Double(step)))) / ((v[i] / (1 - pow(0.95, Double(step)))).squareRoot() + 1e-8)
+                p[i] = p[i] * (decays[i] ? 1 - lr * 0.1 : 1) - update
+            }
+        }
+        var worst = 0.0
+        for i in 0..<layout.count { worst = max(worst, abs(Double(params[i]) - p[i]) / max(1, abs(p[i]))) }
+        #expect(worst < 1e-5, "worst relative difference \(worst)")
+        #expect(decays.contains(true) && decays.contains(false))
+    }
+
     @Test("SGD moves each parameter by -lr * gradient")
     func sgd() {
         let layout = layout()
