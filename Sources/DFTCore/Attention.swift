@@ -44,12 +44,24 @@ public struct Attention: Sendable {
     /// machine's noise of each other (attention 8%, 8.6%, 9.6% of the step); without panels, 12%.
     public static let defaultQueryPanel = 64
 
-    /// Floats of backward scratch one worker needs: one [queryPanel, rowLength] dP panel.
+    /// Floats of one worker's panel buffer: [queryPanel, rowLength].
     static func panelScratch(rowLength: Int, queryPanel: Int) -> Int { min(queryPanel, rowLength) * rowLength }
 
-    /// Floats of backward scratch for `rowLength`: one dP panel per worker.
+    /// Floats of scratch for `rowLength`, enough for both passes in both storage modes: two
+    /// panels (probabilities and their gradient) per worker.
     public static func scratchCount(rowLength: Int, queryPanel: Int = defaultQueryPanel) -> Int {
-        max(1, Parallel.threads) * panelScratch(rowLength: rowLength, queryPanel: queryPanel)
+        max(1, Parallel.threads) * 2 * panelScratch(rowLength: rowLength, queryPanel: queryPanel)
+    }
+
+    /// What the forward pass keeps of the softmax for the backward pass.
+    public enum Softmax {
+        /// probs: [rows, heads, rowLength, rowLength], the probabilities of every causal block.
+        case kept(UnsafeMutablePointer<Float>)
+        /// statistics: [rows, heads, rowLength, 2], each query's largest score and 1 / sum of
+        /// exponentials. The backward pass recomputes the probabilities panel by panel with
+        /// the same products and arithmetic, so they are bit-identical to the kept ones, and no
+        /// [T, T] buffer exists (memory linear in the row length).
+        case recomputed(statistics: UnsafeMutablePointer<Float>)
     }
 
     /// Calls `body(start, end)` for each run of equal segment ids in one row.
@@ -77,17 +89,69 @@ public struct Attention: Sendable {
         }
     }
 
-    /// out: [rows * rowLength, heads * headDim], or nil to compute only the probabilities (the
-    /// backward pass's recomputation); qkv: [rows * rowLength, qkvWidth] with RoPE already
-    /// applied to q and k; segments: [rows * rowLength];
-    /// probs: [rows, heads, rowLength, rowLength], saved softmax (only the causal blocks are
-    /// written; backward reads nothing else).
+    /// Scores of queries [q0, end) of one run against keys [0, end), turned into causal
+    /// softmax rows in place: panel [end - q0, end] with leading dimension ld. The row max and
+    /// 1/sum of each query are written to `statistics` (pairs) when given. Entries right of
+    /// the diagonal are zeroed so the panel can go to sgemm whole.
+    @inline(__always)
+    func softmaxPanel(_ panel: UnsafeMutablePointer<Float>, ld: Int, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                      q0: Int, end: Int, statistics: UnsafeMutablePointer<Float>?) {
+        BLAS.gemm(transB: true, m: end - q0, n: end, k: headDim, alpha: scale,
+                  a: q + q0 * qkvWidth, lda: qkvWidth, b: k, ldb: qkvWidth, c: panel, ldc: ld, parallel: false)
+        for i in q0..<end {
+            let row = panel + (i - q0) * ld
+            let maxScore = VectorMath.maximum(row, count: i + 1)
+            let inverse = Float(1 / VectorMath.exponentiate(row, count: i + 1, shift: maxScore))
+            VectorMath.scale(row, count: i + 1, by: inverse)
+            (row + i + 1).update(repeating: 0, count: end - i - 1)
+            if let statistics {
+                statistics[2 * i] = maxScore
+                statistics[2 * i + 1] = inverse
+            }
+        }
+    }
+
+    /// The probabilities of `softmaxPanel` again, from the saved statistics: the same sgemm on
+    /// the same operands, the same exp and scaling, hence the same bits.
+    @inline(__always)
+    func recomputePanel(_ panel: UnsafeMutablePointer<Float>, ld: Int, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                        q0: Int, end: Int, statistics: UnsafePointer<Float>) {
+        BLAS.gemm(transB: true, m: end - q0, n: end, k: headDim, alpha: scale,
+                  a: q + q0 * qkvWidth, lda: qkvWidth, b: k, ldb: qkvWidth, c: panel, ldc: ld, parallel: false)
+        for i in q0..<end {
+            let row = panel + (i - q0) * ld
+            _ = VectorMath.exponentiate(row, count: i + 1, shift: statistics[2 * i])
+            VectorMath.scale(row, count: i + 1, by: statistics[2 * i + 1])
+            (row + i + 1).update(repeating: 0, count: end - i - 1)
+        }
+    }
+
+    /// Forward keeping every probability (see `forward(out:softmax:scratch:...)`).
     public func forward(
         out: UnsafeMutablePointer<Float>?, probs: UnsafeMutablePointer<Float>,
         qkv: UnsafePointer<Float>, segments: UnsafePointer<Int32>, rows: Int, rowLength: Int
     ) {
+        forward(out: out, softmax: .kept(probs), scratch: nil, scratchCount: 0, qkv: qkv, segments: segments,
+                rows: rows, rowLength: rowLength)
+    }
+
+    /// out: [rows * rowLength, heads * headDim], or nil to compute only what `softmax` keeps;
+    /// qkv: [rows * rowLength, qkvWidth] with RoPE already applied to q and k;
+    /// segments: [rows * rowLength]; scratch: `scratchCount` floats (one panel per worker),
+    /// needed only when the probabilities are recomputed. Only causal blocks are written.
+    public func forward(
+        out: UnsafeMutablePointer<Float>?, softmax: Softmax, scratch: UnsafeMutablePointer<Float>?, scratchCount: Int,
+        qkv: UnsafePointer<Float>, segments: UnsafePointer<Int32>, rows: Int, rowLength: Int
+    ) {
         let width = qkvWidth, group = heads / kvHeads, T = rowLength
-        forEachTask(rows: rows) { r, g, _ in
+        let perWorker = Self.panelScratch(rowLength: T, queryPanel: queryPanel)
+        var maxWorkers = Int.max
+        if case .recomputed = softmax {
+            precondition(scratch != nil && scratchCount >= perWorker,
+                         "attention forward needs \(perWorker) floats of scratch to recompute, got \(scratchCount)")
+            maxWorkers = scratchCount / perWorker
+        }
+        forEachTask(rows: rows, maxWorkers: maxWorkers) { r, g, worker in
             let rowBase = r * T
             forEachRun(segments + rowBase, rowLength: T) { s, e in
                 let L = e - s
@@ -105,24 +169,22 @@ public struct Attention: Sendable {
                 for h in (g * group)..<((g + 1) * group) {
                     let q = qkv + first * width + h * headDim
                     let o = out.map { $0 + first * outWidth + h * headDim }
-                    let p = probs + (r * heads + h) * T * T + s * T + s  // block [L, L], ld T
                     // Query panels [q0, end): they see keys [0, end) only, so the products
                     // skip the block's upper triangle beyond the panel's diagonal tile.
                     for q0 in stride(from: 0, to: L, by: queryPanel) {
-                        let end = min(L, q0 + queryPanel), rowsInPanel = end - q0
-                        let panel = p + q0 * T  // [rowsInPanel, end], ld T
-                        BLAS.gemm(transB: true, m: rowsInPanel, n: end, k: headDim, alpha: scale,
-                                  a: q + q0 * width, lda: width, b: k, ldb: width, c: panel, ldc: T, parallel: false)
-                        for i in q0..<end {
-                            let rowP = p + i * T
-                            let maxScore = VectorMath.maximum(rowP, count: i + 1)
-                            let sum = VectorMath.exponentiate(rowP, count: i + 1, shift: maxScore)
-                            VectorMath.scale(rowP, count: i + 1, by: Float(1 / sum))
-                            // Future keys inside the panel get probability 0 so it goes to sgemm whole.
-                            (rowP + i + 1).update(repeating: 0, count: end - i - 1)
+                        let end = min(L, q0 + queryPanel)
+                        let panel: UnsafeMutablePointer<Float>, ld: Int, statistics: UnsafeMutablePointer<Float>?
+                        switch softmax {
+                        case .kept(let probs):
+                            let block = probs + (r * heads + h) * T * T + s * T + s  // [L, L], ld T
+                            (panel, ld, statistics) = (block + q0 * T, T, nil)
+                        case .recomputed(let saved):
+                            (panel, ld) = (scratch! + worker * perWorker, end)
+                            statistics = saved + 2 * ((r * heads + h) * T + s)
                         }
+                        softmaxPanel(panel, ld: ld, q: q, k: k, q0: q0, end: end, statistics: statistics)
                         if let o {
-                            BLAS.gemm(m: rowsInPanel, n: headDim, k: end, a: panel, lda: T, b: v, ldb: width,
+                            BLAS.gemm(m: end - q0, n: headDim, k: end, a: panel, lda: ld, b: v, ldb: width,
                                       c: o + q0 * outWidth, ldc: outWidth, parallel: false)
                         }
                     }
@@ -131,12 +193,23 @@ public struct Attention: Sendable {
         }
     }
 
-    /// dQKV: [rows * rowLength, qkvWidth], overwritten (gradients w.r.t. the rotated q, k and v);
-    /// dOut: [rows * rowLength, heads * headDim]; scratch: `scratchCount` floats, at least
-    /// rowLength^2 (one block per worker; fewer blocks than threads means fewer workers).
+    /// Backward from kept probabilities (see `backward(dQKV:scratch:scratchCount:dOut:qkv:softmax:...)`).
     public func backward(
         dQKV: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, scratchCount: Int,
         dOut: UnsafePointer<Float>, qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>,
+        segments: UnsafePointer<Int32>, rows: Int, rowLength: Int
+    ) {
+        backward(dQKV: dQKV, scratch: scratch, scratchCount: scratchCount, dOut: dOut, qkv: qkv,
+                 softmax: .kept(UnsafeMutablePointer(mutating: probs)), segments: segments, rows: rows, rowLength: rowLength)
+    }
+
+    /// dQKV: [rows * rowLength, qkvWidth], overwritten (gradients w.r.t. the rotated q, k and v);
+    /// dOut: [rows * rowLength, heads * headDim]; softmax: what the forward pass kept (read
+    /// only); scratch: `scratchCount` floats, one dP panel per worker, two when the
+    /// probabilities are recomputed (fewer panels than threads means fewer workers).
+    public func backward(
+        dQKV: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, scratchCount: Int,
+        dOut: UnsafePointer<Float>, qkv: UnsafePointer<Float>, softmax: Softmax,
         segments: UnsafePointer<Int32>, rows: Int, rowLength: Int
     ) {
         let width = qkvWidth, group = heads / kvHeads, T = rowLength
@@ -144,7 +217,9 @@ public struct Attention: Sendable {
         Parallel.forRanges(rows * T, minimum: 64) { tokens in
             (dQKV + tokens.lowerBound * width).update(repeating: 0, count: tokens.count * width)
         }
-        let perWorker = Self.panelScratch(rowLength: T, queryPanel: queryPanel)
+        let panelSize = Self.panelScratch(rowLength: T, queryPanel: queryPanel)
+        var perWorker = panelSize
+        if case .recomputed = softmax { perWorker = 2 * panelSize }
         precondition(scratchCount >= perWorker, "attention backward needs \(perWorker) floats of scratch, got \(scratchCount)")
         forEachTask(rows: rows, maxWorkers: scratchCount / perWorker) { r, g, worker in
             let rowBase = r * T
@@ -161,19 +236,26 @@ public struct Attention: Sendable {
                     let q = qkv + first * width + h * headDim
                     let dq = dQKV + first * width + h * headDim
                     let dO = dOut + first * outWidth + h * headDim
-                    let p = probs + (r * heads + h) * T * T + s * T + s  // [L, L], ld T
                     for q0 in stride(from: 0, to: L, by: queryPanel) {
                         let end = min(L, q0 + queryPanel), rowsInPanel = end - q0
-                        let panel = p + q0 * T      // [rowsInPanel, end], ld T
+                        let panel: UnsafeMutablePointer<Float>, ld: Int  // P [rowsInPanel, end]
+                        switch softmax {
+                        case .kept(let probs):
+                            (panel, ld) = (probs + (r * heads + h) * T * T + s * T + s + q0 * T, T)
+                        case .recomputed(let statistics):
+                            (panel, ld) = (dP + panelSize, end)
+                            recomputePanel(panel, ld: ld, q: q, k: k, q0: q0, end: end,
+                                           statistics: statistics + 2 * ((r * heads + h) * T + s))
+                        }
                         let dOPanel = dO + q0 * outWidth
                         // dV[0..<end] += P^T dO;  dP = dO V[0..<end]^T  ([rowsInPanel, end], ld end)
-                        BLAS.gemm(transA: true, m: end, n: headDim, k: rowsInPanel, a: panel, lda: T,
+                        BLAS.gemm(transA: true, m: end, n: headDim, k: rowsInPanel, a: panel, lda: ld,
                                   b: dOPanel, ldb: outWidth, beta: 1, c: dv, ldc: width, parallel: false)
                         BLAS.gemm(transB: true, m: rowsInPanel, n: end, k: headDim, a: dOPanel, lda: outWidth,
                                   b: v, ldb: width, c: dP, ldc: end, parallel: false)
                         for i in q0..<end {
                             let rowD = dP + (i - q0) * end
-                            Self.softmaxBackward(dP: rowD, p: p + i * T, count: i + 1, scale: scale)
+                            Self.softmaxBackward(dP: rowD, p: panel + (i - q0) * ld, count: i + 1, scale: scale)
                             (rowD + i + 1).update(repeating: 0, count: end - i - 1)
                         }
                         // dQ = dS K[0..<end];  dK[0..<end] += dS^T Q

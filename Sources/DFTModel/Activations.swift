@@ -12,11 +12,17 @@ final class Activations {
         let input: FloatBuffer      // [N, hidden] residual stream entering the layer
         let rstd1: FloatBuffer      // [N]
         let qkv: FloatBuffer        // [N, (heads + 2 kvHeads) * headDim], q and k rotated
-        let probs: FloatBuffer      // [maxRows, heads, rowLength, rowLength] softmax blocks
+        let probs: FloatBuffer      // [maxRows, heads, rowLength, rowLength] softmax blocks (recompute none)
+        let statistics: FloatBuffer // [maxRows, heads, rowLength, 2] softmax max and 1/sum (selective, full)
         let attention: FloatBuffer  // [N, heads * headDim] attention output, o_proj input
         let middle: FloatBuffer     // [N, hidden] residual stream after attention
         let rstd2: FloatBuffer      // [N]
         let gateUp: FloatBuffer     // [N, 2 ffn] gate_proj and up_proj outputs side by side
+
+        /// What the attention forward pass keeps for the backward pass.
+        var softmax: Attention.Softmax {
+            probs.count > 0 ? .kept(probs.pointer) : .recomputed(statistics: statistics.pointer)
+        }
     }
 
     let maxRows: Int
@@ -38,7 +44,7 @@ final class Activations {
     let dAttention: FloatBuffer    // [N, heads * headDim]
     let dGateUp: FloatBuffer       // [N, 2 ffn]
     let dMLP: FloatBuffer          // [N, ffn]
-    let dScores: FloatBuffer       // [workers, queryPanel, rowLength] attention backward scratch
+    let attentionScratch: FloatBuffer  // [workers, 2, queryPanel, rowLength] attention panels
     let normPartials: FloatBuffer  // [RMSNorm.backwardBlocks, hidden] partial weight gradients
 
     /// `backward: false` (a frozen model) leaves the backward scratch empty.
@@ -48,10 +54,12 @@ final class Activations {
         let n = maxRows * rowLength, h = c.hiddenSize, f = c.intermediateSize
         let qkvWidth = (c.numAttentionHeads + 2 * c.numKeyValueHeads) * c.headDim
         let attentionWidth = c.numAttentionHeads * c.headDim
+        let keepsProbabilities = recompute == .none
         func layer() -> Layer {
             Layer(input: FloatBuffer(count: n * h),
                   rstd1: FloatBuffer(count: n), qkv: FloatBuffer(count: n * qkvWidth),
-                  probs: FloatBuffer(count: maxRows * c.numAttentionHeads * rowLength * rowLength),
+                  probs: FloatBuffer(count: keepsProbabilities ? maxRows * c.numAttentionHeads * rowLength * rowLength : 0),
+                  statistics: FloatBuffer(count: keepsProbabilities ? 0 : maxRows * c.numAttentionHeads * rowLength * 2),
                   attention: FloatBuffer(count: n * attentionWidth),
                   middle: FloatBuffer(count: n * h),
                   rstd2: FloatBuffer(count: n), gateUp: FloatBuffer(count: n * 2 * f))
@@ -59,19 +67,16 @@ final class Activations {
         let shared = layer()
         layers = (0..<c.numHiddenLayers).map { l in
             switch recompute {
-            case .none:
+            case .none, .selective:
+                // selective: the probabilities ([rows, heads, T, T], the term that grows with
+                // the square of the sequence) are not kept at all, only per-query statistics.
                 return l == 0 ? shared : layer()
-            case .selective:
-                // Only the attention probabilities ([rows, heads, T, T], the term that grows
-                // with the square of the sequence) are shared.
-                let own = l == 0 ? shared : layer()
-                return Layer(input: own.input, rstd1: own.rstd1, qkv: own.qkv, probs: shared.probs,
-                             attention: own.attention, middle: own.middle, rstd2: own.rstd2, gateUp: own.gateUp)
             case .full:
                 // Each layer keeps only its input; everything else is one layer's worth.
                 return Layer(input: l == 0 ? shared.input : FloatBuffer(count: n * h), rstd1: shared.rstd1,
-                             qkv: shared.qkv, probs: shared.probs, attention: shared.attention,
-                             middle: shared.middle, rstd2: shared.rstd2, gateUp: shared.gateUp)
+                             qkv: shared.qkv, probs: shared.probs, statistics: shared.statistics,
+                             attention: shared.attention, middle: shared.middle, rstd2: shared.rstd2,
+                             gateUp: shared.gateUp)
             }
         }
         normed = FloatBuffer(count: n * h)
@@ -86,17 +91,18 @@ final class Activations {
         dAttention = FloatBuffer(count: b * n * attentionWidth)
         dGateUp = FloatBuffer(count: b * n * 2 * f)
         dMLP = FloatBuffer(count: b * n * f)
-        dScores = FloatBuffer(count: b * Attention.scratchCount(rowLength: rowLength))  // the model uses the default panel
+        // Forward needs panels too when probabilities are recomputed (a frozen model included).
+        attentionScratch = FloatBuffer(count: Attention.scratchCount(rowLength: rowLength))  // the default panel
         normPartials = FloatBuffer(count: b * RMSNorm.backwardBlocks * h)
     }
 
     /// Bytes held, for the memory report (a buffer shared by several layers counts once).
     var bytes: Int {
         var total = normed.bytes + mlp.bytes + output.bytes + finalNorm.bytes + finalRstd.bytes + dResidual.bytes + dNorm.bytes
-            + dQKV.bytes + dAttention.bytes + dGateUp.bytes + dMLP.bytes + dScores.bytes + normPartials.bytes
+            + dQKV.bytes + dAttention.bytes + dGateUp.bytes + dMLP.bytes + attentionScratch.bytes + normPartials.bytes
         var seen = Set<ObjectIdentifier>()
         for l in layers {
-            for buffer in [l.input, l.rstd1, l.qkv, l.probs, l.attention, l.middle, l.rstd2, l.gateUp]
+            for buffer in [l.input, l.rstd1, l.qkv, l.probs, l.statistics, l.attention, l.middle, l.rstd2, l.gateUp]
             where seen.insert(ObjectIdentifier(buffer)).inserted {
                 total += buffer.bytes
             }
@@ -110,11 +116,12 @@ final class Activations {
 public enum Recompute: String, CaseIterable, Sendable {
     /// Keep every layer's activations (RMSNorm and SwiGLU outputs are always recomputed: cheap).
     case none
-    /// Recompute each layer's attention probabilities from its kept q and k: one
-    /// [rows, heads, T, T] buffer for all layers instead of one per layer, for one more
-    /// QK^T product and softmax per layer.
+    /// Keep no attention probabilities, only each query's softmax max and 1/sum; the backward
+    /// pass recomputes the probabilities panel by panel from the kept q and k (one more QK^T
+    /// product and exp per layer). Nothing of size [T, T] is kept.
     case selective
     /// Keep only each layer's input and rerun the layer's forward pass (up to the MLP's
-    /// gate/up projection) before differentiating it: about a third more matmul work.
+    /// gate/up projection) before differentiating it: about a third more matmul work. The
+    /// attention probabilities are recomputed as in `selective`.
     case full
 }

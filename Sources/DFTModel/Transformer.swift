@@ -118,7 +118,8 @@ public final class Transformer: @unchecked Sendable {
         }
         timer.measure(.attention) {
             batch.segments.withUnsafeBufferPointer { seg in
-                attention.forward(out: layer.attention.pointer, probs: layer.probs.pointer,
+                attention.forward(out: layer.attention.pointer, softmax: layer.softmax,
+                                  scratch: a.attentionScratch.pointer, scratchCount: a.attentionScratch.count,
                                   qkv: layer.qkv.pointer, segments: seg.baseAddress!,
                                   rows: batch.rows, rowLength: rowLength)
             }
@@ -249,13 +250,10 @@ public final class Transformer: @unchecked Sendable {
             }
             timer.measure(.attention) {
                 batch.segments.withUnsafeBufferPointer { seg in
-                    if recompute == .selective && recomputing {
-                        attention.forward(out: nil, probs: layer.probs.pointer, qkv: layer.qkv.pointer,
-                                          segments: seg.baseAddress!, rows: batch.rows, rowLength: rowLength)
-                    }
-                    attention.backward(dQKV: a.dQKV.pointer, scratch: a.dScores.pointer, scratchCount: a.dScores.count,
+                    attention.backward(dQKV: a.dQKV.pointer, scratch: a.attentionScratch.pointer,
+                                       scratchCount: a.attentionScratch.count,
                                        dOut: a.dAttention.pointer, qkv: layer.qkv.pointer,
-                                       probs: layer.probs.pointer, segments: seg.baseAddress!,
+                                       softmax: layer.softmax, segments: seg.baseAddress!,
                                        rows: batch.rows, rowLength: rowLength)
                 }
             }

@@ -164,6 +164,37 @@ extension CoreKernels {
             }
         }
 
+        /// Recomputing the probabilities from per-query statistics must reproduce the kept ones
+        /// exactly: the same sgemm on the same operands and the same exp and scaling.
+        @Test("recomputed probabilities give bit-identical outputs and gradients", arguments: [2, 1], queryPanels)
+        func recomputedEqualsKept(kvHeads: Int, queryPanel: Int) {
+            for layout in Self.layouts {
+                let c = Self.makeCase(kvHeads: kvHeads, queryPanel: queryPanel, segments: layout.segments, rows: layout.rows)
+                let (T, heads) = (c.rowLength, c.attention.heads)
+                let qkv = randomFloats(c.qkvCount, seed: 89)
+                let dOut = randomFloats(c.outCount, seed: 90)
+                let kept = c.forward(qkv).out
+                let keptGradient = c.backward(qkv, dOut: dOut)
+
+                var out = [Float](repeating: .nan, count: c.outCount)
+                var statistics = [Float](repeating: .nan, count: c.rows * heads * T * 2)
+                var scratch = [Float](repeating: .nan, count: Attention.scratchCount(rowLength: T, queryPanel: queryPanel))
+                statistics.withUnsafeMutableBufferPointer { stats in
+                    c.attention.forward(out: &out, softmax: .recomputed(statistics: stats.baseAddress!), scratch: &scratch,
+                                        scratchCount: scratch.count, qkv: qkv, segments: c.segments, rows: c.rows, rowLength: T)
+                }
+                var dQKV = [Float](repeating: .nan, count: c.qkvCount)
+                statistics.withUnsafeMutableBufferPointer { stats in
+                    c.attention.backward(dQKV: &dQKV, scratch: &scratch, scratchCount: scratch.count, dOut: dOut, qkv: qkv,
+                                         softmax: .recomputed(statistics: stats.baseAddress!), segments: c.segments,
+                                         rows: c.rows, rowLength: T)
+                }
+                let what = "\(layout.name), kvHeads \(kvHeads), panel \(queryPanel)"
+                #expect(out.map(\.bitPattern) == kept.map(\.bitPattern), "output, \(what)")
+                #expect(dQKV.map(\.bitPattern) == keptGradient.map(\.bitPattern), "gradient, \(what)")
+            }
+        }
+
         @Test("the first query of each run attends only to itself: its output is its own value")
         func firstQueryCopiesValue() {
             let c = Self.makeCase(kvHeads: 2, segments: Self.packed, rows: 1)

@@ -52,8 +52,9 @@ struct RecomputeTests {
         let none = try run(.none, threads: 1).bytes
         let selective = try run(.selective, threads: 1).bytes
         let full = try run(.full, threads: 1).bytes
-        // Probabilities: [2 rows, 4 heads, 80, 80] floats per layer, two of three layers shared.
-        #expect(none - selective == 2 * (2 * 4 * 80 * 80 * 4))
+        // selective keeps [2 rows, 4 heads, 80, 2] softmax statistics per layer instead of the
+        // [2, 4, 80, 80] probabilities.
+        #expect(none - selective == 3 * (2 * 4 * 80 * 80 - 2 * 4 * 80 * 2) * 4)
         #expect(full < selective)
     }
 }
