@@ -10,6 +10,10 @@ import Foundation
 /// block: scores are computed per block with sgemm, and a packed row costs the sum of its
 /// blocks' squares rather than rowLength^2.
 ///
+/// The backward pass needs the softmax probabilities: either the forward pass keeps them
+/// ([rows, heads, T, T]), or it keeps each query's max and 1/sum and the backward pass
+/// recomputes them panel by panel, bit for bit (`Softmax`), which keeps memory linear in T.
+///
 /// Work is parallel over (row, kv head) pairs: the query heads sharing a kv head are done by
 /// one task, so the accumulation into dK and dV never races.
 public struct Attention: Sendable {

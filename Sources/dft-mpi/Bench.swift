@@ -30,7 +30,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Tokens per row instead of the shape's own (256 for tiny, 512 otherwise).")
     var length: Int?
 
-    @Option(help: ArgumentHelp("What the backward pass recomputes: none, selective (attention probabilities) or full (all but each layer's input).", valueName: "none|selective|full"))
+    @Option(help: ArgumentHelp("What the backward pass recomputes: none, selective (attention probabilities recomputed, none kept) or full (all but each layer's input recomputed).", valueName: "none|selective|full"))
     var recompute = "none"
 
     func run() throws {

@@ -138,7 +138,7 @@ struct Train: ParsableCommand {
     @Option(help: "1 shards AdamW's moments across ranks (ZeRO-1); 0 is plain data parallelism. (default: \(defaults.zero))")
     var zero: Int?
 
-    @Option(help: ArgumentHelp("What the backward pass recomputes instead of keeping, trading time for memory on long rows: none; selective (attention probabilities, [rows, heads, T, T] per layer); full (everything but each layer's input). (default: \(defaults.recompute))", valueName: "none|selective|full"))
+    @Option(help: ArgumentHelp("What the backward pass recomputes instead of keeping, trading time for memory on long rows: none; selective (keep no [rows, heads, T, T] attention probabilities, recompute them per panel); full (also keep nothing but each layer's input and rerun the layer). (default: \(defaults.recompute))", valueName: "none|selective|full"))
     var recompute: String?
 
     @Option(name: .customLong("bucket-mb"), help: "Gradient allreduce bucket size in MB, started during the backward pass. (default: \(defaults.bucketMb))")
