@@ -43,7 +43,7 @@ extension Integration {
             ], seconds: 60)
             #expect(export.succeeded, "\(export.transcript)")
 
-            let before = try HuggingFaceDirectory(path: directory)
+            let before = HuggingFaceDirectory(path: directory)
             let config = try before.config()
             let layout = ParameterLayout(config: config)
             let original = try SafetensorsFile(path: (directory as NSString).appendingPathComponent("model.safetensors"))

@@ -40,9 +40,17 @@ public enum Inspection {
         guard root.exists("step") else {
             throw CheckpointError(path: path, reason: "neither a dft-mpi checkpoint nor a metrics file")
         }
-        let columns = ["step", "objective", "nll", "mean_p", "lr", "grad_norm", "tokens", "tokens_per_s", "skipped"]
+        var columns = ["step", "objective", "nll", "mean_p", "lr", "grad_norm", "tokens", "tokens_per_s", "skipped"]
         var values: [String: [Double]] = [:]
         for c in columns where root.exists(c) { values[c] = try root.readDoubles(c) }
+        // KL to the reference model, for the objectives that have one (asft, iw-sft).
+        if root.exists("kl") {
+            let kl = try root.readDoubles("kl")
+            if kl.contains(where: { $0 != 0 }) {
+                values["kl"] = kl
+                columns.insert("kl", at: 4)
+            }
+        }
         let rows = values["step"]?.count ?? 0
         var lines = ["metrics \(path): \(rows) step\(rows == 1 ? "" : "s")",
                      columns.map { ($0 == "tokens_per_s" ? "tok/s" : $0).padding(toLength: 12, withPad: " ", startingAt: 0) }.joined()]
