@@ -118,6 +118,7 @@ public final class LMHeadLoss: @unchecked Sendable {
     /// accumulated. Either may be nil. `logProbabilities` ([tokens]), when given, receives
     /// log p of every trained token at its slot (other slots are left as they are).
     /// `reference` is required by (and only read for) objectives that `needsReference`.
+    /// `recordsHistogram: false` leaves `histogram` alone (held-out evaluation).
     ///
     /// hidden: [tokens, hidden] final-norm output; weight: [vocab, hidden] (lm_head, or the
     /// embedding when tied); targets, lossMask: [tokens].
@@ -126,7 +127,8 @@ public final class LMHeadLoss: @unchecked Sendable {
         targets: UnsafePointer<Int32>, lossMask: UnsafePointer<Float>, tokens: Int,
         objective: Objective, gradScale: Float,
         dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
-        logProbabilities: UnsafeMutablePointer<Float>? = nil, reference: Reference? = nil
+        logProbabilities: UnsafeMutablePointer<Float>? = nil, reference: Reference? = nil,
+        recordsHistogram: Bool = true
     ) -> LossSums {
         let reference = objective.needsReference ? reference : nil
         precondition(!objective.needsReference || reference != nil, "objective \(objective) needs a reference model")
@@ -225,7 +227,7 @@ public final class LMHeadLoss: @unchecked Sendable {
                 logProbabilities?[chunkIndex[r]] = Float(lp)
                 // A non-finite p (diverged weights) is counted nowhere; the step is skipped by
                 // the caller, which sees the non-finite loss.
-                if p.isFinite {
+                if p.isFinite && recordsHistogram {
                     histogram[max(0, min(Self.histogramBins - 1, Int(p * Float(Self.histogramBins))))] += 1
                 }
             }

@@ -166,3 +166,56 @@ struct TrainerTests {
         #expect(m.learningRate == 1e-9)
     }
 }
+
+@Suite("Held-out evaluation", .serialized)
+struct EvaluationTests {
+    func trainer(microBatch: Int, held: ListDataset, packing: Bool = false) throws -> Trainer {
+        let config = try TrainConfig.resolve(layers: [[
+            "data": "list.jsonl", "max_length": 16, "warmup_ratio": 0.0, "seed": 3, "threads": 1, "lr": 1e-3,
+            "global_batch": 4, "micro_batch": microBatch, "steps": 3, "objective": "dft", "packing": packing,
+        ]])
+        return try Trainer(config: config,
+                           modelSource: RandomInitialization(config: TrainerTests.modelConfig, name: "test", seed: 9),
+                           dataset: ListDataset.random(count: 16, vocab: 23, lengths: 3...16, seed: 4),
+                           evaluationDataset: held)
+    }
+
+    @Test("the loader holds every example once, in order, with and without packing", arguments: [false, true])
+    func loaderCoversEverything(packing: Bool) throws {
+        let held = ListDataset.random(count: 11, vocab: 23, lengths: 3...20, seed: 8)
+        let loader = try EvaluationLoader(dataset: held, maxLength: 16, packing: packing)
+        let expected = held.examples.reduce(0) { $0 + $1.trainedPredictions(keeping: 16) }
+        #expect(loader.trainedTokens == expected)
+        let batch = TokenBatch(maxRows: 3, rowLength: 16)
+        var seen = 0, firstIds: [Int32] = []
+        for first in stride(from: 0, to: loader.rowCount, by: 3) {
+            loader.fill(batch, firstRow: first, rowCount: 3)
+            seen += (0..<batch.tokens).filter { batch.lossMask[$0] != 0 }.count
+            for r in 0..<3 where first + r < loader.rowCount && batch.segments[r * 16] == 0 { firstIds.append(batch.inputIds[r * 16]) }
+        }
+        #expect(seen == expected)
+        if !packing { #expect(firstIds == held.examples.map { $0.tokens[0] }) }
+    }
+
+    @Test("evaluation counts every held-out token, does not depend on the micro-batch, and changes nothing")
+    func evaluation() throws {
+        let held = ListDataset.random(count: 13, vocab: 23, lengths: 3...16, seed: 8)
+        let one = try trainer(microBatch: 1, held: held), four = try trainer(microBatch: 4, held: held)
+        let parameters = one.model.parameters.array
+        let histogram = one.model.lossHead.histogram
+        let a = try #require(one.evaluateHeldOut()), b = try #require(four.evaluateHeldOut())
+        #expect(a.tokens == one.evaluation!.trainedTokens && a.tokens > 0)
+        // Float rounding differs with the batch shape (sgemm blocking); the sums agree to it.
+        #expect(abs(a.nll - b.nll) <= 1e-5 * a.nll && abs(a.objective - b.objective) <= 1e-5 * a.objective)
+        #expect(one.model.parameters.array == parameters && one.model.lossHead.histogram == histogram)
+        // Training moves the held-out loss: the evaluation reads the current weights.
+        _ = try one.trainStep()
+        let after = try #require(one.evaluateHeldOut())
+        #expect(after.nll != a.nll)
+    }
+
+    @Test("eval_every without eval_data is an error naming the key")
+    func everyNeedsData() {
+        #expect { _ = try TrainConfig.resolve(layers: [["eval_every": 5]]) } throws: { "\($0)".contains("'eval_every'") }
+    }
+}

@@ -12,6 +12,11 @@ import DFTModel
 public struct TrainConfig: Codable, Equatable, Sendable {
     public var model = "demo"
     public var data = "embedded"
+    /// Held-out data (same formats as `data`), evaluated every `eval_every` steps and at the
+    /// end; empty: none.
+    public var evalData = ""
+    /// Steps between evaluations of `eval_data` (0: only at the end).
+    public var evalEvery = 0
     /// Tokenizer for text data: a Hugging Face tokenizer directory or tokenizer.json, or
     /// `byte`; empty means the model directory's own when it has one.
     public var tokenizer = ""
@@ -85,7 +90,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case model, data, tokenizer, template, systemPrompt = "system_prompt", format, skipInvalid = "skip_invalid"
+        case model, data, evalData = "eval_data", evalEvery = "eval_every", tokenizer, template, systemPrompt = "system_prompt", format, skipInvalid = "skip_invalid"
         case promptField = "prompt_field", responseField = "response_field", messagesField = "messages_field"
         case textField = "text_field"
         case objective
@@ -120,6 +125,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             try c.decodeIfPresent(T.self, forKey: key) ?? fallback
         }
         model = try v(.model, d.model); data = try v(.data, d.data)
+        evalData = try v(.evalData, d.evalData); evalEvery = try v(.evalEvery, d.evalEvery)
         tokenizer = try v(.tokenizer, d.tokenizer); template = try v(.template, d.template)
         systemPrompt = try v(.systemPrompt, d.systemPrompt); format = try v(.format, d.format)
         skipInvalid = try v(.skipInvalid, d.skipInvalid)
@@ -240,6 +246,8 @@ extension TrainConfig {
         try require(maxLength >= 2, "max_length", "at least 2 tokens, got \(maxLength)")
         try require(sftWarmupSteps >= 0, "sft_warmup_steps", "non-negative, got \(sftWarmupSteps)")
         try require(logEvery > 0, "log_every", "positive, got \(logEvery)")
+        try require(evalEvery >= 0, "eval_every", "non-negative (0 evaluates only at the end), got \(evalEvery)")
+        try require(evalEvery == 0 || !evalData.isEmpty, "eval_every", "0 when no eval_data is given, got \(evalEvery)")
         try require(threads >= 0, "threads", "non-negative (0 picks from Slurm, OMP_NUM_THREADS or the cores), got \(threads)")
         try require(zero == 0 || zero == 1, "zero", "0 (plain data parallelism) or 1 (sharded optimizer state), got \(zero)")
         try require(Recompute(rawValue: recompute) != nil, "recompute",

@@ -23,6 +23,8 @@ public final class Trainer {
     public let objective: Objective
     /// The frozen starting model that asft and iw-sft compare against (nil for the others).
     public let reference: Transformer?
+    /// The held-out data of `eval_data` (nil without one).
+    public let evaluation: EvaluationLoader?
     public let totalSteps: Int
     public let microSteps: Int
     public let schedule: LearningRateSchedule
@@ -45,7 +47,7 @@ public final class Trainer {
 
     public init(config: TrainConfig, communicator: any Communicator = SingleProcessCommunicator(),
                 modelSource: (any ModelSource)? = nil, dataset: (any Dataset)? = nil,
-                debug: DebugInjection = DebugInjection()) throws {
+                evaluationDataset: (any Dataset)? = nil, debug: DebugInjection = DebugInjection()) throws {
         self.config = config
         self.communicator = communicator
         self.debug = debug
@@ -59,6 +61,18 @@ public final class Trainer {
         }
         self.dataset = data
         objective = try RunComponents.objective(config)
+        if config.evalData.isEmpty && evaluationDataset == nil {
+            evaluation = nil
+        } else {
+            var evalConfig = config
+            evalConfig.data = config.evalData
+            let held = try evaluationDataset ?? RunComponents.dataset(evalConfig, model: modelConfig)
+            guard held.vocabularySize <= modelConfig.vocabSize else {
+                throw ConfigError("evaluation data '\(held.name)' has token ids up to \(held.vocabularySize - 1) "
+                    + "but the model's vocabulary has \(modelConfig.vocabSize) entries")
+            }
+            evaluation = try EvaluationLoader(dataset: held, maxLength: config.maxLength, packing: config.packing)
+        }
 
         let ranks = communicator.size
         let rowsPerMicroStep = config.microBatch * ranks
@@ -260,6 +274,34 @@ public final class Trainer {
         model.forward(batch)
         reference?.forward(batch)
         return model.loss(batch, objective: objective, reference: reference)
+    }
+
+    /// The objective's sums over the whole held-out set, with the objective of the next step
+    /// (collective: every rank evaluates its share of the rows, in passes of `micro_batch`
+    /// rows, and the sums are added across ranks). Changes no parameter and no histogram.
+    public func evaluateHeldOut() -> LossSums? {
+        guard let evaluation else { return nil }
+        let objective = objective(at: step)
+        let frozen = objective.needsReference ? reference : nil
+        let rows = config.microBatch, ranks = communicator.size
+        let passes = (evaluation.rowCount + rows - 1) / rows
+        var sums = LossSums()
+        for pass in stride(from: communicator.rank, to: passes, by: ranks) {
+            let first = pass * rows
+            evaluation.fill(batch, firstRow: first, rowCount: min(rows, evaluation.rowCount - first))
+            model.forward(batch)
+            frozen?.forward(batch)
+            sums = sums + model.loss(batch, objective: objective, reference: frozen, recordsHistogram: false)
+        }
+        var buffer = [sums.objective, sums.nll, sums.probability, Double(sums.tokens), sums.kl]
+        communicator.allreduceSum(&buffer)
+        var global = LossSums()
+        global.objective = buffer[0]
+        global.nll = buffer[1]
+        global.probability = buffer[2]
+        global.tokens = Int(buffer[3])
+        global.kl = buffer[4]
+        return global
     }
 
     /// The optimizer range of every rank (what each holds under ZeRO-1; all of it on rank 0 otherwise).

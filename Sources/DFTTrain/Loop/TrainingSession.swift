@@ -106,6 +106,18 @@ public struct TrainingSession {
                 let counts = trainer.takeHistogram()
                 try metricsFile?.appendHistogram(counts, stepsDone: done)
             }
+            // Held-out evaluation every eval_every steps and at the end (not when stopping:
+            // a preempted job should save and leave).
+            if trainer.evaluation != nil && !metrics.stopRequested
+                && ((config.evalEvery > 0 && done % config.evalEvery == 0) || done == trainer.totalSteps) {
+                let evalStart = DispatchTime.now().uptimeNanoseconds
+                let objective = trainer.objective(at: trainer.step)
+                if let sums = trainer.evaluateHeldOut() {
+                    try metricsFile?.appendEvaluation(sums, stepsDone: done)
+                    let seconds = Double(DispatchTime.now().uptimeNanoseconds - evalStart) / 1e9
+                    reporter.line(reporter.evaluationLine(sums, objective: objective, stepsDone: done, seconds: seconds))
+                }
+            }
             if metrics.stopRequested || (config.saveEvery > 0 && done % config.saveEvery == 0) || done == trainer.totalSteps {
                 try save()
                 savedAt = done
@@ -225,6 +237,11 @@ public struct TrainingSession {
             "data:   \(t.dataset.name): \(t.dataset.count) examples, max length \(config.maxLength), "
                 + "packing \(config.packing ? "on" : "off"), \(t.stepsPerEpoch) steps per epoch",
             t.dataLoadSummary,
+            t.evaluation.map { e in
+                "eval:   \(e.dataset.name): \(e.dataset.count) examples in \(e.rowCount) rows, \(e.trainedTokens) trained tokens"
+                    + (e.truncatedExamples > 0 ? " (\(e.truncatedExamples) cut to max length)" : "")
+                    + ", evaluated " + (config.evalEvery > 0 ? "every \(config.evalEvery) steps and " : "") + "at the end"
+            },
             "train:  \(config.sftWarmupSteps > 0 ? "sft for \(config.sftWarmupSteps) steps, then " : "")\(t.objective) | "
                 + "\(t.totalSteps) steps x \(config.globalBatch) sequences "
                 + "(\(t.microSteps) micro-step\(t.microSteps == 1 ? "" : "s") of \(config.microBatch) per rank) | "

@@ -13,6 +13,11 @@ public final class MetricsFile {
         ("input_tokens", .int64), ("tokens_per_s", .float64), ("step_seconds", .float64),
         ("comm_wait_seconds", .float64), ("skipped", .int64), ("kl", .float64),
     ]
+    /// One row per evaluation of the held-out data; `eval_step` is the number of steps done.
+    public static let evaluationColumns: [(name: String, element: HDF5Series.Element)] = [
+        ("eval_step", .int64), ("eval_objective", .float64), ("eval_nll", .float64), ("eval_mean_p", .float64),
+        ("eval_kl", .float64), ("eval_tokens", .int64),
+    ]
 
     let file: HDF5File
     let series: [String: HDF5Series]
@@ -35,13 +40,17 @@ public final class MetricsFile {
         for (name, element) in Self.scalarColumns {
             series[name] = try HDF5Series.create(in: root, name: name, element: element)
         }
+        for (name, element) in Self.evaluationColumns {
+            series[name] = try HDF5Series.create(in: root, name: name, element: element, chunkRows: 64)
+        }
         histogram = try HDF5Series.create(in: root, name: "p_histogram", element: .int64,
                                           width: LMHeadLoss.histogramBins, chunkRows: 64)
         histogramStep = try HDF5Series.create(in: root, name: "p_histogram_step", element: .int64, chunkRows: 64)
         self.series = series
         try root.setAttribute("description", "one row per optimizer step; p_histogram: counts of "
             + "target-token probabilities in \(LMHeadLoss.histogramBins) equal bins over [0, 1] per log interval, "
-            + "p_histogram_step: the step (1-based count) closing each interval")
+            + "p_histogram_step: the step (1-based count) closing each interval; eval_*: one row per "
+            + "evaluation of the held-out data, eval_step the steps done before it")
         if let kept {
             for (name, values) in kept.columns { try series[name]?.append(doubles: values) }
             try histogram.append(doubles: kept.histogram)
@@ -67,6 +76,11 @@ public final class MetricsFile {
                 // A file from before a column existed (kl) gets zeros for it.
                 let values = root.exists(name) ? try root.readDoubles(name) : [Double](repeating: 0, count: steps.count)
                 columns[name] = Array(values.prefix(keep))
+            }
+            if root.exists("eval_step") {
+                let evaluated = try root.readDoubles("eval_step")
+                let keepEvaluations = evaluated.firstIndex { Int($0) > step } ?? evaluated.count
+                for (name, _) in evaluationColumns { columns[name] = Array(try root.readDoubles(name).prefix(keepEvaluations)) }
             }
             let closes = try root.readDoubles("p_histogram_step")
             let keepHistograms = closes.firstIndex { Int($0) > step } ?? closes.count
@@ -98,6 +112,17 @@ public final class MetricsFile {
         try add("comm_wait_seconds", m.commWaitSeconds)
         try add("skipped", m.skipped ? 1 : 0)
         try add("kl", m.sums.tokens > 0 ? m.kl : 0)
+    }
+
+    /// One evaluation of the held-out data after `stepsDone` steps.
+    public func appendEvaluation(_ sums: LossSums, stepsDone: Int) throws {
+        let t = Double(max(sums.tokens, 1))
+        try series["eval_step"]!.append(stepsDone)
+        try series["eval_objective"]!.append(sums.objective / t)
+        try series["eval_nll"]!.append(sums.nll / t)
+        try series["eval_mean_p"]!.append(sums.probability / t)
+        try series["eval_kl"]!.append(sums.kl / t)
+        try series["eval_tokens"]!.append(sums.tokens)
     }
 
     /// One histogram row, for the interval that ends after `stepsDone` steps.

@@ -107,6 +107,20 @@ public final class ProgressReporter {
         return parts.joined(separator: " | ")
     }
 
+    /// The line of one held-out evaluation after `stepsDone` steps.
+    public func evaluationLine(_ sums: LossSums, objective: Objective, stepsDone: Int, seconds: Double) -> String {
+        let t = Double(max(sums.tokens, 1))
+        var parts = [
+            "eval after step \(pad(stepsDone, String(totalSteps).count))/\(totalSteps)",
+            "\(objective.name) \(fixed(sums.objective / t, 4))",
+            "nll \(fixed(sums.nll / t, 4))",
+            "p \(fixed(sums.probability / t, 4))",
+        ]
+        if objective.needsReference { parts.append("kl \(fixed(sums.kl / t, 4))") }
+        parts += ["resp tok \(sums.tokens)", "\(Self.duration(seconds))"]
+        return parts.joined(separator: " | ")
+    }
+
     func pad(_ value: Int, _ width: Int) -> String {
         let s = String(value)
         return String(repeating: " ", count: max(0, width - s.count)) + s
