@@ -62,7 +62,7 @@ public struct RopeScaling: Codable, Equatable, Sendable {
     /// maths (Python scalars enter as float32), so the result matches its `inv_freq` buffer.
     public func scale(_ frequencies: [Float]) -> [Float] {
         let factor = Float(self.factor)
-        let low = Float(lowFreqFactor), high = Float(highFreqFactor)
+        let low = Float(lowFreqFactor)
         let original = Float(originalMaxPositionEmbeddings)
         // Wavelength bounds are formed in double from the config's numbers, then compared in float.
         let longestUnscaled = Float(Double(originalMaxPositionEmbeddings) / highFreqFactor)
