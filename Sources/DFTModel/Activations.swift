@@ -73,7 +73,10 @@ final class Activations {
                 return l == 0 ? shared : layer()
             case .full:
                 // Each layer keeps only its input; everything else is one layer's worth.
-                return Layer(input: l == 0 ? shared.input : FloatBuffer(count: n * h), rstd1: shared.rstd1,
+                // A forward-only model never reads a layer's input again once the layer has
+                // copied it into `middle`, so every layer's output may overwrite it: one buffer.
+                let input = l == 0 || !backward ? shared.input : FloatBuffer(count: n * h)
+                return Layer(input: input, rstd1: shared.rstd1,
                              qkv: shared.qkv, probs: shared.probs, statistics: shared.statistics,
                              attention: shared.attention, middle: shared.middle, rstd2: shared.rstd2,
                              gateUp: shared.gateUp)

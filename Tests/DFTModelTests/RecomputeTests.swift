@@ -57,4 +57,25 @@ struct RecomputeTests {
         #expect(none - selective == 3 * (2 * 4 * 80 * 80 - 2 * 4 * 80 * 2) * 4)
         #expect(full < selective)
     }
+
+    /// A forward-only model (the asft / iw-sft reference, scoring) shares everything, the
+    /// layers' inputs included: each layer's output overwrites the input it no longer needs.
+    @Test("a frozen forward-only model gives the trained model's loss to the bit")
+    func frozenForward() throws {
+        var rng = SplitMix64(seed: 5)
+        let rows: [[ModelFixtures.Sequence]] = [
+            [ModelFixtures.randomSequence(length: 30, vocab: 97, rng: &rng), ModelFixtures.randomSequence(length: 40, vocab: 97, rng: &rng)],
+            [ModelFixtures.randomSequence(length: 80, vocab: 97, rng: &rng)],
+        ]
+        let trained = try ModelFixtures.model(config, maxRows: 2, rowLength: 80, chunk: 23)
+        let frozen = try Transformer(config: config, maxRows: 2, rowLength: 80, lossChunkTokens: 23,
+                                     recompute: .full, trainable: false)
+        frozen.parameters.pointer.update(from: trained.parameters.pointer, count: trained.layout.count)
+        let batch = TokenBatch(maxRows: 2, rowLength: 80)
+        ModelFixtures.fill(batch, rows: rows)
+        trained.forward(batch)
+        frozen.forward(batch)
+        #expect(frozen.loss(batch, objective: .dft) == trained.loss(batch, objective: .dft))
+        #expect(frozen.gradients.count == 0 && frozen.activationBytes < trained.activationBytes / 2)
+    }
 }
