@@ -16,6 +16,26 @@ public struct LossSums: Sendable, Equatable {
 
     public init() {}
 
+    /// Doubles `pack` writes: objective, nll, probability, tokens, kl (so that the sums travel
+    /// in one allreduce with whatever else a caller adds after them).
+    public static let packedCount = 5
+
+    public func pack(into buffer: inout [Double], at offset: Int = 0) {
+        buffer[offset] = objective
+        buffer[offset + 1] = nll
+        buffer[offset + 2] = probability
+        buffer[offset + 3] = Double(tokens)
+        buffer[offset + 4] = kl
+    }
+
+    public init(unpacking buffer: [Double], at offset: Int = 0) {
+        objective = buffer[offset]
+        nll = buffer[offset + 1]
+        probability = buffer[offset + 2]
+        tokens = Int(buffer[offset + 3])
+        kl = buffer[offset + 4]
+    }
+
     public static func + (a: LossSums, b: LossSums) -> LossSums {
         var s = a
         s.objective += b.objective

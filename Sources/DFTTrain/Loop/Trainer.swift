@@ -41,7 +41,9 @@ public final class Trainer {
     public private(set) var step = 0
     public private(set) var skippedSteps = 0
     public private(set) var consecutiveSkips = 0
-    private var metricBuffer = [Double](repeating: 0, count: 9)
+    /// One allreduce per step: the loss sums, then input tokens, comm wait, stop flag and (ZeRO)
+    /// the shard's sum of squares.
+    private var metricBuffer = [Double](repeating: 0, count: LossSums.packedCount + 4)
     private var collectingBuckets = false
     private var nextBucket = 0
 
@@ -210,25 +212,17 @@ public final class Trainer {
             commWait = communicator.waitAll()
         }
 
-        metricBuffer[0] = sums.objective
-        metricBuffer[1] = sums.nll
-        metricBuffer[2] = sums.probability
-        metricBuffer[3] = Double(sums.tokens)
-        metricBuffer[4] = Double(inputTokens)
-        metricBuffer[5] = commWait
-        metricBuffer[6] = stopRequested ? 1 : 0
+        let extra = LossSums.packedCount
+        sums.pack(into: &metricBuffer)
+        metricBuffer[extra] = Double(inputTokens)
+        metricBuffer[extra + 1] = commWait
+        metricBuffer[extra + 2] = stopRequested ? 1 : 0
         // Under ZeRO each rank holds one shard of the gradients: add up the squares too.
         let localSquares = GradientNorm.sumOfSquares(model.gradients, range: shard)
-        metricBuffer[7] = sharded ? localSquares : 0
-        metricBuffer[8] = sums.kl
+        metricBuffer[extra + 3] = sharded ? localSquares : 0
         communicator.allreduceSum(&metricBuffer)
-        let squares = sharded ? metricBuffer[7] : localSquares
-        var global = LossSums()
-        global.objective = metricBuffer[0]
-        global.nll = metricBuffer[1]
-        global.probability = metricBuffer[2]
-        global.tokens = Int(metricBuffer[3])
-        global.kl = metricBuffer[8]
+        let squares = sharded ? metricBuffer[extra + 3] : localSquares
+        let global = LossSums(unpacking: metricBuffer)
 
         let lr = schedule.learningRate(at: step)
         let norm = squares.squareRoot()
@@ -249,10 +243,10 @@ public final class Trainer {
         }
         let metrics = StepMetrics(
             step: step, epoch: loader.epoch(ofStep: step), objectiveUsed: objective, sums: global,
-            inputTokens: Int(metricBuffer[4]), learningRate: lr, gradNorm: norm,
+            inputTokens: Int(metricBuffer[extra]), learningRate: lr, gradNorm: norm,
             seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9,
-            commWaitSeconds: metricBuffer[5] / Double(ranks), skipped: skip,
-            stopRequested: metricBuffer[6] > 0)
+            commWaitSeconds: metricBuffer[extra + 1] / Double(ranks), skipped: skip,
+            stopRequested: metricBuffer[extra + 2] > 0)
         step += 1
         if consecutiveSkips >= config.maxSkips {
             throw TrainingError.tooManySkips(count: consecutiveSkips, limit: config.maxSkips)
@@ -293,15 +287,10 @@ public final class Trainer {
             frozen?.forward(batch)
             sums = sums + model.loss(batch, objective: objective, reference: frozen, recordsHistogram: false)
         }
-        var buffer = [sums.objective, sums.nll, sums.probability, Double(sums.tokens), sums.kl]
+        var buffer = [Double](repeating: 0, count: LossSums.packedCount)
+        sums.pack(into: &buffer)
         communicator.allreduceSum(&buffer)
-        var global = LossSums()
-        global.objective = buffer[0]
-        global.nll = buffer[1]
-        global.probability = buffer[2]
-        global.tokens = Int(buffer[3])
-        global.kl = buffer[4]
-        return global
+        return LossSums(unpacking: buffer)
     }
 
     /// The optimizer range of every rank (what each holds under ZeRO-1; all of it on rank 0 otherwise).
