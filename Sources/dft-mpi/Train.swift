@@ -27,10 +27,10 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Training data: `embedded` (built-in arithmetic word problems) or a .jsonl file of records: {\"prompt\", \"response\"}, {\"messages\": [...]}, {\"problem\", \"solution\"}, {\"text\"} (with a tokenizer), or {\"input_ids\", \"loss_mask\"}. (default: \(defaults.data))", valueName: "embedded|FILE.jsonl"))
     var data: String?
 
-    @Option(name: .customLong("eval-data"), help: ArgumentHelp("Held-out data in the same formats as --data, evaluated (objective, NLL, mean p) every --eval-every steps and at the end; rows written to metrics.h5 as eval_*.", valueName: "FILE"))
+    @Option(name: .customLong("eval-data"), help: ArgumentHelp("Held-out data in the same formats as --data, evaluated (objective, NLL, mean p) before training, every --eval-every steps and at the end; rows written to metrics.h5 as eval_*.", valueName: "FILE"))
     var evalData: String?
 
-    @Option(name: .customLong("eval-every"), help: "Steps between evaluations of --eval-data; 0 evaluates only at the end. (default: \(defaults.evalEvery))")
+    @Option(name: .customLong("eval-every"), help: "Steps between evaluations of --eval-data; 0: only before training and at the end. (default: \(defaults.evalEvery))")
     var evalEvery: Int?
 
     @Option(help: ArgumentHelp("Tokenizer for text JSONL: a Hugging Face tokenizer directory (tokenizer.json + tokenizer_config.json) or tokenizer.json, or `byte`. Default: the model directory's own when it has tokenizer.json; without one the data must be pre-tokenized.", valueName: "dir|tokenizer.json|byte"))

@@ -20,7 +20,7 @@ extension Integration {
             }
         }
 
-        @Test("1 process and 2 ranks with ZeRO-1 log and store the same evaluations after steps 2 and 4")
+        @Test("1 process and 2 ranks with ZeRO-1 log and store the same evaluations before training and after steps 2 and 4")
         func ranks() throws {
             let scratch = try Scratch()
             defer { scratch.remove() }
@@ -30,6 +30,8 @@ extension Integration {
                 let job = try TrainJob(launch, settings.with { $0.zero = zero; $0.microBatch = zero == 1 ? 1 : 2 }, in: scratch)
                 let result = try job.run()
                 try #require(result.succeeded, "\(result.transcript)")
+                #expect(result.stdoutLines.contains { $0.hasPrefix("eval before training | dft ") },
+                        "no evaluation line before training\(result.transcript)")
                 for step in [2, 4] {
                     #expect(result.stdoutLines.contains { $0.hasPrefix("eval after step \(step)/4 | dft ") },
                             "no evaluation line after step \(step)\(result.transcript)")
@@ -42,14 +44,14 @@ extension Integration {
                 tables.append(table)
             }
             let (one, two) = (tables[0], tables[1])
-            #expect(one["eval_step"] == [2, 4] && two["eval_step"] == [2, 4])
+            #expect(one["eval_step"] == [0, 2, 4] && two["eval_step"] == [0, 2, 4])
             #expect(one["eval_tokens"] == two["eval_tokens"] && (one["eval_tokens"]?.first ?? 0) > 0)
             for column in ["eval_objective", "eval_nll", "eval_mean_p"] {
                 for (a, b) in zip(one[column] ?? [], two[column] ?? []) {
                     #expect(abs(a - b) <= 1e-5 * abs(a), "\(column): 1 process \(a), 2 ranks \(b)")
                 }
             }
-            #expect(one["eval_nll"]?[0] != one["eval_nll"]?[1], "the evaluation must follow training")
+            #expect(one["eval_nll"]?[0] != one["eval_nll"]?[2], "the evaluation must follow training")
         }
 
         @Test("a run stopped after step 3 and resumed stores the evaluations of the uninterrupted run")

@@ -12,10 +12,10 @@ import DFTModel
 public struct TrainConfig: Codable, Equatable, Sendable {
     public var model = "demo"
     public var data = "embedded"
-    /// Held-out data (same formats as `data`), evaluated every `eval_every` steps and at the
-    /// end; empty: none.
+    /// Held-out data (same formats as `data`), evaluated before training, every `eval_every`
+    /// steps and at the end; empty: none.
     public var evalData = ""
-    /// Steps between evaluations of `eval_data` (0: only at the end).
+    /// Steps between evaluations of `eval_data` (0: only before training and at the end).
     public var evalEvery = 0
     /// Tokenizer for text data: a Hugging Face tokenizer directory or tokenizer.json, or
     /// `byte`; empty means the model directory's own when it has one.
@@ -246,7 +246,7 @@ extension TrainConfig {
         try require(maxLength >= 2, "max_length", "at least 2 tokens, got \(maxLength)")
         try require(sftWarmupSteps >= 0, "sft_warmup_steps", "non-negative, got \(sftWarmupSteps)")
         try require(logEvery > 0, "log_every", "positive, got \(logEvery)")
-        try require(evalEvery >= 0, "eval_every", "non-negative (0 evaluates only at the end), got \(evalEvery)")
+        try require(evalEvery >= 0, "eval_every", "non-negative (0: only before training and at the end), got \(evalEvery)")
         try require(evalEvery == 0 || !evalData.isEmpty, "eval_every", "0 when no eval_data is given, got \(evalEvery)")
         try require(threads >= 0, "threads", "non-negative (0 picks from Slurm, OMP_NUM_THREADS or the cores), got \(threads)")
         try require(zero == 0 || zero == 1, "zero", "0 (plain data parallelism) or 1 (sharded optimizer state), got \(zero)")

@@ -92,6 +92,18 @@ public struct TrainingSession {
         }
         var savedAt = trainer.isFinished ? trainer.step : -1
 
+        // Held-out evaluation: of the starting model (the baseline the run is compared with),
+        // every eval_every steps, and at the end.
+        func evaluate() throws {
+            let evalStart = DispatchTime.now().uptimeNanoseconds
+            let objective = trainer.objective(at: trainer.step)
+            guard let sums = trainer.evaluateHeldOut() else { return }
+            try metricsFile?.appendEvaluation(sums, stepsDone: trainer.step)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - evalStart) / 1e9
+            reporter.line(reporter.evaluationLine(sums, objective: objective, stepsDone: trainer.step, seconds: seconds))
+        }
+        if trainer.evaluation != nil && trainer.step == 0 && !trainer.isFinished { try evaluate() }
+
         var record = MetricsRecord()
         let start = DispatchTime.now().uptimeNanoseconds
         var stoppedBySignal = false
@@ -106,17 +118,10 @@ public struct TrainingSession {
                 let counts = trainer.takeHistogram()
                 try metricsFile?.appendHistogram(counts, stepsDone: done)
             }
-            // Held-out evaluation every eval_every steps and at the end (not when stopping:
-            // a preempted job should save and leave).
+            // Not when stopping: a preempted job should save and leave.
             if trainer.evaluation != nil && !metrics.stopRequested
                 && ((config.evalEvery > 0 && done % config.evalEvery == 0) || done == trainer.totalSteps) {
-                let evalStart = DispatchTime.now().uptimeNanoseconds
-                let objective = trainer.objective(at: trainer.step)
-                if let sums = trainer.evaluateHeldOut() {
-                    try metricsFile?.appendEvaluation(sums, stepsDone: done)
-                    let seconds = Double(DispatchTime.now().uptimeNanoseconds - evalStart) / 1e9
-                    reporter.line(reporter.evaluationLine(sums, objective: objective, stepsDone: done, seconds: seconds))
-                }
+                try evaluate()
             }
             if metrics.stopRequested || (config.saveEvery > 0 && done % config.saveEvery == 0) || done == trainer.totalSteps {
                 try save()
@@ -240,7 +245,8 @@ public struct TrainingSession {
             t.evaluation.map { e in
                 "eval:   \(e.dataset.name): \(e.dataset.count) examples in \(e.rowCount) rows, \(e.trainedTokens) trained tokens"
                     + (e.truncatedExamples > 0 ? " (\(e.truncatedExamples) cut to max length)" : "")
-                    + ", evaluated " + (config.evalEvery > 0 ? "every \(config.evalEvery) steps and " : "") + "at the end"
+                    + ", evaluated at the start, " + (config.evalEvery > 0 ? "every \(config.evalEvery) steps " : "")
+                    + "and at the end"
             },
             "train:  \(config.sftWarmupSteps > 0 ? "sft for \(config.sftWarmupSteps) steps, then " : "")\(t.objective) | "
                 + "\(t.totalSteps) steps x \(config.globalBatch) sequences "

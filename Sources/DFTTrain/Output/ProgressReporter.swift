@@ -111,7 +111,7 @@ public final class ProgressReporter {
     public func evaluationLine(_ sums: LossSums, objective: Objective, stepsDone: Int, seconds: Double) -> String {
         let t = Double(max(sums.tokens, 1))
         var parts = [
-            "eval after step \(pad(stepsDone, String(totalSteps).count))/\(totalSteps)",
+            stepsDone == 0 ? "eval before training" : "eval after step \(pad(stepsDone, String(totalSteps).count))/\(totalSteps)",
             "\(objective.name) \(fixed(sums.objective / t, 4))",
             "nll \(fixed(sums.nll / t, 4))",
             "p \(fixed(sums.probability / t, 4))",
