@@ -84,7 +84,6 @@ public final class AdamW: Optimizer {
             // Element-wise: any split computes the same values. 16 lanes at a time (LLVM kept
             // this four-pointer loop scalar); the tail repeats the same expressions per element.
             Parallel.forRanges(upper - lower, minimum: 1 << 15) { range in
-                typealias Lanes = VectorMath.Lanes
                 var i = lower + range.lowerBound
                 let end = lower + range.upperBound
                 while i + VectorMath.width <= end {
