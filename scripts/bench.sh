@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The benchmark runs of docs/PERFORMANCE.md, one after the other, in a release build:
+# tiny, small and qwen05b on one rank with 2 threads, tiny with 1 thread, and tiny on 2 ranks
+# with 1 thread each (the data-parallel scaling check). Each prints tokens/s, MFU against the
+# sgemm rate measured in the same process, peak memory and the time split.
+# Usage: bash scripts/bench.sh [--quick]   (--quick skips qwen05b, which needs ~10 GB and ~1 min)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v swift >/dev/null && [ -x /opt/swift/usr/bin/swift ]; then export PATH=/opt/swift/usr/bin:$PATH; fi
+if [ "$(id -u)" = 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
+swift build -c release --product dft-mpi
+bench=.build/release/dft-mpi
+
+"$bench" bench --shape tiny --steps 10 --threads 2
+"$bench" bench --shape small --steps 5 --threads 2
+if [ "${1:-}" != "--quick" ]; then
+    "$bench" bench --shape qwen05b --steps 3 --threads 2
+fi
+"$bench" bench --shape tiny --steps 10 --threads 1
+# --bind-to core: one core per rank, as a 1-thread-per-rank job would be placed.
+mpirun -n 2 --bind-to core "$bench" bench --shape tiny --steps 10 --threads 1
