@@ -38,6 +38,9 @@ extension Integration {
                 }
                 #expect(result.stdoutLines.contains { $0.hasPrefix("eval:   held-out.jsonl: 40 examples") },
                         "no eval header line\(result.transcript)")
+                let inspect = try ChildProcess.run([job.binary, "inspect", RunDirectory(path: job.outDirectory).metrics], seconds: 60)
+                #expect(inspect.stdoutLines.contains { $0.hasPrefix("held-out evaluation after step 4: objective ") },
+                        "inspect does not show the last evaluation\(inspect.transcript)")
                 let metrics = try H5Py.dump(RunDirectory(path: job.outDirectory).metrics)
                 var table: [String: [Double]] = [:]
                 for column in Self.evalColumns { table[column] = try metrics.dataset(column).values }

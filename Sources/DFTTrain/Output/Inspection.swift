@@ -62,6 +62,13 @@ public enum Inspection {
                 return text.padding(toLength: 12, withPad: " ", startingAt: 0)
             }.joined())
         }
+        if root.exists("eval_step"), let last = try root.readDoubles("eval_step").indices.last {
+            func value(_ name: String) throws -> Double { try root.readDoubles(name)[last] }
+            let step = Int(try value("eval_step"))
+            lines.append(String(format: "held-out evaluation %@: objective %.4f, nll %.4f, mean p %.4f, %d tokens",
+                                step == 0 ? "before training" : "after step \(step)", try value("eval_objective"),
+                                try value("eval_nll"), try value("eval_mean_p"), Int(try value("eval_tokens"))))
+        }
         if root.exists("p_histogram") {
             let counts = try root.readDoubles("p_histogram")
             let steps = try root.readDoubles("p_histogram_step")
