@@ -22,8 +22,9 @@ public final class Transformer: @unchecked Sendable {
     public let maxRows: Int
     public let rowLength: Int
     public let lossHead: LMHeadLoss
-    /// Time split by phase (matmuls, attention, other kernels, LM head + loss), when enabled.
-    public let timer = PhaseTimer()
+    /// Time split by phase (matmuls, attention, other kernels, LM head + loss), when enabled;
+    /// a frozen reference shares its trained model's, so the split covers both.
+    public let timer: PhaseTimer
     /// What the backward pass recomputes rather than keeps (memory against time).
     public let recompute: Recompute
 
@@ -33,8 +34,10 @@ public final class Transformer: @unchecked Sendable {
     let offsets: ParameterOffsets
 
     public init(config: ModelConfig, maxRows: Int, rowLength: Int, lossChunkTokens: Int? = nil,
-                bufferMultiple: Int = 1, recompute: Recompute = .none, trainable: Bool = true) throws {
+                bufferMultiple: Int = 1, recompute: Recompute = .none, trainable: Bool = true,
+                timer: PhaseTimer = PhaseTimer()) throws {
         try config.validate()
+        self.timer = timer
         self.config = config
         self.recompute = recompute
         self.maxRows = maxRows

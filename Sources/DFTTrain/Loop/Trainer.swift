@@ -101,7 +101,7 @@ public final class Trainer {
             // The trained model's head computes its logits beside its own, so the reference's
             // head is never run: a one-token chunk instead of ~64 MB.
             let frozen = try Transformer(config: modelConfig, maxRows: config.microBatch, rowLength: config.maxLength,
-                                         lossChunkTokens: 1, recompute: .full, trainable: false)
+                                         lossChunkTokens: 1, recompute: .full, trainable: false, timer: model.timer)
             frozen.parameters.pointer.update(from: model.parameters.pointer, count: model.layout.count)
             model.lossHead.enableReference()
             reference = frozen
