@@ -68,7 +68,12 @@ public final class Trainer {
         } else {
             var evalConfig = config
             evalConfig.data = config.evalData
-            let held = try evaluationDataset ?? RunComponents.dataset(evalConfig, model: modelConfig)
+            let held: any Dataset
+            do {
+                held = try evaluationDataset ?? RunComponents.dataset(evalConfig, model: modelConfig)
+            } catch {
+                throw ConfigError("'eval_data': \(error)")
+            }
             guard held.vocabularySize <= modelConfig.vocabSize else {
                 throw ConfigError("evaluation data '\(held.name)' has token ids up to \(held.vocabularySize - 1) "
                     + "but the model's vocabulary has \(modelConfig.vocabSize) entries")
