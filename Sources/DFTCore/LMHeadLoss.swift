@@ -129,6 +129,13 @@ public final class LMHeadLoss: @unchecked Sendable {
         max(1, min(maxTokens, bytes / (vocab * MemoryLayout<Float>.stride)))
     }
 
+    /// Exchanges the histogram's counts with `counts` (same length): a held-out evaluation
+    /// counts into a histogram of its own and hands the training one back untouched.
+    public func exchangeHistogram(_ counts: inout [Int]) {
+        precondition(counts.count == histogram.count, "histograms have \(histogram.count) bins, got \(counts.count)")
+        swap(&histogram, &counts)
+    }
+
     public func resetHistogram() {
         for i in 0..<histogram.count { histogram[i] = 0 }
     }
@@ -138,7 +145,6 @@ public final class LMHeadLoss: @unchecked Sendable {
     /// accumulated. Either may be nil. `logProbabilities` ([tokens]), when given, receives
     /// log p of every trained token at its slot (other slots are left as they are).
     /// `reference` is required by (and only read for) objectives that `needsReference`.
-    /// `recordsHistogram: false` leaves `histogram` alone (held-out evaluation).
     ///
     /// hidden: [tokens, hidden] final-norm output; weight: [vocab, hidden] (lm_head, or the
     /// embedding when tied); targets, lossMask: [tokens].
@@ -147,8 +153,7 @@ public final class LMHeadLoss: @unchecked Sendable {
         targets: UnsafePointer<Int32>, lossMask: UnsafePointer<Float>, tokens: Int,
         objective: Objective, gradScale: Float,
         dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
-        logProbabilities: UnsafeMutablePointer<Float>? = nil, reference: Reference? = nil,
-        recordsHistogram: Bool = true
+        logProbabilities: UnsafeMutablePointer<Float>? = nil, reference: Reference? = nil
     ) -> LossSums {
         let reference = objective.needsReference ? reference : nil
         precondition(!objective.needsReference || reference != nil, "objective \(objective) needs a reference model")
@@ -247,7 +252,7 @@ public final class LMHeadLoss: @unchecked Sendable {
                 logProbabilities?[chunkIndex[r]] = Float(lp)
                 // A non-finite p (diverged weights) is counted nowhere; the step is skipped by
                 // the caller, which sees the non-finite loss.
-                if p.isFinite && recordsHistogram {
+                if p.isFinite {
                     histogram[max(0, min(Self.histogramBins - 1, Int(p * Float(Self.histogramBins))))] += 1
                 }
             }

@@ -157,12 +157,10 @@ public final class Transformer: @unchecked Sendable {
     /// The objective's sums over the batch's trained tokens, without gradients. Call after
     /// `forward`; for an objective that needs a reference model, after `reference.forward` on
     /// the same batch too.
-    /// `recordsHistogram: false` keeps the head's probability histogram for training tokens.
     public func loss(_ batch: TokenBatch, objective: Objective,
-                     logProbabilities: UnsafeMutablePointer<Float>? = nil, reference: Transformer? = nil,
-                     recordsHistogram: Bool = true) -> LossSums {
+                     logProbabilities: UnsafeMutablePointer<Float>? = nil, reference: Transformer? = nil) -> LossSums {
         runHead(batch, objective: objective, gradScale: 0, withGradients: false,
-                logProbabilities: logProbabilities, reference: reference, recordsHistogram: recordsHistogram)
+                logProbabilities: logProbabilities, reference: reference)
     }
 
     /// The objective's sums, and the gradients of `gradScale * sum of per-token losses` added
@@ -178,8 +176,7 @@ public final class Transformer: @unchecked Sendable {
     }
 
     private func runHead(_ batch: TokenBatch, objective: Objective, gradScale: Float, withGradients: Bool,
-                         logProbabilities: UnsafeMutablePointer<Float>? = nil, reference: Transformer?,
-                         recordsHistogram: Bool = true) -> LossSums {
+                         logProbabilities: UnsafeMutablePointer<Float>? = nil, reference: Transformer?) -> LossSums {
         let a = activations
         let headWeight = offsets.lmHead
         if let reference {
@@ -196,7 +193,7 @@ public final class Transformer: @unchecked Sendable {
                              tokens: batch.tokens, objective: objective, gradScale: gradScale,
                              dHidden: withGradients ? a.dNorm.pointer : nil,
                              dWeight: withGradients ? g(headWeight) : nil, logProbabilities: logProbabilities,
-                             reference: referenceHead, recordsHistogram: recordsHistogram)
+                             reference: referenceHead)
             }
         } }
     }

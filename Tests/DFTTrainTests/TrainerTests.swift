@@ -203,15 +203,18 @@ struct EvaluationTests {
         let one = try trainer(microBatch: 1, held: held), four = try trainer(microBatch: 4, held: held)
         let parameters = one.model.parameters.array
         let histogram = one.model.lossHead.histogram
-        let a = try #require(one.evaluateHeldOut()), b = try #require(four.evaluateHeldOut())
+        let first = try #require(one.evaluateHeldOut()), other = try #require(four.evaluateHeldOut())
+        let a = first.sums, b = other.sums
         #expect(a.tokens == one.evaluation!.trainedTokens && a.tokens > 0)
         // Float rounding differs with the batch shape (sgemm blocking); the sums agree to it.
         #expect(abs(a.nll - b.nll) <= 1e-5 * a.nll && abs(a.objective - b.objective) <= 1e-5 * a.objective)
         #expect(one.model.parameters.array == parameters && one.model.lossHead.histogram == histogram)
+        // The held-out histogram counts every held-out token once, in its own bins.
+        #expect(first.histogram.reduce(0, +) == a.tokens && first.histogram == other.histogram)
         // Training moves the held-out loss: the evaluation reads the current weights.
         _ = try one.trainStep()
         let after = try #require(one.evaluateHeldOut())
-        #expect(after.nll != a.nll)
+        #expect(after.sums.nll != a.nll)
     }
 
     @Test("a missing eval_data file is an error naming the key and the file")

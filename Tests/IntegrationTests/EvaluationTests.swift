@@ -44,6 +44,9 @@ extension Integration {
                 let metrics = try H5Py.dump(RunDirectory(path: job.outDirectory).metrics)
                 var table: [String: [Double]] = [:]
                 for column in Self.evalColumns { table[column] = try metrics.dataset(column).values }
+                let histogram = try metrics.dataset("eval_p_histogram")
+                #expect(histogram.shape == [3, 20] && histogram.intRows.map { $0.reduce(0, +) } == (table["eval_tokens"] ?? []).map { Int($0) },
+                        "eval_p_histogram \(histogram.shape) \(histogram.intRows) against eval_tokens \(table["eval_tokens"] ?? [])")
                 tables.append(table)
             }
             let (one, two) = (tables[0], tables[1])
@@ -73,7 +76,7 @@ extension Integration {
             try #require(second.succeeded, "\(second.transcript)")
             let expected = try H5Py.dump(RunDirectory(path: whole.outDirectory).metrics)
             let resumed = try H5Py.dump(RunDirectory(path: out).metrics)
-            for column in Self.evalColumns {
+            for column in Self.evalColumns + ["eval_p_histogram"] {
                 let values = try resumed.dataset(column).values, reference = try expected.dataset(column).values
                 #expect(values.map(\.bitPattern) == reference.map(\.bitPattern),
                         "\(column): resumed \(values), uninterrupted \(reference)")

@@ -97,8 +97,9 @@ public struct TrainingSession {
         func evaluate() throws {
             let evalStart = DispatchTime.now().uptimeNanoseconds
             let objective = trainer.objective(at: trainer.step)
-            guard let sums = trainer.evaluateHeldOut() else { return }
-            try metricsFile?.appendEvaluation(sums, stepsDone: trainer.step)
+            guard let result = trainer.evaluateHeldOut() else { return }
+            let sums = result.sums
+            try metricsFile?.appendEvaluation(sums, histogram: result.histogram, stepsDone: trainer.step)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - evalStart) / 1e9
             reporter.line(reporter.evaluationLine(sums, objective: objective, stepsDone: trainer.step, seconds: seconds))
         }

@@ -23,6 +23,7 @@ public final class MetricsFile {
     let series: [String: HDF5Series]
     let histogram: HDF5Series
     let histogramStep: HDF5Series
+    let evaluationHistogram: HDF5Series
     public let path: String
 
     /// Creates the run's metrics file. A resumed run (`resumeStep` > 0) keeps the rows of the
@@ -46,15 +47,19 @@ public final class MetricsFile {
         histogram = try HDF5Series.create(in: root, name: "p_histogram", element: .int64,
                                           width: LMHeadLoss.histogramBins, chunkRows: 64)
         histogramStep = try HDF5Series.create(in: root, name: "p_histogram_step", element: .int64, chunkRows: 64)
+        evaluationHistogram = try HDF5Series.create(in: root, name: "eval_p_histogram", element: .int64,
+                                                    width: LMHeadLoss.histogramBins, chunkRows: 64)
         self.series = series
         try root.setAttribute("description", "one row per optimizer step; p_histogram: counts of "
             + "target-token probabilities in \(LMHeadLoss.histogramBins) equal bins over [0, 1] per log interval, "
             + "p_histogram_step: the step (1-based count) closing each interval; eval_*: one row per "
-            + "evaluation of the held-out data, eval_step the steps done before it")
+            + "evaluation of the held-out data, eval_step the steps done before it, eval_p_histogram "
+            + "its target-probability histogram")
         if let kept {
             for (name, values) in kept.columns { try series[name]?.append(doubles: values) }
             try histogram.append(doubles: kept.histogram)
             try histogramStep.append(doubles: kept.histogramSteps)
+            try evaluationHistogram.append(doubles: kept.evaluationHistogram)
         }
         try file.startSingleWriterMultipleReaders()
         guard rename(temporary, path) == 0 else {
@@ -64,7 +69,9 @@ public final class MetricsFile {
 
     /// The rows of an existing metrics file for steps before `step`, or nil when there is no
     /// readable file (a file that cannot be read is set aside with a warning, not deleted).
-    static func rowsBefore(step: Int, in path: String) -> (columns: [String: [Double]], histogram: [Double], histogramSteps: [Double])? {
+    static func rowsBefore(step: Int, in path: String)
+        -> (columns: [String: [Double]], histogram: [Double], histogramSteps: [Double], evaluationHistogram: [Double])?
+    {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         do {
             let old = try HDF5File.open(path, singleWriterMultipleReaders: true)
@@ -77,15 +84,20 @@ public final class MetricsFile {
                 let values = root.exists(name) ? try root.readDoubles(name) : [Double](repeating: 0, count: steps.count)
                 columns[name] = Array(values.prefix(keep))
             }
+            var evaluationHistogram: [Double] = []
             if root.exists("eval_step") {
                 let evaluated = try root.readDoubles("eval_step")
                 let keepEvaluations = evaluated.firstIndex { Int($0) > step } ?? evaluated.count
                 for (name, _) in evaluationColumns { columns[name] = Array(try root.readDoubles(name).prefix(keepEvaluations)) }
+                if root.exists("eval_p_histogram") {
+                    evaluationHistogram = Array(try root.readDoubles("eval_p_histogram")
+                        .prefix(keepEvaluations * LMHeadLoss.histogramBins))
+                }
             }
             let closes = try root.readDoubles("p_histogram_step")
             let keepHistograms = closes.firstIndex { Int($0) > step } ?? closes.count
             let histogram = Array(try root.readDoubles("p_histogram").prefix(keepHistograms * LMHeadLoss.histogramBins))
-            return (columns, histogram, Array(closes.prefix(keepHistograms)))
+            return (columns, histogram, Array(closes.prefix(keepHistograms)), evaluationHistogram)
         } catch {
             let aside = path + ".unreadable-\(getpid())"
             try? FileManager.default.moveItem(atPath: path, toPath: aside)
@@ -115,7 +127,9 @@ public final class MetricsFile {
     }
 
     /// One evaluation of the held-out data after `stepsDone` steps.
-    public func appendEvaluation(_ sums: LossSums, stepsDone: Int) throws {
+    public func appendEvaluation(_ sums: LossSums, histogram counts: [Int], stepsDone: Int) throws {
+        var row = counts.map(Int64.init)
+        try row.withUnsafeMutableBytes { try evaluationHistogram.append($0.baseAddress!) }
         let t = Double(max(sums.tokens, 1))
         try series["eval_step"]!.append(stepsDone)
         try series["eval_objective"]!.append(sums.objective / t)
