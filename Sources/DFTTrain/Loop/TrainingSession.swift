@@ -101,6 +101,7 @@ public struct TrainingSession {
             let sums = result.sums
             try metricsFile?.appendEvaluation(sums, histogram: result.histogram, stepsDone: trainer.step)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - evalStart) / 1e9
+            reporter.addTimeBetweenSteps(seconds)
             reporter.line(reporter.evaluationLine(sums, objective: objective, stepsDone: trainer.step, seconds: seconds))
         }
         if trainer.evaluation != nil && trainer.step == 0 && !trainer.isFinished { try evaluate() }

@@ -73,6 +73,10 @@ public final class ProgressReporter {
         }
     }
 
+    /// Time spent between steps (held-out evaluations): counted in the elapsed time, so that
+    /// the ETA, elapsed per step done, includes its share.
+    public func addTimeBetweenSteps(_ seconds: Double) { elapsed += seconds }
+
     /// True when the next step uses another objective than this one.
     public var objectiveSwitch: ((Int) -> Bool)?
     func switchesAfter(_ m: StepMetrics) -> Bool { objectiveSwitch?(m.step) ?? false }
