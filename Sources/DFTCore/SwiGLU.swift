@@ -4,12 +4,9 @@ import Foundation
 /// [tokens, 2 * ffn] buffer because one sgemm computes both projections.
 ///
 /// The loops run 16 lanes at a time with `VectorMath.fastExp` (libm's `expf` kept them scalar);
-/// the scalar tails use the same arithmetic, so every element gets the same result either way.
+/// a row's tail is one partial vector through the same arithmetic.
 public enum SwiGLU {
     typealias Lanes = VectorMath.Lanes
-
-    @inline(__always)
-    static func sigmoid(_ x: Float) -> Float { 1 / (1 + fastExp(-x)) }
 
     @inline(__always)
     static func sigmoid(_ x: Lanes) -> Lanes { 1 / (1 + VectorMath.fastExp(-x)) }
@@ -28,9 +25,10 @@ public enum SwiGLU {
                     VectorMath.store(gi * sigmoid(gi) * VectorMath.load(u + i), y + i)
                     i += VectorMath.width
                 }
-                while i < ffn {
-                    y[i] = g[i] * sigmoid(g[i]) * u[i]
-                    i += 1
+                if i < ffn {
+                    let n = ffn - i
+                    let gi = VectorMath.loadPartial(g + i, count: n, padding: 0)
+                    VectorMath.storePartial(gi * sigmoid(gi) * VectorMath.loadPartial(u + i, count: n, padding: 0), y + i, count: n)
                 }
             }
         }
@@ -46,19 +44,25 @@ public enum SwiGLU {
                 let dg = dGateUp + t * 2 * ffn
                 let du = dg + ffn
                 let dy = dOut + t * ffn
+                // The tail of a row goes through the same lanes as one partial vector.
+                @inline(__always) func gradients(_ gi: Lanes, _ ui: Lanes, _ dyi: Lanes) -> (dGate: Lanes, dUp: Lanes) {
+                    let s = sigmoid(gi)
+                    return (dyi * ui * s * (1 + gi * (1 - s)), dyi * (gi * s))
+                }
                 var i = 0
                 while i + VectorMath.width <= ffn {
-                    let gi = VectorMath.load(g + i), dyi = VectorMath.load(dy + i)
-                    let s = sigmoid(gi)
-                    VectorMath.store(dyi * (gi * s), du + i)
-                    VectorMath.store(dyi * VectorMath.load(u + i) * s * (1 + gi * (1 - s)), dg + i)
+                    let d = gradients(VectorMath.load(g + i), VectorMath.load(u + i), VectorMath.load(dy + i))
+                    VectorMath.store(d.dUp, du + i)
+                    VectorMath.store(d.dGate, dg + i)
                     i += VectorMath.width
                 }
-                while i < ffn {
-                    let s = sigmoid(g[i])
-                    du[i] = dy[i] * (g[i] * s)
-                    dg[i] = dy[i] * u[i] * s * (1 + g[i] * (1 - s))
-                    i += 1
+                if i < ffn {
+                    let n = ffn - i
+                    let d = gradients(VectorMath.loadPartial(g + i, count: n, padding: 0),
+                                      VectorMath.loadPartial(u + i, count: n, padding: 0),
+                                      VectorMath.loadPartial(dy + i, count: n, padding: 0))
+                    VectorMath.storePartial(d.dUp, du + i, count: n)
+                    VectorMath.storePartial(d.dGate, dg + i, count: n)
                 }
             }
         }

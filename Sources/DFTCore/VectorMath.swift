@@ -21,6 +21,24 @@ public enum VectorMath {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self)
     }
 
+    /// The first `count` (fewer than `width`) elements of p, the other lanes `padding`: loop
+    /// tails go through the same lane arithmetic as the rest of the row.
+    @inline(__always)
+    public static func loadPartial(_ p: UnsafePointer<Float>, count: Int, padding: Float) -> Lanes {
+        var v = Lanes(repeating: padding)
+        for k in 0..<count { v[k] = p[k] }
+        return v
+    }
+
+    /// Writes the first `count` lanes of v to p.
+    @inline(__always)
+    public static func storePartial(_ v: Lanes, _ p: UnsafeMutablePointer<Float>, count: Int) {
+        for k in 0..<count { p[k] = v[k] }
+    }
+
+    /// Padding whose exponential (after any finite shift) is 0 and whose products stay finite.
+    static let vanishing: Float = -.greatestFiniteMagnitude
+
     /// The largest of p[0..<count] (NaNs are skipped; -infinity for an empty row).
     @inline(__always)
     public static func maximum(_ p: UnsafePointer<Float>, count: Int) -> Float {
@@ -59,14 +77,12 @@ public enum VectorMath {
                 lanes += e
                 i += width
             }
-            var partial = lanes.sum()
-            while i < end {
-                let e = DFTCore.fastExp(p[i] - shift)  // the scalar twin, for the tail
-                p[i] = e
-                partial += e
-                i += 1
+            if i < end {
+                let e = fastExp(loadPartial(p + i, count: end - i, padding: vanishing) - shiftLanes)
+                storePartial(e, p + i, count: end - i)
+                lanes += e
             }
-            total += Double(partial)
+            total += Double(lanes.sum())
             start = end
         }
         return total
@@ -93,17 +109,16 @@ public enum VectorMath {
                 dotLanes += e * (x - load(q + i))
                 i += width
             }
-            var partial = lanes.sum(), partialDot = dotLanes.sum()
-            while i < end {
-                let x = p[i]
-                let e = DFTCore.fastExp(x - shift)
-                p[i] = e
-                partial += e
-                partialDot += e * (x - q[i])
-                i += 1
+            if i < end {
+                // Padded lanes: e = 0 times a finite difference adds nothing to either sum.
+                let x = loadPartial(p + i, count: end - i, padding: vanishing)
+                let e = fastExp(x - shiftLanes)
+                storePartial(e, p + i, count: end - i)
+                lanes += e
+                dotLanes += e * (x - loadPartial(q + i, count: end - i, padding: 0))
             }
-            total += Double(partial)
-            totalDot += Double(partialDot)
+            total += Double(lanes.sum())
+            totalDot += Double(dotLanes.sum())
             start = end
         }
         return (total, totalDot)
@@ -157,7 +172,13 @@ public enum VectorMath {
         return s
     }
 
-    /// exp(x) lane by lane, the same arithmetic as the scalar `fastExp` (identical results).
+    /// exp(x) lane by lane, for the softmaxes and SwiGLU's sigmoid, as plain arithmetic (libm's
+    /// expf is a call per element). x = n ln 2 + r with |r| <= ln 2 / 2; e^r by its degree-6
+    /// Taylor polynomial (relative error below 2e-7 on that interval); 2^n written into the
+    /// exponent bits, with n rounded by adding 1.5 x 2^23 so no float-to-int conversion is
+    /// needed. Arguments below -87 give 0 (softmax inputs are <= 0 after the max is
+    /// subtracted), above 88 the largest power computed there; NaN gives NaN (diverged weights
+    /// must surface as a non-finite loss).
     @inline(__always)
     public static func fastExp(_ x: Lanes) -> Lanes {
         let low: Lanes = .init(repeating: -87), high: Lanes = .init(repeating: 88)
