@@ -130,15 +130,6 @@ public struct Attention: Sendable {
         }
     }
 
-    /// Forward keeping every probability (see `forward(out:softmax:scratch:...)`).
-    public func forward(
-        out: UnsafeMutablePointer<Float>?, probs: UnsafeMutablePointer<Float>,
-        qkv: UnsafePointer<Float>, segments: UnsafePointer<Int32>, rows: Int, rowLength: Int
-    ) {
-        forward(out: out, softmax: .kept(probs), scratch: nil, scratchCount: 0, qkv: qkv, segments: segments,
-                rows: rows, rowLength: rowLength)
-    }
-
     /// out: [rows * rowLength, heads * headDim], or nil to compute only what `softmax` keeps;
     /// qkv: [rows * rowLength, qkvWidth] with RoPE already applied to q and k;
     /// segments: [rows * rowLength]; scratch: `scratchCount` floats (one panel per worker),
@@ -195,16 +186,6 @@ public struct Attention: Sendable {
                 }
             }
         }
-    }
-
-    /// Backward from kept probabilities (see `backward(dQKV:scratch:scratchCount:dOut:qkv:softmax:...)`).
-    public func backward(
-        dQKV: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, scratchCount: Int,
-        dOut: UnsafePointer<Float>, qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>,
-        segments: UnsafePointer<Int32>, rows: Int, rowLength: Int
-    ) {
-        backward(dQKV: dQKV, scratch: scratch, scratchCount: scratchCount, dOut: dOut, qkv: qkv,
-                 softmax: .kept(UnsafeMutablePointer(mutating: probs)), segments: segments, rows: rows, rowLength: rowLength)
     }
 
     /// dQKV: [rows * rowLength, qkvWidth], overwritten (gradients w.r.t. the rotated q, k and v);

@@ -18,18 +18,22 @@ struct AttentionCase {
         var out = [Float](repeating: .nan, count: outCount)
         // NaN outside the causal blocks the kernel writes: backward must never read there.
         var probs = [Float](repeating: .nan, count: rows * attention.heads * rowLength * rowLength)
-        attention.forward(out: &out, probs: &probs, qkv: qkv, segments: segments,
-                          rows: rows, rowLength: rowLength)
+        probs.withUnsafeMutableBufferPointer { kept in
+            attention.forward(out: &out, softmax: .kept(kept.baseAddress!), scratch: nil, scratchCount: 0,
+                              qkv: qkv, segments: segments, rows: rows, rowLength: rowLength)
+        }
         return (out, probs)
     }
 
     /// Gradient w.r.t. qkv of sum(out * dOut).
     func backward(_ qkv: [Float], dOut: [Float]) -> [Float] {
-        let probs = forward(qkv).probs
+        var probs = forward(qkv).probs
         var dQKV = [Float](repeating: .nan, count: qkvCount)  // overwritten
         var scratch = [Float](repeating: .nan, count: rowLength * rowLength)
-        attention.backward(dQKV: &dQKV, scratch: &scratch, scratchCount: scratch.count, dOut: dOut, qkv: qkv, probs: probs,
-                           segments: segments, rows: rows, rowLength: rowLength)
+        probs.withUnsafeMutableBufferPointer { kept in
+            attention.backward(dQKV: &dQKV, scratch: &scratch, scratchCount: scratch.count, dOut: dOut, qkv: qkv,
+                               softmax: .kept(kept.baseAddress!), segments: segments, rows: rows, rowLength: rowLength)
+        }
         return dQKV
     }
 

@@ -97,14 +97,14 @@ struct OptimizerTests {
     func clipping() {
         let g = FloatBuffer(count: 2)
         g[0] = 3; g[1] = 4
-        let before = GradientNorm.clip(g, maxNorm: 1)
+        let before = GradientNorm.norm(g)
         #expect(before == 5)
-        #expect(Double(GradientNorm.norm(g)).isApproximatelyEqual(to: 1, relativeTolerance: 1e-5))
-        g[0] = 0.3; g[1] = 0.4
-        GradientNorm.clip(g, maxNorm: 1)
-        #expect(g[0] == 0.3 && g[1] == 0.4, "below the max nothing changes")
-        GradientNorm.clip(g, maxNorm: 0)
-        #expect(g[0] == 0.3, "0 disables")
+        let factor = GradientNorm.clipScale(norm: before, maxNorm: 1)
+        let clipped = (Double(g[0] * factor) * Double(g[0] * factor) + Double(g[1] * factor) * Double(g[1] * factor)).squareRoot()
+        #expect(clipped.isApproximatelyEqual(to: 1, relativeTolerance: 1e-5))
+        #expect(GradientNorm.clipScale(norm: 0.5, maxNorm: 1) == 1, "below the max nothing changes")
+        #expect(GradientNorm.clipScale(norm: 5, maxNorm: 0) == 1, "0 disables")
+        #expect(GradientNorm.clipScale(norm: .nan, maxNorm: 1) == 1, "a non-finite norm skips the step instead")
     }
 
     @Test("The clip factor applied while reading gradients equals clipping them first (AdamW, SGD)")

@@ -1,7 +1,8 @@
 import DFTCore
 
 /// Global gradient-norm clipping as torch.nn.utils.clip_grad_norm_ does it: the L2 norm of
-/// all gradients together, and a scale of max / (norm + 1e-6) when the norm exceeds max.
+/// all gradients together, and a scale of max / (norm + 1e-6) when the norm exceeds max. The
+/// optimizer applies the scale as it reads the gradients (`Optimizer.update(gradientScale:)`).
 /// Under ZeRO-1 each rank holds one shard: it sums its squares, the ranks add them up, and
 /// each clips its own shard with the common scale.
 public enum GradientNorm {
@@ -44,21 +45,5 @@ public enum GradientNorm {
     /// The factor clip_grad_norm_ multiplies by: 1 when within `maxNorm` or when 0 disables.
     public static func clipScale(norm: Double, maxNorm: Double) -> Float {
         maxNorm > 0 && norm > maxNorm && norm.isFinite ? Float(maxNorm / (norm + 1e-6)) : 1
-    }
-
-    public static func scale(_ gradients: FloatBuffer, by factor: Float, range: Range<Int>? = nil) {
-        guard factor != 1 else { return }
-        let range = range ?? 0..<gradients.count
-        let g = gradients.pointer
-        for i in range { g[i] *= factor }
-    }
-
-    /// Scales the gradients so their norm is at most `maxNorm` (0 disables). Returns the
-    /// norm before clipping.
-    @discardableResult
-    public static func clip(_ gradients: FloatBuffer, maxNorm: Double) -> Double {
-        let total = norm(gradients)
-        scale(gradients, by: clipScale(norm: total, maxNorm: maxNorm))
-        return total
     }
 }
