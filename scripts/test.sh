@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # README command 2 (and CI): install what is missing, then run every test:
-#   1. the Swift tests (swift build --build-tests; swift test),
+#   1. the Swift tests (swift build --build-tests; swift test), under two OpenBLAS kernels
+#      (see below),
 #   2. the Slurm job templates (scripts/slurm/test-templates.sh) on a local one-node Slurm
 #      cluster with a release build of dft-mpi: the templates, preemption with requeue and
-#      exact resume, scancel.
+#      exact resume, scancel; under both kernels too.
 # Ends with a summary: the swift test closing line(s) and the Slurm part's "N passed, M
 # failed". Exits non-zero when anything failed. The Slurm daemons are stopped at the end,
 # also after a failure or an interruption (unless a cluster was already running before).
@@ -36,12 +37,22 @@ finish() {
         echo "swift test, XCTest (${took[swift-test]:-?} s): ${line:-no summary line}"
         line=$(grep -E 'Test run with [0-9]+ tests?' "$LOGS/swift-test.log" | tail -n 1 || true)
         echo "swift test, swift-testing: ${line:-no summary line}"
+        if [ -s "$LOGS/swift-test-other.log" ]; then
+            line=$(grep -E 'Executed [0-9]+ tests?, with' "$LOGS/swift-test-other.log" | tail -n 1 | sed 's/^[[:space:]]*//' || true)
+            echo "swift test again on OpenBLAS ${core_other:-?}, XCTest (${took[swift-test-other]:-?} s): ${line:-no summary line}"
+            line=$(grep -E 'Test run with [0-9]+ tests?' "$LOGS/swift-test-other.log" | tail -n 1 || true)
+            echo "swift test again on OpenBLAS ${core_other:-?}, swift-testing: ${line:-no summary line}"
+        fi
     else
         echo "swift test: not run"
     fi
     if [ -s "$LOGS/slurm.log" ]; then
         line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGS/slurm.log" | tail -n 1 || true)
         echo "slurm templates (${took[slurm]:-?} s): ${line:-no summary line (interrupted?)}"
+        if [ -s "$LOGS/slurm-other.log" ]; then
+            line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGS/slurm-other.log" | tail -n 1 || true)
+            echo "slurm templates again on OpenBLAS ${core_other:-?} (${took[slurm-other]:-?} s): ${line:-no summary line (interrupted?)}"
+        fi
     else
         echo "slurm templates: not run"
     fi
@@ -59,14 +70,42 @@ echo "== swift build --build-tests"
 swift build --build-tests
 stage_done build-tests
 
-echo "== swift test"
+# OpenBLAS's kernels round differently (the AVX2 ones give other bits for a block of a
+# product than for the whole), so every bit-identity claim (thread counts, 1 rank = N ranks,
+# exact resume, recomputation, frozen models) is checked on two kernels whatever machine
+# this is: the whole suite runs under the environment's kernel, then again under the AVX2
+# one (OPENBLAS_CORETYPE=Haswell) or, when the environment already forces a kernel, under
+# the one OpenBLAS detects for this CPU. The Slurm stage runs under both as well.
+core_given=$(.build/debug/dft-mpi info --openblas-core)
+if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
+    other_env=(env -u OPENBLAS_CORETYPE)
+else
+    other_env=(env OPENBLAS_CORETYPE=Haswell)
+fi
+core_other=$("${other_env[@]}" .build/debug/dft-mpi info --openblas-core)
+if [ "$core_other" = "$core_given" ]; then other_env=(); fi
+
+echo "== swift test (OpenBLAS kernel $core_given)"
 swift test --skip-build 2>&1 | tee "$LOGS/swift-test.log"
 stage_done swift-test
+
+if [ ${#other_env[@]} -gt 0 ]; then
+    echo "== swift test again (OpenBLAS kernel $core_other: ${other_env[*]})"
+    "${other_env[@]}" swift test --skip-build 2>&1 | tee "$LOGS/swift-test-other.log"
+else
+    echo "== this CPU's detected OpenBLAS kernel is $core_given too: the suite ran on one kernel"
+fi
+stage_done swift-test-other
 
 echo "== swift build -c release --product dft-mpi"
 swift build -c release --product dft-mpi
 stage_done release
 
-echo "== scripts/slurm/test-templates.sh"
+echo "== scripts/slurm/test-templates.sh (OpenBLAS kernel $core_given)"
 DFT_MPI=$REPO/.build/release/dft-mpi bash scripts/slurm/test-templates.sh 2>&1 | tee "$LOGS/slurm.log"
 stage_done slurm
+if [ ${#other_env[@]} -gt 0 ]; then
+    echo "== scripts/slurm/test-templates.sh again (OpenBLAS kernel $core_other: ${other_env[*]})"
+    DFT_MPI=$REPO/.build/release/dft-mpi "${other_env[@]}" bash scripts/slurm/test-templates.sh 2>&1 | tee "$LOGS/slurm-other.log"
+fi
+stage_done slurm-other

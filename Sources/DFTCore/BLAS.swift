@@ -6,6 +6,14 @@ import COpenBLAS
 /// `op` the transpose when the flag says so. Leading dimensions default to packed rows, but
 /// callers pass wider ones to address one attention head inside a [tokens, heads * head_dim]
 /// activation without copying it out.
+///
+/// Large products are cut into a grid of blocks of C (`BlockGrid`) that depends on the shape
+/// alone, never on the thread count: the pool's workers share the blocks, and one thread
+/// computes the same blocks one after the other. OpenBLAS does not promise that a block of
+/// rows or columns of a product gets the bits it gets inside the whole product (its AVX2
+/// kernels do not; its AVX-512 ones do, on most shapes), but the same call with the same
+/// operands always gives the same bits. So every element of C comes from the same sgemm call
+/// whatever the thread count, on every kernel.
 public enum BLAS {
     @inline(__always)
     public static func gemm(
@@ -22,34 +30,26 @@ public enum BLAS {
         let lda = lda ?? (transA ? m : k)
         let ldb = ldb ?? (transB ? k : n)
         let ldc = ldc ?? n
-        // Large products are cut into blocks of C for the pool's workers: by rows when C is
-        // tall enough, else by columns. Each block is an independent sgemm on disjoint output.
-        let work = m * n * k
-        if parallel && Parallel.threads > 1 && work >= 1 << 18 {
-            if m >= n || m >= 64 * Parallel.threads {
-                Parallel.forRanges(m, minimum: 16) { rows in
-                    let aBlock = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
-                    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                                Int32(rows.count), Int32(n), Int32(k), alpha, aBlock, Int32(lda), b, Int32(ldb),
-                                beta, c + rows.lowerBound * ldc, Int32(ldc))
-                }
-            } else {
-                Parallel.forRanges(n, minimum: 16) { columns in
-                    let bBlock = transB ? b + columns.lowerBound * ldb : b + columns.lowerBound
-                    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                                Int32(m), Int32(columns.count), Int32(k), alpha, a, Int32(lda), bBlock, Int32(ldb),
-                                beta, c + columns.lowerBound, Int32(ldc))
-                }
-            }
+        let grid = parallel ? BlockGrid(m: m, n: n, k: k) : BlockGrid.single
+        if grid.count == 1 {
+            sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             return
         }
-        cblas_sgemm(
-            CblasRowMajor,
-            transA ? CblasTrans : CblasNoTrans,
-            transB ? CblasTrans : CblasNoTrans,
-            Int32(m), Int32(n), Int32(k),
-            alpha, a, Int32(lda), b, Int32(ldb),
-            beta, c, Int32(ldc))
+        Parallel.forBlocks(grid.count) { block in
+            let rows = grid.rows(block, of: m), columns = grid.columns(block, of: n)
+            let aBlock = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
+            let bBlock = transB ? b + columns.lowerBound * ldb : b + columns.lowerBound
+            sgemm(transA, transB, rows.count, columns.count, k, alpha, aBlock, lda, bBlock, ldb,
+                  beta, c + rows.lowerBound * ldc + columns.lowerBound, ldc)
+        }
+    }
+
+    @inline(__always)
+    static func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                      _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                      _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
     /// OpenBLAS's own thread count. The trainer keeps it at 1 and parallelises with
@@ -59,7 +59,8 @@ public enum BLAS {
         set { openblas_set_num_threads(Int32(newValue)) }
     }
 
-    /// The kernel OpenBLAS picked for this CPU (for example "Cooperlake").
+    /// The kernel OpenBLAS picked for this CPU (for example "Cooperlake", "Haswell", "Zen"),
+    /// or the one `OPENBLAS_CORETYPE` forced.
     public static var coreName: String {
         guard let name = openblas_get_corename() else { return "unknown" }
         return String(cString: name)

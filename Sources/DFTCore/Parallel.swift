@@ -1,9 +1,9 @@
 import Dispatch
 
 /// The one owner of the trainer's threads. OpenBLAS runs single-threaded inside it: large
-/// matrix products are cut into blocks of output rows (or columns) that the pool's workers
-/// compute with concurrent single-threaded sgemm calls, and the other kernels are cut over
-/// tokens, rows or attention heads the same way. Two pools never compete for the cores.
+/// matrix products are cut into a fixed grid of blocks of the output (`BlockGrid`) that the
+/// pool's workers compute with concurrent single-threaded sgemm calls, and the other kernels
+/// are cut over tokens, rows or attention heads. Two pools never compete for the cores.
 ///
 /// Work is split so that every output element is computed by exactly one worker in the same
 /// order as serially: results do not depend on the thread count.
@@ -29,6 +29,21 @@ public enum Parallel {
                 let shared = unsafeBitCast(escapable, to: (@Sendable (Int) -> Void).self)
                 DispatchQueue.concurrentPerform(iterations: count, execute: shared)
             }
+        }
+    }
+
+    /// Calls `body(block)` for every block in 0..<count, the blocks shared out in contiguous
+    /// runs over at most `threads` workers. Which worker runs a block never changes what the
+    /// block computes: callers make blocks independent of each other.
+    @inline(__always)
+    public static func forBlocks(_ count: Int, _ body: (Int) -> Void) {
+        let workers = min(threads, count)
+        if workers <= 1 {
+            for block in 0..<count { body(block) }
+            return
+        }
+        forEach(workers) { w in
+            for block in (count * w / workers)..<(count * (w + 1) / workers) { body(block) }
         }
     }
 

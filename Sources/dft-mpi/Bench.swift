@@ -44,6 +44,7 @@ struct Bench: ParsableCommand {
                 shape, communicator.size, policy.threads, result.tokensPerSecond, result.secondsPerStep,
                 result.achievedFLOPs / 1e9, result.modelFLOPsPerToken / 1e9, result.sgemmFLOPs / 1e9,
                 100 * result.mfu, Double(result.peakResidentBytes) / 1e9, 100 * result.commWaitFraction))
+            print(MachineDescription.line)
             print(String(format: "rows of %d tokens | recompute %@ | activations and backward scratch %.2f GB (rank 0)",
                          result.rowLength, recompute, Double(result.activationBytes) / 1e9))
             let measured = result.split.reduce(0) { $0 + $1.1 }

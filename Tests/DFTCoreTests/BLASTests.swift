@@ -82,3 +82,63 @@ extension CoreKernels {
         }
     }
 }
+
+extension CoreKernels {
+    /// The block grid is what keeps products bit-identical across thread counts on every
+    /// OpenBLAS kernel (the AVX2 ones give other bits for a block of rows than for the whole
+    /// product): run with OPENBLAS_CORETYPE=Haswell as well as the detected core
+    /// (scripts/test.sh does).
+    @Suite("BLAS.gemm block grid", .serialized)
+    struct BlockGridTests {
+        @Test("the grid depends on the shape alone and covers C exactly once")
+        func gridCoversC() {
+            for (m, n, k) in [(1024, 768, 256), (512, 9728, 896), (4864, 896, 512), (8, 151_936, 896),
+                              (1, 4864, 896), (300, 300, 300), (100, 100, 100), (4096, 4096, 64)] {
+                let grid = BlockGrid(m: m, n: n, k: k)
+                #expect(grid.count <= BlockGrid.maximumBlocks)
+                #expect(grid.count & (grid.count - 1) == 0, "a power of two shares evenly")
+                var covered = [Int](repeating: 0, count: m * n)
+                for block in 0..<grid.count {
+                    let rows = grid.rows(block, of: m), columns = grid.columns(block, of: n)
+                    if grid.rowBlocks > 1 { #expect(rows.count >= 16) }
+                    if grid.columnBlocks > 1 { #expect(columns.count >= 16) }
+                    for i in rows { for j in columns { covered[i * n + j] += 1 } }
+                }
+                #expect(covered.allSatisfy { $0 == 1 }, "\(m)x\(n)x\(k): every element once")
+            }
+            #expect(BlockGrid(m: 100, n: 100, k: 100) == .single)
+            #expect(BlockGrid(m: 1024, n: 768, k: 256).count > 1)
+        }
+
+        @Test("products are bit-identical on 1, 2, 3 and 4 threads (all transposes, beta 1, wide leading dimensions)",
+              arguments: [(false, false), (true, false), (false, true), (true, true)])
+        func bitIdenticalAcrossThreads(transA: Bool, transB: Bool) {
+            for (m, n, k) in [(1024, 768, 64), (520, 1040, 96), (64, 8192, 128)] {
+                let pad = 3
+                let lda = (transA ? m : k) + pad, ldb = (transB ? k : n) + pad, ldc = n + pad
+                let a = randomFloats((transA ? k : m) * lda, seed: 41)
+                let b = randomFloats((transB ? n : k) * ldb, seed: 42)
+                let c0 = randomFloats(m * ldc, seed: 43)
+                #expect(BlockGrid(m: m, n: n, k: k).count > 1, "the case must cut the product")
+                func run(threads: Int) -> [Float] {
+                    Parallel.configure(threads: threads)
+                    defer { Parallel.configure(threads: 1) }
+                    var c = c0
+                    BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.75, a: a, lda: lda,
+                              b: b, ldb: ldb, beta: 1, c: &c, ldc: ldc)
+                    return c
+                }
+                let one = run(threads: 1)
+                for threads in 2...4 {
+                    let other = run(threads: threads)
+                    #expect(one.withUnsafeBytes { Array($0) } == other.withUnsafeBytes { Array($0) },
+                            "\(m)x\(n)x\(k) on \(threads) threads, OpenBLAS core \(BLAS.coreName)")
+                }
+                var reference = c0
+                BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.75, a: a, lda: lda,
+                          b: b, ldb: ldb, beta: 1, c: &reference, ldc: ldc, parallel: false)
+                #expect(maxAbsDifference(one, reference.map(Double.init)) < 1e-4, "the blocks compute the product")
+            }
+        }
+    }
+}

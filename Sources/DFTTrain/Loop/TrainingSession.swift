@@ -237,7 +237,7 @@ public struct TrainingSession {
 
         return [String?]([
             "dft-mpi \(DFTVersionInfo.version) | \(ranks) rank\(ranks == 1 ? "" : "s") | \(policy.threads) "
-                + "thread\(policy.threads == 1 ? "" : "s") per rank (\(policy.source); OpenBLAS \(BLAS.coreName))\(parallel)",
+                + "thread\(policy.threads == 1 ? "" : "s") per rank (\(policy.source); OpenBLAS \(MachineDescription.openBLAS))\(parallel)",
             "model:  \(t.modelDescription): \(c.architectures.first ?? "?"), \(c.numHiddenLayers) layers, hidden \(c.hiddenSize), "
                 + "heads \(c.numAttentionHeads)/\(c.numKeyValueHeads) kv, ffn \(c.intermediateSize), vocab \(c.vocabSize), "
                 + String(format: "%.2fM parameters", millions),

@@ -1,0 +1,35 @@
+import DFTCore
+import Foundation
+
+/// What a figure or a bit-identity claim depends on: the CPU, its vector extensions and the
+/// OpenBLAS kernel that runs (OpenBLAS picks it from the CPU unless OPENBLAS_CORETYPE forces
+/// one; kernels round differently and run at other speeds). Printed by `dft-mpi info`, the
+/// `bench` report and the `train` header.
+public enum MachineDescription {
+    /// The CPU's model name and the extensions that decide OpenBLAS's kernel, from
+    /// /proc/cpuinfo, e.g. "AMD EPYC (avx2 avx512f avx512_bf16)"; "unknown CPU" elsewhere.
+    public static var cpu: String {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown CPU" }
+        func field(_ name: String) -> String? {
+            for line in text.split(separator: "\n") where line.hasPrefix(name) {
+                if let colon = line.firstIndex(of: ":") {
+                    return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                }
+            }
+            return nil
+        }
+        let flags = Set((field("flags") ?? "").split(separator: " ").map(String.init))
+        let shown = ["avx2", "fma", "avx512f", "avx512_bf16"].filter(flags.contains)
+        return "\(field("model name") ?? "unknown CPU") (\(shown.isEmpty ? "no AVX2" : shown.joined(separator: " ")))"
+    }
+
+    /// The OpenBLAS kernel and how it was chosen, e.g. "Cooperlake (detected)" or
+    /// "Haswell (OPENBLAS_CORETYPE=Haswell)".
+    public static var openBLAS: String {
+        let forced = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].flatMap { $0.isEmpty ? nil : $0 }
+        return "\(BLAS.coreName) (\(forced.map { "OPENBLAS_CORETYPE=\($0)" } ?? "detected"))"
+    }
+
+    /// One line for reports: "CPU ... | OpenBLAS ...".
+    public static var line: String { "CPU \(cpu) | OpenBLAS \(openBLAS)" }
+}
