@@ -40,6 +40,17 @@ public enum Objective: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// True when the token weight shrinks with the model's own probability of the target
+    /// (dft and its relatives): from random weights every p is near 1/vocab, so such an
+    /// objective hardly moves the model. iw-sft's weight is a ratio, sft's is 1.
+    public var weightFollowsProbability: Bool {
+        switch self {
+        case .sft, .iwSFT: false
+        case .dftPower(let alpha): alpha != 0
+        default: true
+        }
+    }
+
     /// True when the objective reads a frozen reference model's probabilities.
     public var needsReference: Bool {
         switch self {

@@ -1,12 +1,14 @@
 import ArgumentParser
 import DFTModel
 import DFTTrain
+import Foundation
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a checkpoint as a Hugging Face model directory (config.json + safetensors).",
         discussion: "transformers' AutoModelForCausalLM.from_pretrained(OUT) and vLLM load the result. "
-            + "Tokenizer files are copied from the base model when the run started from a Hugging Face directory.")
+            + "The run's tokenizer files are copied too: those of --tokenizer when the run gave one, else "
+            + "the base model's when it started from a Hugging Face directory.")
 
     @Argument(help: "A checkpoint, OUT/checkpoints/step-NNNNNNNN.h5.")
     var checkpoint: String
@@ -27,5 +29,6 @@ struct Export: ParsableCommand {
         let result = try Exporter.export(checkpoint: checkpoint, to: out, as: type)
         print("exported step \(result.step) to \(out): \(result.weightFiles.joined(separator: ", "))"
             + (result.copiedFiles.isEmpty ? "" : "; copied \(result.copiedFiles.joined(separator: ", "))"))
+        for warning in result.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
     }
 }

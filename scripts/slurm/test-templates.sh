@@ -176,13 +176,13 @@ common="ALL,DFT_MPI=$DFT_MPI,CONFIG=$CONFIG"
 PREEMPT_STEPS=40
 PREEMPT_ARGS="--steps $PREEMPT_STEPS --save-every 1000 --log-every 1"
 
-# submit NAME SBATCH-ARGS...: submits (logs in $WORK; the submit directory stays the
-# checkout, as for a user) and sets $job. No sbatch --wait: it polls at 2, 8, then 32 s
+# submit NAME SBATCH-ARGS...: submits (logs in $WORK; the submit directory is the checkout,
+# as for a user, or $SUBMIT_DIR) and sets $job. No sbatch --wait: it polls at 2, 8, then 32 s
 # intervals, which would add up to half a minute per job; job_done polls instead.
 submit() {
     local name=$1
     shift
-    job=$(sbatch --parsable --chdir="$WORK" "$@" 2> "$WORK/$name.err") || {
+    job=$(cd "${SUBMIT_DIR:-.}" && sbatch --parsable --chdir="$WORK" "$@" 2> "$WORK/$name.err") || {
         echo "error: sbatch for $name failed:" >&2; cat "$WORK/$name.err" >&2; return 1; }
     job=${job%%;*}
     our_jobs+=("$job")
@@ -218,8 +218,10 @@ job_summary() { scontrol show job -o "$1" 2>/dev/null | grep -oE '(JobId|JobStat
 # ---- 2. the three templates, and the reference run for 3 --------------------------------
 echo "== submitting jobs/train.sbatch, jobs/train-multinode.sbatch, jobs/sweep.sbatch and the reference run (logs in $WORK)"
 start=$SECONDS
-submit train --ntasks=2 --cpus-per-task=1 \
-    --export="$common,OUT=$WORK/out-train" jobs/train.sbatch
+# Submitted by path from outside the checkout: the job finds the checkout through Slurm's
+# record of the script's path.
+SUBMIT_DIR=$WORK submit train --ntasks=2 --cpus-per-task=1 \
+    --export="$common,OUT=$WORK/out-train" "$REPO/jobs/train.sbatch"
 train_job=$job
 submit multinode --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 \
     --export="$common,OUT=$WORK/out-multinode" jobs/train-multinode.sbatch

@@ -5,7 +5,8 @@ import Foundation
 /// `dft-mpi export`: a checkpoint's weights as a Hugging Face model directory that
 /// transformers (`AutoModelForCausalLM.from_pretrained`) and vLLM load: `config.json`,
 /// `generation_config.json`, safetensors (sharded above 5 GB, with an index), and the
-/// tokenizer files of the base model when the run started from a Hugging Face directory.
+/// tokenizer files of the run: those of `--tokenizer` when it was given, else those of the
+/// base model when the run started from a Hugging Face directory.
 public enum Exporter {
     /// Files copied from the base model directory when present.
     public static let baseModelFiles = [
@@ -13,10 +14,15 @@ public enum Exporter {
         "tokenizer.model", "added_tokens.json", "generation_config.json", "chat_template.jinja",
     ]
 
+    /// The tokenizer's share of `baseModelFiles`.
+    public static let tokenizerFiles = baseModelFiles.filter { $0 != "generation_config.json" }
+
     public struct Result {
         public let weightFiles: [String]
         public let copiedFiles: [String]
         public let step: Int
+        /// What could not be exported and why (the export itself succeeded).
+        public let warnings: [String]
     }
 
     public static func export(checkpoint: String, to directory: String,
@@ -29,18 +35,37 @@ public enum Exporter {
         let weights = try HuggingFaceCheckpoint.save(parameters: parameters, layout: layout, config: config,
                                                      to: directory, as: type)
 
-        // The base model, if the run started from a Hugging Face directory, lends its
-        // tokenizer and generation settings.
+        // The tokenizer the run used (`--tokenizer DIR` or a tokenizer.json, else the base
+        // model's) and the base model's generation settings go with the weights.
         var copied: [String] = []
-        if let yaml = try? reader.configYAML, let trained = try? TrainConfig.decode(yaml: yaml),
-           HuggingFaceDirectory.isModelDirectory(trained.model) {
-            for name in baseModelFiles {
-                let source = (trained.model as NSString).appendingPathComponent(name)
+        var warnings: [String] = []
+        if let yaml = try? reader.configYAML, let trained = try? TrainConfig.decode(yaml: yaml) {
+            func copy(_ source: String, as name: String) throws {
+                guard !copied.contains(name), FileManager.default.fileExists(atPath: source) else { return }
                 let target = (directory as NSString).appendingPathComponent(name)
-                guard FileManager.default.fileExists(atPath: source) else { continue }
                 try? FileManager.default.removeItem(atPath: target)
                 try FileManager.default.copyItem(atPath: source, toPath: target)
                 copied.append(name)
+            }
+            if !trained.tokenizer.isEmpty {
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: trained.tokenizer, isDirectory: &isDirectory) {
+                    // A tokenizer.json path brings the files beside it (tokenizer_config.json, ...).
+                    let folder = isDirectory.boolValue ? trained.tokenizer : (trained.tokenizer as NSString).deletingLastPathComponent
+                    if !isDirectory.boolValue { try copy(trained.tokenizer, as: "tokenizer.json") }
+                    for name in tokenizerFiles {
+                        try copy((folder as NSString).appendingPathComponent(name), as: name)
+                    }
+                } else {
+                    warnings.append("the run's tokenizer '\(trained.tokenizer)' no longer exists: no tokenizer files exported")
+                }
+            }
+            if HuggingFaceDirectory.isModelDirectory(trained.model) {
+                // With --tokenizer, the base model's own tokenizer files are not the run's.
+                let names = trained.tokenizer.isEmpty ? baseModelFiles : baseModelFiles.filter { !tokenizerFiles.contains($0) }
+                for name in names {
+                    try copy((trained.model as NSString).appendingPathComponent(name), as: name)
+                }
             }
         }
         if !copied.contains("generation_config.json") {
@@ -51,6 +76,6 @@ public enum Exporter {
             try data.write(to: URL(fileURLWithPath: (directory as NSString).appendingPathComponent("generation_config.json")),
                            options: .atomic)
         }
-        return Result(weightFiles: weights, copiedFiles: copied, step: try reader.step)
+        return Result(weightFiles: weights, copiedFiles: copied, step: try reader.step, warnings: warnings)
     }
 }

@@ -31,6 +31,8 @@ public enum TrainingError: Error, CustomStringConvertible {
     case injectedFailure(rank: Int, step: Int)
     /// Every rank reached the same conclusion (a collective decision): end cleanly.
     case tooManySkips(count: Int, limit: Int)
+    /// No example has a trained token within max_length (every rank finds it): nothing to do.
+    case nothingToTrain(examples: Int, maxLength: Int)
 
     public var description: String {
         switch self {
@@ -39,12 +41,17 @@ public enum TrainingError: Error, CustomStringConvertible {
         case .tooManySkips(let count, let limit):
             "\(count) consecutive steps had a non-finite loss or gradient norm and were skipped "
                 + "(max-skips \(limit)); lower the learning rate, check the data, or raise --max-skips"
+        case .nothingToTrain(let examples, let maxLength):
+            "none of the \(examples) examples has a trained token within max_length \(maxLength) (every "
+                + "response starts after the cut, or every token is masked): raise --max-length or shorten the prompts"
         }
     }
 
     /// True when every rank raises it together, so no MPI_Abort is needed.
     public var isCollective: Bool {
-        if case .tooManySkips = self { return true }
-        return false
+        switch self {
+        case .tooManySkips, .nothingToTrain: true
+        case .injectedFailure: false
+        }
     }
 }

@@ -17,6 +17,8 @@ public struct StepMetrics: Sendable {
     public var commWaitSeconds: Double
     /// True when the step was skipped (non-finite loss or gradients, or no trained token).
     public var skipped: Bool
+    /// True when no rank had a trained token in this step (skipped, but not non-finite).
+    public var empty: Bool = false
     /// Some rank received a stop signal before this step: every rank stops after it.
     public var stopRequested: Bool
 

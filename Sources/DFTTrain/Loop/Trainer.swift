@@ -29,6 +29,8 @@ public final class Trainer {
     public let microSteps: Int
     public let schedule: LearningRateSchedule
     public let modelDescription: String
+    /// The model came from a preset or a config.json without weights.
+    public let startsFromRandomWeights: Bool
     public let optimizer: any Optimizer
     public let buckets: GradientBuckets
     let loader: StepLoader
@@ -55,6 +57,7 @@ public final class Trainer {
         self.debug = debug
         let source = try modelSource ?? RunComponents.modelSource(config)
         modelDescription = source.description
+        startsFromRandomWeights = source is RandomInitialization
         let modelConfig = try source.config()
         let data = try dataset ?? RunComponents.dataset(config, model: modelConfig)
         guard data.vocabularySize <= modelConfig.vocabSize else {
@@ -233,10 +236,13 @@ public final class Trainer {
         let norm = squares.squareRoot()
         // Every rank holds the same summed gradients, so they agree on the norm; the flag
         // is still combined so that a rank with a local fault cannot update alone.
-        let skip = communicator.any(!norm.isFinite || !global.objective.isFinite || globalTokens == 0)
+        // A step with no trained token anywhere (every row cut or masked) has nothing to
+        // apply: it is skipped, but it is not a divergence and does not count toward max-skips.
+        let empty = globalTokens == 0
+        let skip = empty || communicator.any(!norm.isFinite || !global.objective.isFinite)
         if skip {
             skippedSteps += 1
-            consecutiveSkips += 1
+            if !empty { consecutiveSkips += 1 }
         } else {
             consecutiveSkips = 0
             let clip = GradientNorm.clipScale(norm: norm, maxNorm: config.clip)
@@ -250,7 +256,7 @@ public final class Trainer {
             step: step, epoch: loader.epoch(ofStep: step), objectiveUsed: objective, sums: global,
             inputTokens: Int(metricBuffer[extra]), learningRate: lr, gradNorm: norm,
             seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9,
-            commWaitSeconds: metricBuffer[extra + 1] / Double(ranks), skipped: skip,
+            commWaitSeconds: metricBuffer[extra + 1] / Double(ranks), skipped: skip, empty: empty,
             stopRequested: metricBuffer[extra + 2] > 0)
         step += 1
         if consecutiveSkips >= config.maxSkips {
@@ -323,13 +329,18 @@ public final class Trainer {
         return counts.map { Int($0) }
     }
 
-    /// Set when `max_length` cuts some examples down to no trained token at all (their
-    /// responses start past the cut): those rows only cost time.
-    public var untrainableExamplesWarning: String? {
+    /// Examples that `max_length` cuts down to no trained token at all (their responses start
+    /// past the cut): those rows only cost time. Every rank counts the same data set.
+    public var untrainableExamples: Int {
         var empty = 0
         for i in 0..<dataset.count where dataset.example(at: i).trainedPredictions(keeping: config.maxLength) == 0 {
             empty += 1
         }
+        return empty
+    }
+
+    /// The warning for some untrainable examples; `TrainingError.nothingToTrain` when all are.
+    public func untrainableExamplesWarning(count empty: Int) -> String? {
         guard empty > 0 else { return nil }
         return "\(empty) of \(dataset.count) examples have no trained token within max_length \(config.maxLength) "
             + "(their responses start after the cut); raise --max-length or shorten the prompts"

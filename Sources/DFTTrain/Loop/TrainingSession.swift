@@ -58,7 +58,11 @@ public struct TrainingSession {
         StopSignal.install()
         let trainer = try Trainer(config: config, communicator: communicator, debug: debug)
         let root = communicator.isRoot
-        if root, let warning = trainer.untrainableExamplesWarning {
+        let untrainable = trainer.untrainableExamples
+        if untrainable == trainer.dataset.count {
+            throw TrainingError.nothingToTrain(examples: untrainable, maxLength: config.maxLength)
+        }
+        if root, let warning = trainer.untrainableExamplesWarning(count: untrainable) {
             FileHandleOutput.standardError.write("warning: \(warning)\n")
         }
         if root { try writeResolvedConfig() }
@@ -255,6 +259,10 @@ public struct TrainingSession {
                 + "(\(t.microSteps) micro-step\(t.microSteps == 1 ? "" : "s") of \(config.microBatch) per rank) | "
                 + "\(optimizer), lr \(config.lr) \(config.schedule), warm-up \(t.schedule.warmupSteps) steps, "
                 + "clip \(config.clip), weight decay \(config.weightDecay)",
+            t.startsFromRandomWeights && config.sftWarmupSteps == 0 && t.objective.weightFollowsProbability
+                ? "note:   \(t.objective.name) from random weights trains next to nothing (every target p starts near "
+                    + "1/vocab and weights its own gradient): it is a fine-tuning objective. Start from a pretrained "
+                    + "model, or add --sft-warmup-steps N" : nil,
             "memory: parameters + gradients \(Self.bytes(t.model.parameters.bytes + t.model.gradients.bytes)), "
                 + "optimizer state \(Self.bytes(t.optimizer.stateBytes)) on this rank, activations \(Self.bytes(t.model.activationBytes))"
                 + (t.reference.map { ", frozen reference model \(Self.bytes($0.parameters.bytes + $0.activationBytes))" } ?? ""),

@@ -21,6 +21,7 @@ public final class ProgressReporter {
     private var intervalInputTokens = 0
     private var intervalSeconds = 0.0
     private var intervalSkipped = 0
+    private var intervalEmpty = 0
     private var elapsed = 0.0
     /// Interval means as printed: (step, objective, nll, mean p), for the closing summary.
     public private(set) var history: [(step: Int, objective: Double, nll: Double, meanP: Double)] = []
@@ -52,6 +53,7 @@ public final class ProgressReporter {
         intervalCommWait += m.commWaitSeconds
         elapsed += m.seconds
         if m.skipped { intervalSkipped += 1 }
+        if m.empty { intervalEmpty += 1 }
         let done = m.step + 1
         guard enabled else { return }
         // An interval never mixes objectives: a switch (end of SFT warm-up) closes it.
@@ -61,15 +63,17 @@ public final class ProgressReporter {
             history.append((done, interval.objective / t, interval.nll / t, interval.probability / t))
             output.write((live ? "\r\u{1B}[2K" : "") + prefix
                 + format(m, sums: interval, inputTokens: intervalInputTokens, seconds: intervalSeconds,
-                         commWait: intervalCommWait, skipped: intervalSkipped) + "\n")
+                         commWait: intervalCommWait, skipped: intervalSkipped, empty: intervalEmpty) + "\n")
             interval = LossSums()
             intervalInputTokens = 0
             intervalSeconds = 0
             intervalSkipped = 0
+            intervalEmpty = 0
             intervalCommWait = 0
         } else if live {
             output.write("\r\u{1B}[2K" + prefix + format(m, sums: m.sums, inputTokens: m.inputTokens, seconds: m.seconds,
-                                                        commWait: m.commWaitSeconds, skipped: m.skipped ? 1 : 0))
+                                                        commWait: m.commWaitSeconds, skipped: m.skipped ? 1 : 0,
+                                                        empty: m.empty ? 1 : 0))
         }
     }
 
@@ -82,7 +86,7 @@ public final class ProgressReporter {
     func switchesAfter(_ m: StepMetrics) -> Bool { objectiveSwitch?(m.step) ?? false }
 
     func format(_ m: StepMetrics, sums: LossSums, inputTokens: Int, seconds: Double, commWait: Double,
-                skipped: Int) -> String {
+                skipped: Int, empty: Int = 0) -> String {
         let done = m.step + 1
         let width = String(totalSteps).count
         let t = Double(max(sums.tokens, 1))
@@ -107,7 +111,11 @@ public final class ProgressReporter {
             // Share of the interval's time spent waiting on gradient communication after backward.
             parts.insert("comm wait \(fixed(seconds > 0 ? 100 * commWait / seconds : 0, 1))%", at: parts.count - 2)
         }
-        if skipped > 0 { parts.append("skipped \(skipped)") }
+        if skipped > 0 {
+            // Empty steps (no trained token) are not divergences: say which is which.
+            let reason = empty == skipped ? " (no trained token)" : empty > 0 ? " (\(empty) with no trained token)" : ""
+            parts.append("skipped \(skipped)\(reason)")
+        }
         return parts.joined(separator: " | ")
     }
 
