@@ -23,6 +23,9 @@ let package = Package(
         .target(name: "DFTCore", dependencies: ["COpenBLAS"]),
         // The decoder-only transformer: config, parameter layout, forward and backward.
         .target(name: "DFTModel", dependencies: ["DFTCore"]),
+        // Generation: KV cache, prefill and batched decode steps over a model's weights,
+        // samplers, stop rules, continuous batching.
+        .target(name: "DFTDecode", dependencies: ["DFTCore", "DFTModel"]),
         // Tokenizers, datasets, sampling, and batch building (padding and packing).
         .target(name: "DFTData", dependencies: ["DFTCore"]),
         // Swift types over libhdf5: files, groups, datasets, attributes, appendable series.
@@ -46,6 +49,8 @@ let package = Package(
             "DFTModel", "DFTCore", .product(name: "Numerics", package: "swift-numerics"),
         ], exclude: ["Fixtures"]),
         .testTarget(name: "DFTDataTests", dependencies: ["DFTData", "DFTCore"], exclude: ["Fixtures"]),
+        // Decoding fixtures: transformers' greedy generate (scripts/fixtures/make_decoding_fixtures.py).
+        .testTarget(name: "DFTDecodeTests", dependencies: ["DFTDecode", "DFTModel", "DFTCore"], exclude: ["Fixtures"]),
         .testTarget(name: "DFTHDF5Tests", dependencies: ["DFTHDF5"]),
         // Runs the built `dft-mpi` binary under real `mpirun`: multi-rank equivalence, failures, signals.
         .testTarget(name: "IntegrationTests", dependencies: [

@@ -32,6 +32,8 @@ public final class Transformer: @unchecked Sendable {
     let attention: Attention
     let activations: Activations
     let offsets: ParameterOffsets
+    /// The offsets of every tensor a layer reads (for code that runs the weights another way).
+    public var parameterOffsets: ParameterOffsets { offsets }
 
     public init(config: ModelConfig, maxRows: Int, rowLength: Int, lossChunkTokens: Int? = nil,
                 bufferMultiple: Int = 1, recompute: Recompute = .none, trainable: Bool = true,
@@ -295,20 +297,22 @@ public final class Transformer: @unchecked Sendable {
 }
 
 /// Offsets of the tensors each kernel call needs, looked up by name once.
-struct ParameterOffsets {
-    struct Layer {
-        let inputNorm: Int
-        let qkvWeight: Int   // q_proj, k_proj, v_proj weights, adjacent
-        let qkvBias: Int?    // q_proj, k_proj, v_proj biases, adjacent (Qwen2)
-        let oProj: Int
-        let postNorm: Int
-        let gateUp: Int      // gate_proj then up_proj weights, adjacent
-        let down: Int
+/// Where each tensor a layer reads starts in the flat parameter buffer (the fused q/k/v and
+/// gate/up operands by their first tensor). Also the decoder's map of the weights.
+public struct ParameterOffsets: Sendable {
+    public struct Layer: Sendable {
+        public let inputNorm: Int
+        public let qkvWeight: Int   // q_proj, k_proj, v_proj weights, adjacent
+        public let qkvBias: Int?    // q_proj, k_proj, v_proj biases, adjacent (Qwen2)
+        public let oProj: Int
+        public let postNorm: Int
+        public let gateUp: Int      // gate_proj then up_proj weights, adjacent
+        public let down: Int
     }
-    let embedding: Int
-    let layers: [Layer]
-    let finalNorm: Int
-    let lmHead: Int          // the embedding when tie_word_embeddings
+    public let embedding: Int
+    public let layers: [Layer]
+    public let finalNorm: Int
+    public let lmHead: Int          // the embedding when tie_word_embeddings
 
     init(layout: ParameterLayout, config: ModelConfig) {
         embedding = layout.offset("model.embed_tokens.weight")

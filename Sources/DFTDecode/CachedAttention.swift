@@ -1,0 +1,109 @@
+import DFTCore
+
+/// Causal attention of a step's queries over their slots' cached keys and values (GQA: each kv
+/// head serves heads / kvHeads query heads). Work is split over (run, kv head) pairs; each pair
+/// first appends its run's keys and values to the cache, then multiplies with sgemm:
+/// - a one-token run (decoding): the group's query heads are adjacent in the qkv row, so
+///   scores [group, length] = Q [group, headDim] K^T is one product, and so is P V;
+/// - a longer run (prefill): per query head, scores [count, start + count] with row i seeing
+///   keys 0...start + i, then P V.
+/// Softmax rows are computed in place with the trainer's `VectorMath` (same max, exp, 1/sum).
+final class CachedAttention: @unchecked Sendable {
+    let heads: Int
+    let kvHeads: Int
+    let headDim: Int
+    let group: Int
+    let qkvWidth: Int
+    let outWidth: Int
+    let scale: Float
+    let maxQueries: Int
+    let context: Int
+    /// Per worker: a [rows, context] score panel, rows = max(group, query panel).
+    let scratch: FloatBuffer
+    let panelRows: Int
+
+    /// Queries of a prefill run are done in panels of this many rows (bounds the scratch).
+    static let queryPanel = 64
+
+    init(heads: Int, kvHeads: Int, headDim: Int, maxQueries: Int, context: Int) {
+        self.heads = heads
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+        group = heads / kvHeads
+        qkvWidth = (heads + 2 * kvHeads) * headDim
+        outWidth = heads * headDim
+        scale = 1 / Float(headDim).squareRoot()
+        self.maxQueries = maxQueries
+        self.context = context
+        panelRows = max(group, Self.queryPanel)
+        scratch = FloatBuffer(count: max(1, Parallel.threads) * panelRows * context)
+    }
+
+    var bytes: Int { scratch.bytes }
+
+    /// out: [tokens, heads * headDim]; qkv: [tokens, qkvWidth] after RoPE.
+    func forward(out: UnsafeMutablePointer<Float>, qkv: UnsafeMutablePointer<Float>, runs: [DecodeBatch.Run],
+                 cache: KVCache, layer: Int) {
+        let tasks = runs.count * kvHeads
+        let workers = max(1, min(Parallel.threads, tasks, scratch.count / (panelRows * context)))
+        runs.withUnsafeBufferPointer { runs in
+            Parallel.forEach(workers) { worker in
+                let panel = scratch.pointer + worker * panelRows * context
+                for task in (tasks * worker / workers)..<(tasks * (worker + 1) / workers) {
+                    attend(run: runs[task / kvHeads], kvHead: task % kvHeads, out: out, qkv: qkv, cache: cache,
+                           layer: layer, panel: panel)
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    private func attend(run: DecodeBatch.Run, kvHead g: Int, out: UnsafeMutablePointer<Float>,
+                        qkv: UnsafeMutablePointer<Float>, cache: KVCache, layer: Int, panel: UnsafeMutablePointer<Float>) {
+        let keys = cache.keys(layer: layer, slot: run.slot, head: g)
+        let values = cache.values(layer: layer, slot: run.slot, head: g)
+        let kColumn = (heads + g) * headDim, vColumn = (heads + kvHeads + g) * headDim
+        for i in 0..<run.count {
+            let row = qkv + (run.offset + i) * qkvWidth
+            (keys + (run.start + i) * headDim).update(from: row + kColumn, count: headDim)
+            (values + (run.start + i) * headDim).update(from: row + vColumn, count: headDim)
+        }
+        let end = run.start + run.count
+        if run.count == 1 {
+            // The group's query heads, adjacent: [group, headDim] with leading dimension headDim.
+            let q = qkv + run.offset * qkvWidth + g * group * headDim
+            BLAS.gemm(transB: true, m: group, n: end, k: headDim, alpha: scale, a: q, lda: headDim,
+                      b: keys, ldb: headDim, c: panel, ldc: end, parallel: false)
+            for r in 0..<group { softmax(panel + r * end, count: end) }
+            BLAS.gemm(m: group, n: headDim, k: end, a: panel, lda: end, b: values, ldb: headDim,
+                      c: out + run.offset * outWidth + g * group * headDim, ldc: headDim, parallel: false)
+            return
+        }
+        for j in (g * group)..<((g + 1) * group) {
+            var q0 = 0
+            while q0 < run.count {
+                let rows = min(Self.queryPanel, run.count - q0)
+                let keysSeen = run.start + q0 + rows  // the panel's last query sees this many keys
+                let q = qkv + (run.offset + q0) * qkvWidth + j * headDim
+                BLAS.gemm(transB: true, m: rows, n: keysSeen, k: headDim, alpha: scale, a: q, lda: qkvWidth,
+                          b: keys, ldb: headDim, c: panel, ldc: keysSeen, parallel: false)
+                for r in 0..<rows {
+                    let seen = run.start + q0 + r + 1
+                    let row = panel + r * keysSeen
+                    softmax(row, count: seen)
+                    (row + seen).update(repeating: 0, count: keysSeen - seen)
+                }
+                BLAS.gemm(m: rows, n: headDim, k: keysSeen, a: panel, lda: keysSeen, b: values, ldb: headDim,
+                          c: out + (run.offset + q0) * outWidth + j * headDim, ldc: outWidth, parallel: false)
+                q0 += rows
+            }
+        }
+    }
+
+    @inline(__always)
+    private func softmax(_ row: UnsafeMutablePointer<Float>, count: Int) {
+        let maxScore = VectorMath.maximum(row, count: count)
+        let inverse = Float(1 / VectorMath.exponentiate(row, count: count, shift: maxScore))
+        VectorMath.scale(row, count: count, by: inverse)
+    }
+}

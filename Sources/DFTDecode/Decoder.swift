@@ -1,0 +1,120 @@
+import DFTCore
+import DFTModel
+
+/// Runs a trained `Transformer`'s weights forward over `DecodeBatch`es, keeping keys and values
+/// in a `KVCache`: prefill (a prompt's tokens as one run, every projection one sgemm over the
+/// run) and decode steps (one token per active slot, every projection one sgemm over the
+/// slots, so the weights are read once per step for the whole batch). Same semantics as the
+/// training forward pass (RMSNorm, RoPE with the model's frequencies, GQA, q/k/v bias, SwiGLU,
+/// tied or untied head); the weights are the model's own buffer, not a copy.
+///
+/// Buffers are allocated once for `maxTokens` tokens per step and `slots x context` cached
+/// positions; `step` allocates nothing.
+public final class Decoder: @unchecked Sendable {
+    public let model: Transformer
+    public let config: ModelConfig
+    public let cache: KVCache
+    public let maxTokens: Int
+    public let context: Int
+    let offsets: ParameterOffsets
+    let rope: RotaryEmbedding
+    let attention: CachedAttention
+    // Step buffers, [maxTokens, width] each.
+    let hidden: FloatBuffer    // [maxTokens, hidden] the residual stream
+    let normed: FloatBuffer    // [maxTokens, hidden]
+    let rstd: FloatBuffer      // [maxTokens]
+    let qkv: FloatBuffer       // [maxTokens, (heads + 2 kvHeads) * headDim]
+    let attended: FloatBuffer  // [maxTokens, heads * headDim]
+    let gateUp: FloatBuffer    // [maxTokens, 2 * ffn]
+    let mlp: FloatBuffer       // [maxTokens, ffn]
+    let lastRows: FloatBuffer  // [maxRuns, hidden] the final-norm outputs of each run's last token
+    /// [maxRuns, vocab]: after `step`, row r holds the logits of run r's last token.
+    public let logits: FloatBuffer
+
+    /// slots: sequences decoded at once; context: the most positions one sequence may reach
+    /// (prompt + new tokens); maxTokens: tokens per step (at least slots; a prompt longer than
+    /// this is prefilled in chunks).
+    public init(model: Transformer, slots: Int, context: Int, maxTokens: Int) {
+        precondition(maxTokens >= slots && slots >= 1, "a step must fit one token per slot")
+        let c = model.config
+        self.model = model
+        config = c
+        self.context = context
+        self.maxTokens = maxTokens
+        offsets = model.parameterOffsets
+        rope = RotaryEmbedding(headDim: c.headDim, maxPositions: context, inverseFrequencies: c.ropeInverseFrequencies)
+        cache = KVCache(layers: c.numHiddenLayers, slots: slots, kvHeads: c.numKeyValueHeads, capacity: context,
+                        headDim: c.headDim)
+        attention = CachedAttention(heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, headDim: c.headDim,
+                                    maxQueries: maxTokens, context: context)
+        let h = c.hiddenSize, f = c.intermediateSize
+        hidden = FloatBuffer(count: maxTokens * h)
+        normed = FloatBuffer(count: maxTokens * h)
+        rstd = FloatBuffer(count: maxTokens)
+        qkv = FloatBuffer(count: maxTokens * attention.qkvWidth)
+        attended = FloatBuffer(count: maxTokens * attention.outWidth)
+        gateUp = FloatBuffer(count: maxTokens * 2 * f)
+        mlp = FloatBuffer(count: maxTokens * f)
+        lastRows = FloatBuffer(count: maxTokens * h)
+        logits = FloatBuffer(count: maxTokens * c.vocabSize)
+    }
+
+    /// Bytes held: the cache, the step buffers and the logits (not the model's weights).
+    public var bytes: Int {
+        cache.bytes + attention.bytes
+            + [hidden, normed, rstd, qkv, attended, gateUp, mlp, lastRows, logits].reduce(0) { $0 + $1.bytes }
+    }
+
+    @inline(__always) func p(_ offset: Int) -> UnsafeMutablePointer<Float> { model.parameters.pointer + offset }
+
+    /// Runs the batch's tokens through every layer, appending their keys and values to their
+    /// slots' caches, and writes the logits of each run's last token to `logits` rows 0..<runs.
+    /// Each run must start at its slot's cached length.
+    public func step(_ batch: DecodeBatch) {
+        let c = config, n = batch.tokens, h = c.hiddenSize, f = c.intermediateSize
+        precondition(n > 0 && n <= maxTokens, "a step of \(n) tokens (at most \(maxTokens))")
+        for run in batch.runs {
+            precondition(run.start == cache.lengths[run.slot], "run of slot \(run.slot) starts at \(run.start), "
+                         + "its cache holds \(cache.lengths[run.slot])")
+            precondition(run.start + run.count <= context, "slot \(run.slot) would pass the context of \(context)")
+        }
+        let eps = Float(c.rmsNormEps)
+        batch.ids.withUnsafeBufferPointer { ids in
+            for t in 0..<n {
+                precondition(ids[t] >= 0 && Int(ids[t]) < c.vocabSize, "token id \(ids[t]) outside the vocabulary")
+            }
+            Embedding.forward(out: hidden.pointer, ids: ids.baseAddress!, table: p(offsets.embedding), tokens: n, hidden: h)
+        }
+        for l in 0..<c.numHiddenLayers {
+            let o = offsets.layers[l]
+            RMSNorm.forward(out: normed.pointer, rstd: rstd.pointer, input: hidden.pointer, weight: p(o.inputNorm),
+                            tokens: n, hidden: h, eps: eps)
+            Linear.forward(out: qkv.pointer, input: normed.pointer, weight: p(o.qkvWeight),
+                           bias: o.qkvBias.map { p($0) }, tokens: n, inFeatures: h, outFeatures: attention.qkvWidth)
+            batch.positions.withUnsafeBufferPointer { pos in
+                rope.forward(qkv.pointer, rowStride: attention.qkvWidth, heads: c.numAttentionHeads + c.numKeyValueHeads,
+                             positions: pos.baseAddress!, tokens: n)
+            }
+            attention.forward(out: attended.pointer, qkv: qkv.pointer, runs: batch.runs, cache: cache, layer: l)
+            // hidden += attended o_proj^T
+            BLAS.gemm(transB: true, m: n, n: h, k: attention.outWidth, a: attended.pointer, b: p(o.oProj),
+                      beta: 1, c: hidden.pointer)
+            RMSNorm.forward(out: normed.pointer, rstd: rstd.pointer, input: hidden.pointer, weight: p(o.postNorm),
+                            tokens: n, hidden: h, eps: eps)
+            Linear.forward(out: gateUp.pointer, input: normed.pointer, weight: p(o.gateUp), bias: nil,
+                           tokens: n, inFeatures: h, outFeatures: 2 * f)
+            SwiGLU.forward(out: mlp.pointer, gateUp: gateUp.pointer, tokens: n, ffn: f)
+            BLAS.gemm(transB: true, m: n, n: h, k: f, a: mlp.pointer, b: p(o.down), beta: 1, c: hidden.pointer)
+        }
+        for run in batch.runs { cache.setLength(run.start + run.count, slot: run.slot) }
+        // Only each run's last token needs logits: gather those rows, normalise, one head sgemm.
+        let rows = batch.runs.count
+        for (r, run) in batch.runs.enumerated() {
+            (normed.pointer + r * h).update(from: hidden.pointer + (run.offset + run.count - 1) * h, count: h)
+        }
+        RMSNorm.forward(out: lastRows.pointer, rstd: rstd.pointer, input: normed.pointer, weight: p(offsets.finalNorm),
+                        tokens: rows, hidden: h, eps: eps)
+        BLAS.gemm(transB: true, m: rows, n: c.vocabSize, k: h, a: lastRows.pointer, b: p(offsets.lmHead),
+                  c: logits.pointer)
+    }
+}

@@ -1,0 +1,167 @@
+import DFTCore
+
+/// One sequence to generate: a prompt and the random stream of its sample.
+public struct GenerationRequest: Sendable {
+    /// The caller's number for it (results carry it back).
+    public var id: Int
+    public var prompt: [Int32]
+    public var stream: SampleStream
+
+    public init(id: Int, prompt: [Int32], stream: SampleStream) {
+        self.id = id
+        self.prompt = prompt
+        self.stream = stream
+    }
+}
+
+/// Why a generation ended.
+public enum FinishReason: String, Sendable {
+    /// The model produced one of its end-of-sequence ids (kept as the last completion id).
+    case eos
+    /// The completion's text reached a stop string.
+    case stop
+    /// max_new_tokens were generated.
+    case length
+}
+
+public struct GenerationResult: Sendable {
+    public var id: Int
+    public var completion: [Int32]
+    public var finishReason: FinishReason
+    public var promptTokens: Int
+}
+
+/// When a sequence ends: EOS ids, stop strings (checked on the decoded tail of the completion)
+/// and a token budget.
+public struct StopRule: Sendable {
+    public var endOfSequence: Set<Int32>
+    public var stopStrings: [String]
+    public var maxNewTokens: Int
+    /// Text of some ids (a tokenizer's decode); needed for stop strings.
+    public var decode: (@Sendable ([Int32]) -> String)?
+
+    public init(endOfSequence: Set<Int32>, stopStrings: [String] = [], maxNewTokens: Int,
+                decode: (@Sendable ([Int32]) -> String)? = nil) {
+        self.endOfSequence = endOfSequence
+        self.stopStrings = stopStrings.filter { !$0.isEmpty }
+        self.maxNewTokens = maxNewTokens
+        self.decode = decode
+    }
+
+    /// The reason `completion` (just grown by one token) ends, or nil.
+    func finish(_ completion: [Int32]) -> FinishReason? {
+        if let last = completion.last, endOfSequence.contains(last) { return .eos }
+        if !stopStrings.isEmpty, let decode {
+            // A stop string of b bytes spans at most b tokens: decode only that tail.
+            let longest = stopStrings.map { $0.utf8.count }.max() ?? 0
+            let tail = decode(Array(completion.suffix(longest + 1)))
+            if stopStrings.contains(where: { tail.contains($0) }) { return .stop }
+        }
+        return completion.count >= maxNewTokens ? .length : nil
+    }
+}
+
+/// Continuous batching over a `Decoder`: up to `slots` sequences decode together, one token
+/// per slot per step; a finished sequence leaves and the next waiting request takes its slot
+/// (its prompt prefilled alone, in chunks of the decoder's `maxTokens`). The waiting queue is
+/// taken in order, so the same requests with the same settings always form the same batches.
+public final class GenerationEngine {
+    public let decoder: Decoder
+    public let sampler: Sampler
+    public let stop: StopRule
+    let batch: DecodeBatch
+    /// The slot of each row of the current decode step.
+    private var stepSlots: [Int]
+    /// Tokens decoded and prompt tokens prefilled since the engine was made.
+    public private(set) var decodedTokens = 0
+    public private(set) var prefilledTokens = 0
+
+    public init(decoder: Decoder, sampling: SamplingSettings, stop: StopRule) {
+        self.decoder = decoder
+        sampler = Sampler(settings: sampling, vocab: decoder.config.vocabSize)
+        self.stop = stop
+        batch = DecodeBatch(maxTokens: decoder.maxTokens, maxRuns: decoder.maxTokens)
+        stepSlots = []
+        stepSlots.reserveCapacity(decoder.cache.slots)
+    }
+
+    struct Active {
+        var request: GenerationRequest
+        var completion: [Int32]
+    }
+
+    /// Generates every request, calling `finished` as each one ends (in the order they end).
+    public func run(_ requests: [GenerationRequest], finished: (GenerationResult) throws -> Void) throws {
+        let slots = decoder.cache.slots
+        var active = [Active?](repeating: nil, count: slots)
+        var next = 0
+        let vocab = decoder.config.vocabSize
+        while true {
+            // Refill free slots from the queue, in order.
+            for slot in 0..<slots where active[slot] == nil && next < requests.count {
+                let request = requests[next]
+                next += 1
+                precondition(request.prompt.count + stop.maxNewTokens <= decoder.context,
+                             "prompt of \(request.prompt.count) tokens + \(stop.maxNewTokens) new passes the context")
+                let first = prefill(request.prompt, slot: slot)
+                let token = sampler.choose(first, u: request.stream.uniform(at: 0))
+                var entry = Active(request: request, completion: [])
+                entry.completion.reserveCapacity(stop.maxNewTokens)
+                entry.completion.append(token)
+                if let reason = stop.finish(entry.completion) {
+                    try finished(GenerationResult(id: request.id, completion: entry.completion, finishReason: reason,
+                                                  promptTokens: request.prompt.count))
+                    decoder.cache.reset(slot: slot)
+                } else {
+                    active[slot] = entry
+                }
+            }
+            if active.allSatisfy({ $0 == nil }) {
+                if next >= requests.count { return }
+                continue
+            }
+            // One decode step over every active slot.
+            batch.removeAll()
+            stepSlots.removeAll(keepingCapacity: true)
+            for slot in 0..<slots {
+                guard let entry = active[slot] else { continue }
+                batch.append(slot: slot, position: decoder.cache.lengths[slot], id: entry.completion.last!)
+                stepSlots.append(slot)
+            }
+            decoder.step(batch)
+            decodedTokens += stepSlots.count
+            for (row, slot) in stepSlots.enumerated() {
+                guard var entry = active[slot] else { continue }
+                let token = sampler.choose(decoder.logits.pointer + row * vocab,
+                                           u: entry.request.stream.uniform(at: entry.completion.count))
+                entry.completion.append(token)
+                if let reason = stop.finish(entry.completion) {
+                    try finished(GenerationResult(id: entry.request.id, completion: entry.completion, finishReason: reason,
+                                                  promptTokens: entry.request.prompt.count))
+                    active[slot] = nil
+                    decoder.cache.reset(slot: slot)
+                } else {
+                    active[slot] = entry
+                }
+            }
+        }
+    }
+
+    /// Prefills `prompt` into `slot` (emptied first) and returns the logits after its last token.
+    public func prefill(_ prompt: [Int32], slot: Int) -> UnsafePointer<Float> {
+        precondition(!prompt.isEmpty, "an empty prompt")
+        decoder.cache.reset(slot: slot)
+        prompt.withUnsafeBufferPointer { ids in
+            var start = 0
+            while start < ids.count {
+                let count = min(decoder.maxTokens, ids.count - start)
+                batch.removeAll()
+                batch.append(slot: slot, start: start, ids: UnsafeBufferPointer(rebasing: ids[start..<start + count]))
+                decoder.step(batch)
+                start += count
+            }
+        }
+        prefilledTokens += prompt.count
+        return UnsafePointer(decoder.logits.pointer)
+    }
+}

@@ -1,0 +1,119 @@
+import DFTCore
+import DFTModel
+import Foundation
+import Testing
+@testable import DFTDecode
+
+@Suite("Decoder", .serialized)
+struct DecoderTests {
+    /// Logits of every position of `tokens` by the training forward pass (one row, no cache).
+    static func fullForwardLogits(_ model: Transformer, _ tokens: [Int32]) -> [Float] {
+        let batch = TokenBatch(maxRows: 1, rowLength: model.rowLength)
+        batch.clear(rows: 1, padId: 0)
+        for (t, id) in tokens.enumerated() {
+            batch.inputIds[t] = id
+            batch.positions[t] = Int32(t)
+            batch.segments[t] = 0
+        }
+        model.forward(batch)
+        return model.logits(slots: Array(0..<tokens.count))
+    }
+
+    @Test("every decode step's logits equal a full forward pass over the same prefix (prefill in chunks, 1 and 2 threads)",
+          arguments: [1, 2])
+    func stepsEqualFullForward(threads: Int) throws {
+        Parallel.configure(threads: threads)
+        defer { Parallel.configure(threads: 1) }
+        let length = 90
+        let model = try DecodeFixtures.randomModel(rowLength: length)
+        let tokens = DecodeFixtures.randomTokens(length, vocab: 97, seed: 11)
+        let reference = Self.fullForwardLogits(model, tokens)
+        let vocab = model.config.vocabSize
+        // maxTokens 32: a 40-token prompt is prefilled in two chunks (32 + 8).
+        let decoder = Decoder(model: model, slots: 3, context: length, maxTokens: 32)
+        let engine = GenerationEngine(decoder: decoder, sampling: SamplingSettings(temperature: 0),
+                                      stop: StopRule(endOfSequence: [], maxNewTokens: 1))
+        let prompt = 40
+        // Differences relative to the largest logit of the position (the products are cut
+        // into other sgemm calls than the full pass's, so the last bits differ).
+        var worst: Float = 0, largest: Float = 0
+        func compare(_ logits: UnsafePointer<Float>, position t: Int) {
+            let row = reference[(t * vocab)..<((t + 1) * vocab)]
+            let scale = max(1, row.map(abs).max()!)
+            largest = max(largest, scale)
+            for i in 0..<vocab { worst = max(worst, abs(logits[i] - row[row.startIndex + i]) / scale) }
+        }
+        compare(engine.prefill(Array(tokens[0..<prompt]), slot: 1), position: prompt - 1)
+        let batch = DecodeBatch(maxTokens: 32, maxRuns: 32)
+        for t in prompt..<length {
+            batch.removeAll()
+            batch.append(slot: 1, position: t, id: tokens[t])
+            decoder.step(batch)
+            compare(decoder.logits.pointer, position: t)
+        }
+        #expect(worst < 1e-5, "largest difference \(worst) of the largest logit (up to \(largest))")
+    }
+
+    @Test("greedy decoding equals transformers' greedy generate token for token (Qwen2; Llama 3 with rope scaling)",
+          arguments: ["qwen2", "llama3"])
+    func greedyMatchesTransformers(name: String) throws {
+        let expected = try DecodeFixtures.expected(name)
+        let model = try DecodeFixtures.model(name)
+        let longest = expected.prompts.map(\.count).max()! + expected.new_tokens
+        let decoder = Decoder(model: model, slots: 4, context: longest, maxTokens: 64)
+        let engine = GenerationEngine(decoder: decoder, sampling: SamplingSettings(temperature: 0),
+                                      stop: StopRule(endOfSequence: [], maxNewTokens: expected.new_tokens))
+        let requests = expected.prompts.enumerated().map { i, prompt in
+            GenerationRequest(id: i, prompt: prompt, stream: SampleStream(seed: 0, index: i, sample: 0))
+        }
+        var results: [Int: [Int32]] = [:]
+        try engine.run(requests) { results[$0.id] = $0.completion }
+        for i in expected.prompts.indices {
+            #expect(results[i] == expected.greedy[i], "prompt \(i) (\(expected.prompts[i].count) tokens)")
+        }
+        // The logits along the path, one prompt at a time, against transformers' own.
+        let vocab = model.config.vocabSize
+        var worst: Float = 0
+        for (i, prompt) in expected.prompts.enumerated() {
+            let theirs = try DecodeFixtures.logits(name, prompt: i)
+            var logits = engine.prefill(prompt, slot: 0)
+            let batch = DecodeBatch(maxTokens: 1, maxRuns: 1)
+            for step in 0..<expected.new_tokens {
+                for v in 0..<vocab { worst = max(worst, abs(logits[v] - theirs[step * vocab + v])) }
+                batch.removeAll()
+                batch.append(slot: 0, position: prompt.count + step, id: expected.greedy[i][step])
+                decoder.step(batch)
+                logits = UnsafePointer(decoder.logits.pointer)
+            }
+        }
+        #expect(worst < 1e-4, "largest logit difference from transformers \(worst)")
+    }
+
+    @Test("batched decoding equals one-at-a-time decoding, greedy and seeded sampling",
+          arguments: [SamplingSettings(temperature: 0), SamplingSettings(temperature: 1, seed: 3),
+                      SamplingSettings(temperature: 0.7, topP: 0.9, topK: 20, seed: 4)])
+    func batchedEqualsAlone(sampling: SamplingSettings) throws {
+        let model = try DecodeFixtures.randomModel(rowLength: 8)
+        let requests = (0..<7).map { i in
+            GenerationRequest(id: i, prompt: DecodeFixtures.randomTokens(5 + 9 * i, vocab: 97, seed: UInt64(20 + i)),
+                              stream: SampleStream(seed: sampling.seed, index: i, sample: 0))
+        }
+        func generate(slots: Int) throws -> [Int: GenerationResult] {
+            let decoder = Decoder(model: model, slots: slots, context: 128, maxTokens: 48)
+            // EOS id 5 ends some sequences early, so slots are refilled mid-batch.
+            let engine = GenerationEngine(decoder: decoder, sampling: sampling,
+                                          stop: StopRule(endOfSequence: [5], maxNewTokens: 24))
+            var results: [Int: GenerationResult] = [:]
+            try engine.run(requests) { results[$0.id] = $0 }
+            return results
+        }
+        let alone = try generate(slots: 1)
+        let batched = try generate(slots: 4)
+        #expect(alone.count == 7 && batched.count == 7)
+        for i in 0..<7 {
+            #expect(alone[i]?.completion == batched[i]?.completion, "request \(i)")
+            #expect(alone[i]?.finishReason == batched[i]?.finishReason, "request \(i)")
+        }
+        #expect(Set(alone.values.map(\.finishReason)).count >= 1)
+    }
+}

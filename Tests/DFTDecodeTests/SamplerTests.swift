@@ -1,0 +1,78 @@
+import DFTCore
+import Foundation
+import Testing
+@testable import DFTDecode
+
+@Suite("Sampler")
+struct SamplerTests {
+    static let logits: [Float] = [2.0, 1.5, 1.0, 0.5, 0.0, -0.5, -1.0, 3.0, 0.25, -2.0]
+
+    /// softmax(logits / T) with the top-k and then top-p cut, renormalised.
+    static func expectedDistribution(_ s: SamplingSettings) -> [Double] {
+        let z = logits.map { Double($0) / Double(s.temperature) }
+        let m = z.max()!
+        var p = z.map { exp($0 - m) }
+        let total = p.reduce(0, +)
+        p = p.map { $0 / total }
+        let order = p.indices.sorted { p[$0] > p[$1] }
+        var keep = Set(order)
+        if s.topK > 0 { keep = Set(order.prefix(s.topK)) }
+        if s.topP < 1 {
+            let kept = order.filter(keep.contains)
+            let mass = kept.reduce(0.0) { $0 + p[$1] }
+            var running = 0.0
+            var chosen: Set<Int> = []
+            for i in kept {
+                chosen.insert(i)
+                running += p[i]
+                if running >= Double(s.topP) * mass { break }
+            }
+            keep = chosen
+        }
+        let mass = keep.reduce(0.0) { $0 + p[$1] }
+        return p.indices.map { keep.contains($0) ? p[$0] / mass : 0 }
+    }
+
+    @Test("first tokens over many seeds follow softmax(logits / T) with the top-k / top-p cut (chi-square)",
+          arguments: [SamplingSettings(temperature: 1), SamplingSettings(temperature: 0.5),
+                      SamplingSettings(temperature: 1.3, topK: 4), SamplingSettings(temperature: 1, topP: 0.8),
+                      SamplingSettings(temperature: 0.8, topP: 0.7, topK: 5)])
+    func chiSquare(settings: SamplingSettings) {
+        let sampler = Sampler(settings: settings, vocab: Self.logits.count)
+        let draws = 40_000
+        var counts = [Int](repeating: 0, count: Self.logits.count)
+        Self.logits.withUnsafeBufferPointer { row in
+            for seed in 0..<draws {
+                let u = SampleStream(seed: UInt64(seed), index: 3, sample: 1).uniform(at: 0)
+                counts[Int(sampler.choose(row.baseAddress!, u: u))] += 1
+            }
+        }
+        let expected = Self.expectedDistribution(settings)
+        var chi = 0.0, cells = 0
+        for (i, p) in expected.enumerated() {
+            if p == 0 {
+                #expect(counts[i] == 0, "token \(i) is cut but was drawn \(counts[i]) times")
+                continue
+            }
+            let e = p * Double(draws)
+            chi += (Double(counts[i]) - e) * (Double(counts[i]) - e) / e
+            cells += 1
+        }
+        // 99.9th percentile of chi-square with up to 9 degrees of freedom is 27.9.
+        #expect(chi < 27.9, "chi-square \(chi) over \(cells) cells, counts \(counts)")
+    }
+
+    @Test("greedy takes the first largest logit; the stream depends only on (seed, index, sample, position)")
+    func greedyAndStreams() {
+        let sampler = Sampler(settings: SamplingSettings(temperature: 0), vocab: 4)
+        let tied: [Float] = [1, 3, 3, 2]
+        #expect(tied.withUnsafeBufferPointer { sampler.choose($0.baseAddress!, u: 0.99) } == 1)
+        let a = SampleStream(seed: 1, index: 2, sample: 3)
+        #expect(a.uniform(at: 4) == SampleStream(seed: 1, index: 2, sample: 3).uniform(at: 4))
+        #expect(a.uniform(at: 4) != a.uniform(at: 5))
+        #expect(a.uniform(at: 4) != SampleStream(seed: 1, index: 2, sample: 4).uniform(at: 4))
+        #expect(a.uniform(at: 4) != SampleStream(seed: 2, index: 2, sample: 3).uniform(at: 4))
+        let draws = (0..<1000).map { a.uniform(at: $0) }
+        #expect(draws.allSatisfy { $0 >= 0 && $0 < 1 })
+    }
+}
