@@ -30,9 +30,10 @@ let package = Package(
         .target(name: "DFTData", dependencies: ["DFTCore"]),
         // Swift types over libhdf5: files, groups, datasets, attributes, appendable series.
         .target(name: "DFTHDF5", dependencies: ["CHDF5"]),
-        // Objectives, optimizers, schedules, communicators, checkpoints, the training loop.
+        // Objectives, optimizers, schedules, communicators, checkpoints, the training loop;
+        // generation jobs over DFTDecode.
         .target(name: "DFTTrain", dependencies: [
-            "DFTCore", "DFTModel", "DFTData", "DFTHDF5", "CMPI",
+            "DFTCore", "DFTModel", "DFTDecode", "DFTData", "DFTHDF5", "CMPI",
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "dft-mpi", dependencies: [

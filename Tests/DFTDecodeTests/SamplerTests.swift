@@ -76,3 +76,20 @@ struct SamplerTests {
         #expect(draws.allSatisfy { $0 >= 0 && $0 < 1 })
     }
 }
+
+@Suite("Stop rule")
+struct StopRuleTests {
+    @Test("EOS ids end with eos, a stop string spanning tokens with stop, the budget with length")
+    func reasons() {
+        // Token i decodes to the i-th word; "ab" + "cd" spans two tokens.
+        let words = ["ab", "cd", "e", "<end>", "x"]
+        let rule = StopRule(endOfSequence: [3], stopStrings: ["bcd", ""], maxNewTokens: 4,
+                            decode: { ids in ids.map { words[Int($0)] }.joined() })
+        #expect(rule.finish([4]) == nil)
+        #expect(rule.finish([4, 3]) == .eos)
+        #expect(rule.finish([4, 0]) == nil)
+        #expect(rule.finish([4, 0, 1]) == .stop)
+        #expect(rule.finish([4, 4, 4, 4]) == .length)
+        #expect(rule.stopStrings == ["bcd"], "empty stop strings are dropped")
+    }
+}

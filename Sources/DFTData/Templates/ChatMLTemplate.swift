@@ -1,4 +1,4 @@
-/// ChatML, the chat format of Qwen2 and Qwen2.5 (also `qwen-math-boxed`):
+/// ChatML, the chat format of Qwen2 and Qwen2.5 (also `qwen-math-boxed` and `qwen-boxed`):
 ///
 ///     <|im_start|>{role}\n{content}<|im_end|>\n      for every message
 ///
@@ -20,10 +20,13 @@ public struct ChatMLTemplate: ChatTemplate {
     public let name: String
     /// Inserted as the first message of conversations that have no system message.
     public let systemPrompt: String?
+    /// Appended to every user message (the Qwen2.5-Math evaluation prompt's instruction).
+    public let userSuffix: String
 
-    public init(name: String = "chatml", systemPrompt: String? = nil) {
+    public init(name: String = "chatml", systemPrompt: String? = nil, userSuffix: String = "") {
         self.name = name
         self.systemPrompt = systemPrompt
+        self.userSuffix = userSuffix
     }
 
     public var requiredTokens: [String] { [Self.turnStart, Self.turnEnd] }
@@ -35,7 +38,8 @@ public struct ChatMLTemplate: ChatTemplate {
             let trained = message.isAssistant
             parts.append(RenderedPart(.token(Self.turnStart), trained: false))
             parts.append(RenderedPart(.text(message.role + "\n"), trained: false))
-            parts.append(RenderedPart(.text(message.content), trained: trained))
+            let content = message.role == ChatMessage.userRole ? message.content + userSuffix : message.content
+            parts.append(RenderedPart(.text(content), trained: trained))
             parts.append(RenderedPart(.token(Self.turnEnd), trained: trained))
             parts.append(RenderedPart(.text("\n"), trained: false))
         }

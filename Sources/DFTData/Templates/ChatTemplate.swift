@@ -77,14 +77,21 @@ public struct TemplateError: Error, CustomStringConvertible, Equatable {
 
 /// The templates selectable by name.
 public enum ChatTemplates {
-    public static let names = ["chatml", "llama3", "plain", "qwen-math-boxed"]
+    public static let names = ["chatml", "llama3", "plain", "qwen-math-boxed", "qwen-boxed"]
 
     /// The system prompt of Qwen2.5-Math, used by the DFT paper for NuminaMath-CoT.
     public static let boxedAnswerSystemPrompt =
         "Please reason step by step, and put your final answer within \\boxed{}."
 
+    /// The Qwen2.5-Math evaluation harness's zero-shot prompt ("qwen-boxed"), with which the
+    /// DFT paper evaluates: a helpful-assistant system message and the boxed-answer
+    /// instruction on a line after the question.
+    public static let evaluationSystemPrompt = "You are a helpful assistant."
+    public static let evaluationUserSuffix = "\n" + boxedAnswerSystemPrompt
+
     /// The template called `name`. `systemPrompt` replaces the template's default system
-    /// message (chatml and llama3 have none; qwen-math-boxed has the boxed-answer prompt);
+    /// message (chatml and llama3 have none; qwen-math-boxed has the boxed-answer prompt,
+    /// qwen-boxed "You are a helpful assistant.");
     /// plain text has no place for one.
     public static func named(_ name: String, systemPrompt: String? = nil) throws -> any ChatTemplate {
         switch name {
@@ -92,6 +99,9 @@ public enum ChatTemplates {
             return ChatMLTemplate(name: name, systemPrompt: systemPrompt)
         case "qwen-math-boxed":
             return ChatMLTemplate(name: name, systemPrompt: systemPrompt ?? boxedAnswerSystemPrompt)
+        case "qwen-boxed":
+            return ChatMLTemplate(name: name, systemPrompt: systemPrompt ?? evaluationSystemPrompt,
+                                  userSuffix: evaluationUserSuffix)
         case "llama3":
             return Llama3Template(systemPrompt: systemPrompt)
         case "plain":

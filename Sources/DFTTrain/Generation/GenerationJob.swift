@@ -1,0 +1,180 @@
+import DFTCore
+import DFTData
+import DFTDecode
+import DFTModel
+import Foundation
+
+/// `dft-mpi generate`: samples completions of every (prompt, sample) pair of a JSONL file and
+/// writes one JSON line per pair to OUT, sorted by (index, sample).
+///
+/// The pairs, in file order, are cut into units of `unitPairs`; rank r takes units r, r + N,
+/// ... and runs each through a `GenerationEngine` on its own. A unit's sequences meet the
+/// same batches whichever rank runs it, and every sample draws from its own seeded stream, so
+/// OUT is the same for any number of ranks. Finished samples go to the rank's part file at
+/// once; a run started again merges what the last one finished and redoes only unfinished
+/// units (writing only their missing pairs), so a resumed run writes what an uninterrupted
+/// one would have.
+public struct GenerationJob {
+    public let settings: GenerateSettings
+    public let communicator: any Communicator
+
+    public init(settings: GenerateSettings, communicator: any Communicator) {
+        self.settings = settings
+        self.communicator = communicator
+    }
+
+    public struct Summary: Sendable {
+        public var generations = 0
+        public var newlyGenerated = 0
+        public var tokens = 0
+        public var seconds = 0.0
+        public var skippedRecords = 0
+        public var finishReasons: [String: Int] = [:]
+    }
+
+    /// What the job runs on, resolved from the settings (model, tokenizer, prompts, stops).
+    public struct Inputs {
+        public let model: Transformer
+        public let modelDescription: String
+        public let tokenizer: (any TextTokenizer)?
+        public let prompts: PromptFile
+        public let stop: StopRule
+    }
+
+    public func loadInputs() throws -> Inputs {
+        var runConfig = TrainConfig()
+        runConfig.model = settings.model
+        runConfig.tokenizer = settings.tokenizer
+        let source = try RunComponents.modelSource(runConfig)
+        let config = try source.config()
+        let model = try Transformer(config: config, maxRows: 1, rowLength: 1, trainable: false)
+        try source.loadParameters(into: model.parameters, layout: model.layout)
+
+        // The tokenizer: --tokenizer, the model directory's, or the one of the run a checkpoint came from.
+        var tokenizerSource = RunComponents.tokenizerSource(runConfig)
+        var modelDirectory: String? = HuggingFaceDirectory.isModelDirectory(settings.model) ? settings.model : nil
+        if tokenizerSource == nil, settings.model.hasSuffix(".h5"),
+           let yaml = try? CheckpointReader(path: settings.model).configYAML, let trained = try? TrainConfig.decode(yaml: yaml) {
+            tokenizerSource = RunComponents.tokenizerSource(trained)
+            if HuggingFaceDirectory.isModelDirectory(trained.model) { modelDirectory = trained.model }
+        }
+        let tokenizer = try tokenizerSource.map { try TokenizerLoader.load($0) }
+        if let tokenizer, tokenizer.vocabularySize > config.vocabSize {
+            throw ConfigError("tokenizer '\(tokenizerSource!)' has \(tokenizer.vocabularySize) tokens but the model's "
+                + "vocabulary has \(config.vocabSize)")
+        }
+        let template = try ChatTemplates.named(settings.template, systemPrompt: settings.systemPrompt)
+        let chat = try tokenizer.map { try ChatTemplateEncoder(tokenizer: $0, template: template) }
+        let prompts = try PromptFile(path: settings.data, encoder: PromptEncoder(chat: chat, promptField: settings.promptField),
+                                     skipInvalid: settings.skipInvalid)
+        for prompt in prompts.prompts {
+            if let bad = prompt.ids.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
+                throw DataError(.idOutOfRange, file: settings.data, line: prompt.line, field: PretokenizedJSONL.idsField,
+                                message: "token id \(bad) is outside the model's vocabulary (\(config.vocabSize))")
+            }
+            if prompt.ids.count + settings.maxNewTokens > config.maxPositionEmbeddings {
+                throw DataError(.invalidSetting, file: settings.data, line: prompt.line,
+                                message: "the prompt has \(prompt.ids.count) tokens; with max_new_tokens \(settings.maxNewTokens) "
+                                    + "that is \(prompt.ids.count + settings.maxNewTokens) positions, more than the model's "
+                                    + "max_position_embeddings \(config.maxPositionEmbeddings)",
+                                hint: "lower --max-new-tokens")
+            }
+        }
+        let eos = EndOfSequenceIds.collect(modelDirectory: modelDirectory, configEOS: config.eosTokenId, tokenizer: tokenizer)
+        if !settings.stopStrings.isEmpty && tokenizer == nil {
+            throw ConfigError("--stop needs a tokenizer to read the completions' text (pass --tokenizer)")
+        }
+        var decode: (@Sendable ([Int32]) -> String)?
+        if let tokenizer {
+            decode = { @Sendable ids in tokenizer.decode(ids, skipSpecialTokens: false) }
+        }
+        let stop = StopRule(endOfSequence: eos, stopStrings: settings.stopStrings, maxNewTokens: settings.maxNewTokens,
+                            decode: decode)
+        return Inputs(model: model, modelDescription: source.description, tokenizer: tokenizer, prompts: prompts, stop: stop)
+    }
+
+    /// Runs every rank's share; returns the summary on rank 0 (the others' is partial).
+    public func run(progress: GenerationProgress? = nil) throws -> Summary {
+        let inputs = try loadInputs()
+        return try run(inputs, progress: progress)
+    }
+
+    public func run(_ inputs: Inputs, progress: GenerationProgress? = nil) throws -> Summary {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let output = GenerationOutput(path: settings.out)
+        if communicator.isRoot { try output.merge() }
+        communicator.barrier()
+        let done = output.donePairs()
+
+        let samples = settings.samples
+        var pairs: [(prompt: Int, sample: Int)] = []  // in file order
+        pairs.reserveCapacity(inputs.prompts.prompts.count * samples)
+        for p in inputs.prompts.prompts.indices { for s in 0..<samples { pairs.append((p, s)) } }
+        let unit = settings.unitPairs
+        let units = (pairs.count + unit - 1) / unit
+        let longest = inputs.prompts.prompts.map(\.ids.count).max() ?? 1
+        let decoder = Decoder(model: inputs.model, slots: settings.maxBatch, context: longest + settings.maxNewTokens,
+                              maxTokens: max(settings.maxBatch, 256))
+        let engine = GenerationEngine(decoder: decoder, sampling: settings.sampling, stop: inputs.stop)
+        let writer = try PartWriter(path: output.partPath(rank: communicator.rank))
+        progress?.start(total: pairs.count, alreadyDone: done.count, output: output)
+
+        var summary = Summary()
+        summary.skippedRecords = inputs.prompts.skipped.count
+        for u in stride(from: communicator.rank, to: units, by: communicator.size) {
+            let range = (u * unit)..<min(pairs.count, (u + 1) * unit)
+            let missing = range.filter { i in
+                let (p, s) = pairs[i]
+                return !done.contains(Pair(inputs.prompts.prompts[p].index, s))
+            }
+            if missing.isEmpty { continue }
+            // The whole unit runs (so its batches are those of an uninterrupted run); only
+            // the missing pairs are written.
+            let requests = range.map { i in
+                let (p, s) = pairs[i]
+                let prompt = inputs.prompts.prompts[p]
+                return GenerationRequest(id: i, prompt: prompt.ids,
+                                         stream: SampleStream(seed: settings.sampling.seed, index: prompt.index, sample: s))
+            }
+            try engine.run(requests) { result in
+                let (p, s) = pairs[result.id]
+                let prompt = inputs.prompts.prompts[p]
+                guard !done.contains(Pair(prompt.index, s)) else { return }
+                try writer.append(line(for: result, index: prompt.index, sample: s, tokenizer: inputs.tokenizer))
+                summary.newlyGenerated += 1
+                summary.tokens += result.completion.count
+                summary.finishReasons[result.finishReason.rawValue, default: 0] += 1
+                progress?.finished(tokens: result.completion.count)
+            }
+        }
+        communicator.barrier()
+        summary.newlyGenerated = communicator.allreduceSum(summary.newlyGenerated)
+        summary.tokens = communicator.allreduceSum(summary.tokens)
+        summary.generations = pairs.count
+        if communicator.isRoot { try output.merge() }
+        summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        progress?.end(tokens: summary.tokens)
+        return summary
+    }
+
+    /// One output line: the pair, the completion (text when a tokenizer is known: the EOS id
+    /// dropped, a stop string and what follows it cut), its ids, why it ended, its length.
+    func line(for result: GenerationResult, index: Int, sample: Int, tokenizer: (any TextTokenizer)?) throws -> String {
+        var object: [String: Any] = [
+            "index": index, "sample": sample, "completion_ids": result.completion.map(Int.init),
+            "finish_reason": result.finishReason.rawValue, "tokens": result.completion.count,
+            "prompt_tokens": result.promptTokens,
+        ]
+        if let tokenizer {
+            let ids = result.finishReason == .eos ? Array(result.completion.dropLast()) : result.completion
+            var text = tokenizer.decode(ids, skipSpecialTokens: false)
+            if result.finishReason == .stop,
+               let cut = settings.stopStrings.compactMap({ text.range(of: $0)?.lowerBound }).min() {
+                text = String(text[..<cut])
+            }
+            object["completion"] = text
+        }
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
+    }
+}
