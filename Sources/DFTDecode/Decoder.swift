@@ -27,8 +27,9 @@ public final class Decoder: @unchecked Sendable {
     let attended: FloatBuffer  // [maxTokens, heads * headDim]
     let gateUp: FloatBuffer    // [maxTokens, 2 * ffn]
     let mlp: FloatBuffer       // [maxTokens, ffn]
-    let lastRows: FloatBuffer  // [maxRuns, hidden] the final-norm outputs of each run's last token
-    /// [maxRuns, vocab]: after `step`, row r holds the logits of run r's last token.
+    let lastRows: FloatBuffer  // [slots, hidden] the final-norm outputs of each run's last token
+    /// [slots, vocab]: after `step`, row r holds the logits of run r's last token (a step has
+    /// at most one run per slot).
     public let logits: FloatBuffer
 
     /// slots: sequences decoded at once; context: the most positions one sequence may reach
@@ -55,8 +56,8 @@ public final class Decoder: @unchecked Sendable {
         attended = FloatBuffer(count: maxTokens * attention.outWidth)
         gateUp = FloatBuffer(count: maxTokens * 2 * f)
         mlp = FloatBuffer(count: maxTokens * f)
-        lastRows = FloatBuffer(count: maxTokens * h)
-        logits = FloatBuffer(count: maxTokens * c.vocabSize)
+        lastRows = FloatBuffer(count: slots * h)
+        logits = FloatBuffer(count: slots * c.vocabSize)
     }
 
     /// Bytes held: the cache, the step buffers and the logits (not the model's weights).
@@ -73,7 +74,15 @@ public final class Decoder: @unchecked Sendable {
     public func step(_ batch: DecodeBatch) {
         let c = config, n = batch.tokens, h = c.hiddenSize, f = c.intermediateSize
         precondition(n > 0 && n <= maxTokens, "a step of \(n) tokens (at most \(maxTokens))")
-        for run in batch.runs {
+        precondition(batch.runs.count <= cache.slots, "a step of \(batch.runs.count) runs for \(cache.slots) slots")
+        var seen = 0 as UInt64  // slots of this step, when there are at most 64 (else checked pairwise below)
+        for (r, run) in batch.runs.enumerated() {
+            if cache.slots <= 64 {
+                precondition(seen & (1 << UInt64(run.slot)) == 0, "two runs of slot \(run.slot) in one step")
+                seen |= 1 << UInt64(run.slot)
+            } else {
+                precondition(!batch.runs[..<r].contains { $0.slot == run.slot }, "two runs of slot \(run.slot) in one step")
+            }
             precondition(run.start == cache.lengths[run.slot], "run of slot \(run.slot) starts at \(run.start), "
                          + "its cache holds \(cache.lengths[run.slot])")
             precondition(run.start + run.count <= context, "slot \(run.slot) would pass the context of \(context)")

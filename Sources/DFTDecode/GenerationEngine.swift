@@ -46,15 +46,18 @@ public struct StopRule: Sendable {
         self.stopStrings = stopStrings.filter { !$0.isEmpty }
         self.maxNewTokens = maxNewTokens
         self.decode = decode
+        longestStop = self.stopStrings.map { $0.utf8.count }.max() ?? 0
     }
+
+    /// Bytes of the longest stop string: a stop string of b bytes spans at most b tokens.
+    let longestStop: Int
 
     /// The reason `completion` (just grown by one token) ends, or nil.
     func finish(_ completion: [Int32]) -> FinishReason? {
         if let last = completion.last, endOfSequence.contains(last) { return .eos }
         if !stopStrings.isEmpty, let decode {
-            // A stop string of b bytes spans at most b tokens: decode only that tail.
-            let longest = stopStrings.map { $0.utf8.count }.max() ?? 0
-            let tail = decode(Array(completion.suffix(longest + 1)))
+            // Only the tail that can hold a stop string is decoded.
+            let tail = decode(Array(completion.suffix(longestStop + 1)))
             if stopStrings.contains(where: { tail.contains($0) }) { return .stop }
         }
         return completion.count >= maxNewTokens ? .length : nil
@@ -72,17 +75,45 @@ public final class GenerationEngine {
     let batch: DecodeBatch
     /// The slot of each row of the current decode step.
     private var stepSlots: [Int]
-    /// Tokens decoded and prompt tokens prefilled since the engine was made.
+    /// Tokens decoded and prompt tokens prefilled since the engine was made; prompt tokens
+    /// whose keys and values were reused from another sample of the same prompt.
     public private(set) var decodedTokens = 0
     public private(set) var prefilledTokens = 0
+    public private(set) var reusedPromptTokens = 0
+    /// The prompt whose keys and values fill the first positions of each slot (intact until
+    /// another prompt is prefilled there), and the logits after its last token.
+    private var slotPrompt: [[Int32]?]
+    private let promptLogits: FloatBuffer  // [slots, vocab]
 
     public init(decoder: Decoder, sampling: SamplingSettings, stop: StopRule) {
         self.decoder = decoder
         sampler = Sampler(settings: sampling, vocab: decoder.config.vocabSize)
         self.stop = stop
-        batch = DecodeBatch(maxTokens: decoder.maxTokens, maxRuns: decoder.maxTokens)
+        batch = DecodeBatch(maxTokens: decoder.maxTokens, maxRuns: decoder.cache.slots)
         stepSlots = []
         stepSlots.reserveCapacity(decoder.cache.slots)
+        slotPrompt = [[Int32]?](repeating: nil, count: decoder.cache.slots)
+        promptLogits = FloatBuffer(count: decoder.cache.slots * decoder.config.vocabSize)
+    }
+
+    /// Starts `prompt` in `slot` and returns the logits after its last token. Samples of one
+    /// prompt share its prefill: a slot that holds the same prompt lends its keys, values and
+    /// logits, which are exactly what a prefill would compute again (a prefill runs alone).
+    func start(_ prompt: [Int32], slot: Int) -> UnsafePointer<Float> {
+        let vocab = decoder.config.vocabSize
+        let holder = slotPrompt[slot] == prompt ? slot : slotPrompt.firstIndex { $0 == prompt }
+        if let holder {
+            decoder.cache.reuse(prefixOf: holder, count: prompt.count, in: slot)
+            if holder != slot {
+                (promptLogits.pointer + slot * vocab).update(from: promptLogits.pointer + holder * vocab, count: vocab)
+            }
+            reusedPromptTokens += prompt.count
+        } else {
+            let logits = prefill(prompt, slot: slot)
+            (promptLogits.pointer + slot * vocab).update(from: logits, count: vocab)
+        }
+        slotPrompt[slot] = prompt
+        return UnsafePointer(promptLogits.pointer + slot * vocab)
     }
 
     struct Active {
@@ -103,7 +134,7 @@ public final class GenerationEngine {
                 next += 1
                 precondition(request.prompt.count + stop.maxNewTokens <= decoder.context,
                              "prompt of \(request.prompt.count) tokens + \(stop.maxNewTokens) new passes the context")
-                let first = prefill(request.prompt, slot: slot)
+                let first = start(request.prompt, slot: slot)
                 let token = sampler.choose(first, u: request.stream.uniform(at: 0))
                 var entry = Active(request: request, completion: [])
                 entry.completion.reserveCapacity(stop.maxNewTokens)
@@ -131,17 +162,17 @@ public final class GenerationEngine {
             decoder.step(batch)
             decodedTokens += stepSlots.count
             for (row, slot) in stepSlots.enumerated() {
-                guard var entry = active[slot] else { continue }
-                let token = sampler.choose(decoder.logits.pointer + row * vocab,
-                                           u: entry.request.stream.uniform(at: entry.completion.count))
-                entry.completion.append(token)
-                if let reason = stop.finish(entry.completion) {
+                // Appended in place: a copy taken out of `active` would share the array and
+                // copy the whole completion on every token.
+                let u = active[slot]!.request.stream.uniform(at: active[slot]!.completion.count)
+                let token = sampler.choose(decoder.logits.pointer + row * vocab, u: u)
+                active[slot]!.completion.append(token)
+                if let reason = stop.finish(active[slot]!.completion) {
+                    let entry = active[slot]!
                     try finished(GenerationResult(id: entry.request.id, completion: entry.completion, finishReason: reason,
                                                   promptTokens: entry.request.prompt.count))
                     active[slot] = nil
                     decoder.cache.reset(slot: slot)
-                } else {
-                    active[slot] = entry
                 }
             }
         }
@@ -151,6 +182,7 @@ public final class GenerationEngine {
     public func prefill(_ prompt: [Int32], slot: Int) -> UnsafePointer<Float> {
         precondition(!prompt.isEmpty, "an empty prompt")
         decoder.cache.reset(slot: slot)
+        slotPrompt[slot] = nil  // overwritten below (`start` records it again)
         prompt.withUnsafeBufferPointer { ids in
             var start = 0
             while start < ids.count {

@@ -39,8 +39,26 @@ public final class KVCache: @unchecked Sendable {
         values.pointer + (((layer * slots + slot) * kvHeads + head) * capacity) * headDim
     }
 
-    /// Forgets slot's positions (a new sequence takes the slot).
+    /// Forgets slot's positions (a new sequence takes the slot). The stored values stay until
+    /// they are overwritten, which `reuse` relies on.
     public func reset(slot: Int) { lengths[slot] = 0 }
+
+    /// Gives `slot` the first `count` positions of `source` (a prompt prefilled there): copied
+    /// when the slots differ, kept in place when they are the same slot.
+    public func reuse(prefixOf source: Int, count: Int, in slot: Int) {
+        precondition(count <= capacity, "a prefix of \(count) positions, the cache holds \(capacity)")
+        if source != slot {
+            for layer in 0..<layers {
+                for head in 0..<kvHeads {
+                    keys(layer: layer, slot: slot, head: head).update(from: keys(layer: layer, slot: source, head: head),
+                                                                      count: count * headDim)
+                    values(layer: layer, slot: slot, head: head).update(from: values(layer: layer, slot: source, head: head),
+                                                                        count: count * headDim)
+                }
+            }
+        }
+        lengths[slot] = count
+    }
 
     func setLength(_ length: Int, slot: Int) {
         precondition(length <= capacity, "slot \(slot) would hold \(length) positions, the cache \(capacity)")

@@ -4,38 +4,67 @@ import Foundation
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure training throughput of a benchmark shape against this machine's sgemm rate.",
+        abstract: "Measure training throughput against this machine's sgemm rate, or decoding against its memory bandwidth.",
         discussion: """
-            Trains --steps optimizer steps (after one untimed warm-up step) of a Qwen2-shaped model on \
-            random tokens, 3/4 of them trained, with AdamW, as shared/BASELINES.md measured PyTorch. \
-            Prints tokens/s, achieved GFLOP/s, the sgemm rate measured in the same process with the \
-            same threads, MFU as their ratio, and peak resident memory. Runs under mpirun too.
+            Training (the default): trains --steps optimizer steps (after one untimed warm-up step) of a \
+            Qwen2-shaped model on random tokens, 3/4 of them trained, with AdamW, as shared/BASELINES.md \
+            measured PyTorch. Prints tokens/s, achieved GFLOP/s, the sgemm rate measured in the same \
+            process with the same threads, MFU as their ratio, and peak resident memory. Runs under mpirun too.
+
+            Decoding (--decode): a random-weight model of the shape prefills --batch prompts of \
+            --prompt-length random tokens (each alone in its slot), then decodes the --batch sequences \
+            together, greedily, for --new-tokens steps (after a few untimed warm-up steps). Prints \
+            prefill and decode tokens/s, the fp32 weight and KV-cache bytes one decode step reads, a \
+            STREAM-like triad bandwidth measured in the same process with the same threads, the batch-1 \
+            bound (bandwidth / bytes per token) and the fraction of it reached, and peak resident memory. \
+            One process only: refused under mpirun with more than one rank.
             """)
 
-    @Option(help: "tiny (4 x 256 tokens), small (2 x 512) or qwen05b (1 x 512).")
+    @Option(help: "tiny, small or qwen05b (trained in batches of 4 x 256 tokens, 2 x 512 and 1 x 512).")
     var shape = "tiny"
 
-    @Option(help: "Timed optimizer steps.")
+    @Option(help: "Timed optimizer steps (training).")
     var steps = 5
 
     @Option(help: "OpenBLAS threads per rank (0: cores / ranks on the node).")
     var threads = 0
 
-    @Option(help: "Objective.")
+    @Option(help: "Objective (training).")
     var objective = "dft"
 
-    @Option(help: "1 for ZeRO-1.")
+    @Option(help: "1 for ZeRO-1 (training).")
     var zero = 0
 
-    @Option(help: "Tokens per row instead of the shape's own (256 for tiny, 512 otherwise).")
+    @Option(help: "Tokens per row instead of the shape's own (256 for tiny, 512 otherwise; training).")
     var length: Int?
 
-    @Option(help: ArgumentHelp("What the backward pass recomputes: none, selective (attention probabilities recomputed, none kept) or full (all but each layer's input recomputed).", valueName: "none|selective|full"))
+    @Option(help: ArgumentHelp("What the backward pass recomputes: none, selective (attention probabilities recomputed, none kept) or full (all but each layer's input recomputed; training).", valueName: "none|selective|full"))
     var recompute = "none"
+
+    @Flag(help: "Measure decoding (prefill and batched greedy decode steps) instead of training.")
+    var decode = false
+
+    @Option(help: "Sequences decoded together (--decode).")
+    var batch = 1
+
+    @Option(help: "Random prompt tokens per sequence (--decode).")
+    var promptLength = 64
+
+    @Option(help: "Timed decode steps, one new token per sequence each (--decode).")
+    var newTokens = 128
 
     func run() throws {
         let communicator = try Communicators.make()
         let policy = ThreadPolicy.forThisProcess(requested: threads, ranksOnNode: communicator.localSize)
+        if decode {
+            // Ranks on one node would share its memory bandwidth, the very figure measured.
+            if communicator.size > 1 {
+                communicator.abort(message: "bench --decode runs in one process: launch it without mpirun", code: 1)
+            }
+            try runDecode(threads: policy.threads)
+            communicator.finalize()
+            return
+        }
         let result = try Benchmark(shape: shape, steps: steps, objective: objective, threads: policy.threads,
                                    zero: zero, length: length, recompute: recompute, communicator: communicator).run()
         if communicator.isRoot {
@@ -53,5 +82,25 @@ struct Bench: ParsableCommand {
                 + String(format: " | data and the rest %.1f%%", 100 * (result.secondsPerStep - measured) / result.secondsPerStep))
         }
         communicator.finalize()
+    }
+
+    private func runDecode(threads: Int) throws {
+        let r = try DecodeBenchmark(shape: shape, batch: batch, promptLength: promptLength, newTokens: newTokens,
+                                    threads: threads).run()
+        let fraction = r.decodeTokensPerSecond / r.batchOneBound
+        let against = batch == 1
+            ? String(format: "bound %.1f tokens/s | %.1f%% of bound", r.batchOneBound, 100 * fraction)
+            : String(format: "batch-1 bound %.1f tokens/s | %.2fx the batch-1 bound | memory bound at batch %d "
+                + "%.1f tokens/s (%.1f%%)", r.batchOneBound, fraction, batch, r.batchBound,
+                100 * r.decodeTokensPerSecond / r.batchBound)
+        print(String(format: "bench %@ --decode: batch %d | prompt %d + %d new | %d thread(s) | prefill %.1f tokens/s "
+            + "| decode %.1f tokens/s (%.2f ms/step) | weights %.1f MB per step | KV cache read %.1f MB per step "
+            + "| triad %.1f GB/s | %@ | peak RSS %.2f GB",
+            shape, batch, promptLength, newTokens, threads, r.prefillTokensPerSecond, r.decodeTokensPerSecond,
+            1e3 * r.secondsPerStep, Double(r.weightBytesPerStep) / 1e6, r.kvBytesPerStep / 1e6,
+            r.triadBytesPerSecond / 1e9, against, Double(r.peakResidentBytes) / 1e9))
+        print(MachineDescription.line)
+        print(String(format: "context %d positions | up to %d tokens per step | KV cache, step buffers and logits %.1f MB",
+                     r.context, r.maxTokens, Double(r.decoderBytes) / 1e6))
     }
 }

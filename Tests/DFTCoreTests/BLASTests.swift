@@ -63,6 +63,22 @@ extension CoreKernels {
             #expect(Self.check(transA: true, transB: false, pad: 0, alpha: -2, beta: 0.25) < 1e-5)
         }
 
+        @Test("one-row products (sgemv) agree with the reference for all transposes, alpha, beta and leading dimensions",
+              arguments: [(false, false), (true, false), (false, true), (true, true)])
+        func oneRow(transA: Bool, transB: Bool) {
+            let (m, n, k) = (1, 37, 29)
+            let lda = (transA ? m : k) + 2, ldb = (transB ? k : n) + 3, ldc = n + 1
+            let a = randomFloats((transA ? k : m) * lda, seed: 51)
+            let b = randomFloats((transB ? n : k) * ldb, seed: 52)
+            let c0 = randomFloats(m * ldc, seed: 53)
+            var c = c0
+            BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a, lda: lda, b: b, ldb: ldb,
+                      beta: 0.25, c: &c, ldc: ldc)
+            let reference = Self.naive(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a, lda: lda,
+                                       b: b, ldb: ldb, beta: 0.25, c: c0, ldc: ldc)
+            #expect(maxAbsDifference(c, reference) < 1e-5)
+        }
+
         @Test("beta 0 overwrites C even where it held NaN")
         func betaZeroOverwrites() {
             let a = randomFloats(3 * 4, seed: 34)
@@ -107,13 +123,15 @@ extension CoreKernels {
                 #expect(covered.allSatisfy { $0 == 1 }, "\(m)x\(n)x\(k): every element once")
             }
             #expect(BlockGrid(m: 100, n: 100, k: 100) == .single)
+            // A decode step's product (one row, large weights) is cut by columns.
+            #expect(BlockGrid(m: 1, n: 2816, k: 512).columnBlocks > 1)
             #expect(BlockGrid(m: 1024, n: 768, k: 256).count > 1)
         }
 
         @Test("products are bit-identical on 1, 2, 3 and 4 threads (all transposes, beta 1, wide leading dimensions)",
               arguments: [(false, false), (true, false), (false, true), (true, true)])
         func bitIdenticalAcrossThreads(transA: Bool, transB: Bool) {
-            for (m, n, k) in [(1024, 768, 64), (520, 1040, 96), (64, 8192, 128)] {
+            for (m, n, k) in [(1024, 768, 64), (520, 1040, 96), (64, 8192, 128), (3, 4096, 512)] {
                 let pad = 3
                 let lda = (transA ? m : k) + pad, ldb = (transB ? k : n) + pad, ldc = n + pad
                 let a = randomFloats((transA ? k : m) * lda, seed: 41)

@@ -117,3 +117,29 @@ struct DecoderTests {
         #expect(Set(alone.values.map(\.finishReason)).count >= 1)
     }
 }
+
+@Suite("Prompt sharing", .serialized)
+struct PromptSharingTests {
+    @Test("samples of one prompt reuse its prefill and give what separate prefills give")
+    func sharedPrefill() throws {
+        let model = try DecodeFixtures.randomModel(rowLength: 8)
+        let prompts = [DecodeFixtures.randomTokens(30, vocab: 97, seed: 1), DecodeFixtures.randomTokens(12, vocab: 97, seed: 2)]
+        let requests = (0..<10).map { i in
+            GenerationRequest(id: i, prompt: prompts[i / 5], stream: SampleStream(seed: 7, index: i / 5, sample: i % 5))
+        }
+        let sampling = SamplingSettings(temperature: 1, seed: 7)
+        let decoder = Decoder(model: model, slots: 3, context: 80, maxTokens: 32)
+        let engine = GenerationEngine(decoder: decoder, sampling: sampling, stop: StopRule(endOfSequence: [5], maxNewTokens: 20))
+        var shared: [Int: [Int32]] = [:]
+        try engine.run(requests) { shared[$0.id] = $0.completion }
+        #expect(engine.reusedPromptTokens >= 30 * 4, "reused \(engine.reusedPromptTokens) prompt tokens")
+        #expect(engine.prefilledTokens == 30 + 12)
+        for request in requests {
+            let alone = GenerationEngine(decoder: Decoder(model: model, slots: 1, context: 80, maxTokens: 32),
+                                         sampling: sampling, stop: StopRule(endOfSequence: [5], maxNewTokens: 20))
+            var completion: [Int32] = []
+            try alone.run([request]) { completion = $0.completion }
+            #expect(shared[request.id] == completion, "request \(request.id)")
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import DFTCore
+import DFTDecode
+import DFTModel
+import Foundation
+
+/// `dft-mpi bench --decode`: prefills and greedily decodes random prompts on a random-weight
+/// model of a benchmark shape and reports tokens/s against the machine's memory bandwidth.
+/// A batch-1 decode step reads every weight once for one token, so the triad bandwidth
+/// divided by the bytes a step reads bounds its tokens/s (shared/BASELINES.md, "Decoding
+/// references"); larger batches share one read of the weights between their sequences.
+public struct DecodeBenchmark {
+    public let shape: String
+    /// Sequences decoded together (the decoder's slots).
+    public let batch: Int
+    public let promptLength: Int
+    /// Decode steps timed: every step feeds one token per sequence.
+    public let newTokens: Int
+    public let threads: Int
+    /// Untimed decode steps before the measured run (on a throwaway prefill).
+    public let warmupSteps: Int
+
+    public init(shape: String, batch: Int = 1, promptLength: Int = 64, newTokens: Int = 128, threads: Int,
+                warmupSteps: Int = 2) {
+        self.shape = shape
+        self.batch = batch
+        self.promptLength = promptLength
+        self.newTokens = newTokens
+        self.threads = threads
+        self.warmupSteps = warmupSteps
+    }
+
+    public struct Result {
+        public var prefillTokensPerSecond: Double  // prompt tokens, each prompt prefilled alone
+        public var decodeTokensPerSecond: Double   // new tokens of all sequences together
+        public var secondsPerStep: Double          // one decode step (batch tokens), greedy choice included
+        public var weightBytesPerStep: Int
+        public var kvBytesPerStep: Double          // keys and values read per step, all sequences, mean over the run
+        public var triadBytesPerSecond: Double
+        /// Tokens/s of batch 1 if only its memory traffic counted: bandwidth / (weights + one
+        /// sequence's mean KV bytes).
+        public var batchOneBound: Double
+        /// The same bound at this batch: batch x bandwidth / (weights + all sequences' KV bytes).
+        public var batchBound: Double
+        public var peakResidentBytes: Int
+        public var decoderBytes: Int               // KV cache, step buffers and logits
+        public var maxTokens: Int
+        public var context: Int
+    }
+
+    public func run() throws -> Result {
+        guard Benchmark.shapes[shape] != nil else {
+            throw ConfigError("unknown benchmark shape '\(shape)': expected \(Benchmark.shapes.keys.sorted().joined(separator: ", "))")
+        }
+        guard batch >= 1, promptLength >= 1, newTokens >= 1 else {
+            throw ConfigError("--batch, --prompt-length and --new-tokens must be at least 1")
+        }
+        let config = try ModelPresets.config(named: shape)
+        let context = promptLength + newTokens
+        guard context <= config.maxPositionEmbeddings else {
+            throw ConfigError("prompt \(promptLength) + \(newTokens) new tokens pass the \(shape) shape's "
+                + "\(config.maxPositionEmbeddings) positions")
+        }
+        // Before the decoder: its attention scratch is sized by the pool.
+        Parallel.configure(threads: threads)
+        let model = try Transformer(config: config, maxRows: 1, rowLength: 1, trainable: false)
+        try RandomInitialization(config: config, name: shape, seed: 1).loadParameters(into: model.parameters,
+                                                                                     layout: model.layout)
+        let maxTokens = max(batch, promptLength)
+        let decoder = Decoder(model: model, slots: batch, context: context, maxTokens: maxTokens)
+        let step = DecodeBatch(maxTokens: maxTokens, maxRuns: batch)
+        let vocab = config.vocabSize
+        let prompts: [[Int32]] = (0..<batch).map { slot in  // [batch][promptLength]
+            var rng = SplitMix64(seed: 7 &+ UInt64(slot) &* 0x9E37_79B9)
+            return (0..<promptLength).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(vocab)) }
+        }
+        var next = [Int32](repeating: 0, count: batch)  // [batch] each sequence's latest token
+
+        func prefill(_ slot: Int) {
+            decoder.cache.reset(slot: slot)
+            step.removeAll()
+            prompts[slot].withUnsafeBufferPointer { step.append(slot: slot, start: 0, ids: $0) }
+            decoder.step(step)
+            next[slot] = Sampler.argmax(decoder.logits.pointer, count: vocab)
+        }
+        /// One token per sequence; returns the cached positions the step's attention read.
+        func decodeStep() -> Int {
+            step.removeAll()
+            for slot in 0..<batch { step.append(slot: slot, position: decoder.cache.lengths[slot], id: next[slot]) }
+            decoder.step(step)
+            var positions = 0
+            for slot in 0..<batch {
+                next[slot] = Sampler.argmax(decoder.logits.pointer + slot * vocab, count: vocab)
+                positions += decoder.cache.lengths[slot]  // the new token's key is read too
+            }
+            return positions
+        }
+
+        // Warm-up, untimed: one prefill and a few steps over every slot (the others start
+        // empty), then every slot is emptied for the measured run.
+        prefill(0)
+        for _ in 0..<min(warmupSteps, newTokens) { _ = decodeStep() }
+        for slot in 0..<batch { decoder.cache.reset(slot: slot) }
+
+        var start = DispatchTime.now().uptimeNanoseconds
+        for slot in 0..<batch { prefill(slot) }
+        let prefillSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+
+        var positionsRead = 0
+        start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<newTokens { positionsRead += decodeStep() }
+        let decodeSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+
+        // Peak RSS before the triad, whose 768 MB of arrays would otherwise be the peak.
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let bandwidth = MemoryBandwidth.triad()
+
+        // fp32 weights, each read once per step: the layers, the final norm and the head (the
+        // embedding itself when tied). An untied embedding table is only gathered a row per
+        // token, so it is left out. Activations and logits (a few MB) are not counted.
+        let untiedEmbedding = config.tieWordEmbeddings ? 0 : config.vocabSize * config.hiddenSize
+        let weightBytes = (model.layout.count - untiedEmbedding) * MemoryLayout<Float>.stride
+        // Keys and values of every cached position of every layer and kv head, fp32.
+        let kvBytesPerPosition = config.numHiddenLayers * config.numKeyValueHeads * config.headDim * 2
+            * MemoryLayout<Float>.stride
+        let kvBytesPerStep = Double(positionsRead * kvBytesPerPosition) / Double(newTokens)
+        return Result(
+            prefillTokensPerSecond: Double(batch * promptLength) / prefillSeconds,
+            decodeTokensPerSecond: Double(batch * newTokens) / decodeSeconds,
+            secondsPerStep: decodeSeconds / Double(newTokens),
+            weightBytesPerStep: weightBytes, kvBytesPerStep: kvBytesPerStep, triadBytesPerSecond: bandwidth,
+            batchOneBound: bandwidth / (Double(weightBytes) + kvBytesPerStep / Double(batch)),
+            batchBound: Double(batch) * bandwidth / (Double(weightBytes) + kvBytesPerStep),
+            peakResidentBytes: Int(usage.ru_maxrss) * 1024, decoderBytes: decoder.bytes,
+            maxTokens: maxTokens, context: context)
+    }
+}
