@@ -5,8 +5,9 @@
 /// The choice trades parallelism against the cost of cutting: each extra block packs its
 /// shared operand again (measured on 1 thread: 2 blocks cost 0-4% of the product's time,
 /// 4 blocks 2-8%, blocks narrower than ~256 up to 20%; docs/PERFORMANCE.md). So
-/// - every block has at least `Limits.minimumWork` multiply-adds (smaller products stay whole;
-///   a product of fewer than 64 rows counts as 64, since reading B, not arithmetic, bounds it);
+/// - every block has at least `Limits.minimumWork` multiply-adds (smaller products stay
+///   whole); a product of fewer than 64 rows, bound by reading B rather than by arithmetic,
+///   is cut so that every block reads at least 512 KB of B;
 /// - columns are cut first (cheaper on both the AVX2 and the AVX-512 kernels), into a power
 ///   of two of blocks at least `Limits.minimumEdge` wide, then rows, the same way;
 /// - at most `maximumBlocks` blocks: powers of two share evenly over 1, 2, 4 or 8 workers.
@@ -37,8 +38,10 @@ public struct BlockGrid: Equatable, Sendable {
     /// beside it keep the standard grid. Nothing else changes it: other limits give other bits.
     @TaskLocal public static var limits = Limits.standard
     public static let maximumBlocks = 8
-    /// Products with fewer rows count as this many when sized (see `init(m:n:k:)`).
+    /// Products with fewer rows are sized by the bytes of B they read (see `init(m:n:k:)`).
     public static let skinnyRows = 64
+    /// Floats of B per block of such a product at the least (512 KB).
+    public static let skinnyBlockFloats = 1 << 17
 
     public init(rowBlocks: Int, columnBlocks: Int) {
         self.rowBlocks = rowBlocks
@@ -48,14 +51,15 @@ public struct BlockGrid: Equatable, Sendable {
     public init(m: Int, n: Int, k: Int) {
         let limits = Self.limits
         // A product with few rows (a decode step: one row per sequence) is bound by reading
-        // B, not by arithmetic, and its blocks share only the small A: it is cut as if it had
-        // 64 rows, so that the workers split the reading of the weights.
-        let work = max(m, Self.skinnyRows) * n * k
-        guard work >= limits.minimumWork else {
+        // B, not by arithmetic, and its blocks share only the small A: it is cut so that each
+        // block reads at least `skinnyBlockFloats` of B, and the workers share the reading.
+        let most = m < Self.skinnyRows
+            ? min(Self.maximumBlocks, n * k / Self.skinnyBlockFloats)
+            : min(Self.maximumBlocks, m * n * k / limits.minimumWork)
+        guard most >= 2 else {
             self = .single
             return
         }
-        let most = min(Self.maximumBlocks, work / limits.minimumWork)
         let columns = Self.powerOfTwo(atMost: min(most, n / limits.minimumEdge))
         let rows = Self.powerOfTwo(atMost: min(most / columns, m / limits.minimumEdge))
         self.init(rowBlocks: rows, columnBlocks: columns)
