@@ -50,6 +50,23 @@ extension Integration {
             expectReport(try ChildProcess.run(command, environment: Tools.environment, seconds: 180), ranks: 2)
         }
 
+        @Test("--decode: prefill and decode tokens/s, bytes per step, the triad, the bound; refused under mpirun")
+        func decode() throws {
+            let result = try ChildProcess.run([try Tools.binary(), "bench", "--shape", "tiny", "--decode", "--batch", "2",
+                                               "--prompt-length", "8", "--new-tokens", "4", "--threads", "1"],
+                                              environment: Tools.environment, seconds: 300)
+            #expect(result.succeeded, "\(result.transcript)")
+            let head = result.stdoutLines.first { $0.hasPrefix("bench tiny --decode: batch 2 | prompt 8 + 4 new") } ?? ""
+            for part in ["prefill ", "decode ", "weights ", "KV cache read ", "triad ", "bound ", "peak RSS "] {
+                #expect(head.contains(part), "no '\(part)' in '\(head)'\(result.transcript)")
+            }
+            #expect(result.stdoutLines.contains { $0.hasPrefix("CPU ") && $0.contains("OpenBLAS ") }, "\(result.transcript)")
+            let command = [try Tools.mpirun(), "-n", "2", "--oversubscribe", "--bind-to", "none", try Tools.binary(), "bench",
+                           "--shape", "tiny", "--decode"]
+            let refused = try ChildProcess.run(command, environment: Tools.environment, seconds: 60)
+            #expect(!refused.succeeded && refused.output.contains("bench --decode runs in one process"), "\(refused.transcript)")
+        }
+
         @Test("An unknown shape is an error naming the known ones")
         func unknownShape() throws {
             let result = try ChildProcess.run([try Tools.binary(), "bench", "--shape", "huge"], environment: Tools.environment, seconds: 60)
