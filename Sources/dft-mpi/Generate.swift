@@ -97,6 +97,7 @@ struct Generate: ParsableCommand {
         settings.skipInvalid = skipInvalid
         settings.logSeconds = logEvery
         let communicator = try Communicators.make()
+        StopSignal.install()
         let policy = ThreadPolicy.forThisProcess(requested: threads, ranksOnNode: communicator.localSize)
         Parallel.configure(threads: policy.threads)
         do {
@@ -128,8 +129,13 @@ struct Generate: ParsableCommand {
                              ProgressReporter.duration(summary.seconds), summary.newlyGenerated, summary.tokens,
                              summary.seconds > 0 ? Double(summary.tokens) / summary.seconds : 0,
                              reasons.isEmpty || communicator.size > 1 ? "" : "; finish: \(reasons)", out))
+                if summary.stopped {
+                    print("stopped by \(StopSignal.name(StopSignal.received)) before the end: the finished samples are in "
+                        + "\(out); run the same command to continue (exit 75)")
+                }
             }
             communicator.finalize()
+            if summary.stopped { throw ExitCode(TrainingSession.stoppedEarlyExitCode) }
         } catch {
             if communicator.size > 1 { communicator.abort(message: "\(error)", code: 1) }
             throw error

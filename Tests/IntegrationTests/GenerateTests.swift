@@ -121,6 +121,33 @@ extension Integration {
             #expect(try Data(contentsOf: URL(fileURLWithPath: cut)) == Data(contentsOf: URL(fileURLWithPath: full)))
         }
 
+        @Test("SIGTERM stops generate after the current sample with exit 75; the same command finishes the file")
+        func stoppedBySignal() throws {
+            let scratch = try Scratch()
+            defer { scratch.remove() }
+            let data = try prompts(scratch)
+            let settings = ["--samples", "8", "--max-new-tokens", "160", "--max-batch", "4", "--threads", "1", "--seed", "3"]
+            let full = scratch.file("full.jsonl"), cut = scratch.file("cut.jsonl")
+            try #require(try run(["generate", "--model", Self.qwen, "--data", data, "--out", full] + settings).succeeded)
+            let child = try ChildProcess([try Tools.binary(), "generate", "--model", Self.qwen, "--data", data, "--out", cut]
+                                         + settings, environment: Tools.environment)
+            let part = cut + ".rank-0.part"
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline, ((try? String(contentsOfFile: part, encoding: .utf8)) ?? "").split(separator: "\n").count < 3 {
+                usleep(20_000)
+            }
+            kill(child.pid, SIGTERM)
+            let stopped = child.wait(seconds: 60)
+            #expect(stopped.status == 75, "\(stopped.transcript)")
+            #expect(stopped.output.contains("run the same command to continue"), "\(stopped.transcript)")
+            #expect(!FileManager.default.fileExists(atPath: part), "the parts are merged into the output on a stop")
+            let saved = try String(contentsOfFile: cut, encoding: .utf8).split(separator: "\n").count
+            #expect(saved >= 3 && saved < 13 * 8, "\(saved) samples saved at the stop")
+            let again = try run(["generate", "--model", Self.qwen, "--data", data, "--out", cut] + settings)
+            try #require(again.succeeded, "\(again.transcript)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: cut)) == Data(contentsOf: URL(fileURLWithPath: full)))
+        }
+
         @Test("bad input: a record without a prompt (file, line, field; or skipped and counted), too long for the model, an empty file")
         func badInput() throws {
             let scratch = try Scratch()

@@ -18,6 +18,9 @@ public struct GenerateSettings: Sendable {
     /// Sequences decoded together per rank.
     public var maxBatch = 16
     public var stopStrings: [String] = []
+    /// Stop strings without a tokenizer are an error (`generate --stop`), or dropped (`eval`'s
+    /// default stop strings on pre-tokenized problems).
+    public var stopStringsNeedTokenizer = true
     public var skipInvalid = false
     public var threads = 0
     /// Seconds between progress lines in a log (a terminal redraws every second).

@@ -30,18 +30,45 @@ public struct GenerationJob {
         public var seconds = 0.0
         public var skippedRecords = 0
         public var finishReasons: [String: Int] = [:]
+        /// A stop signal (SIGTERM, SIGUSR1) ended the run before every sample was done;
+        /// what was finished is saved, and the same command continues.
+        public var stopped = false
     }
 
-    /// What the job runs on, resolved from the settings (model, tokenizer, prompts, stops).
-    public struct Inputs {
+    /// Thrown inside the engine's callback to leave a unit when a stop signal arrived.
+    struct Stopped: Error {}
+
+    /// The model side of a job: weights, tokenizer, template and stop rule (loaded once when
+    /// several files are generated, as `eval` does).
+    public struct LoadedModel {
         public let model: Transformer
-        public let modelDescription: String
+        public let description: String
         public let tokenizer: (any TextTokenizer)?
-        public let prompts: PromptFile
+        public let chat: ChatTemplateEncoder?
         public let stop: StopRule
     }
 
+    /// What the job runs on: the model and one file's prompts.
+    public struct Inputs {
+        public let loaded: LoadedModel
+        public let prompts: PromptFile
+        public var model: Transformer { loaded.model }
+        public var modelDescription: String { loaded.description }
+        public var tokenizer: (any TextTokenizer)? { loaded.tokenizer }
+        public var stop: StopRule { loaded.stop }
+
+        public init(loaded: LoadedModel, prompts: PromptFile) {
+            self.loaded = loaded
+            self.prompts = prompts
+        }
+    }
+
     public func loadInputs() throws -> Inputs {
+        let loaded = try loadModel()
+        return Inputs(loaded: loaded, prompts: try loadPrompts(settings.data, for: loaded))
+    }
+
+    public func loadModel() throws -> LoadedModel {
         var runConfig = TrainConfig()
         runConfig.model = settings.model
         runConfig.tokenizer = settings.tokenizer
@@ -65,32 +92,43 @@ public struct GenerationJob {
         }
         let template = try ChatTemplates.named(settings.template, systemPrompt: settings.systemPrompt)
         let chat = try tokenizer.map { try ChatTemplateEncoder(tokenizer: $0, template: template) }
-        let prompts = try PromptFile(path: settings.data, encoder: PromptEncoder(chat: chat, promptField: settings.promptField),
+        let eos = EndOfSequenceIds.collect(modelDirectory: modelDirectory, configEOS: config.eosTokenId, tokenizer: tokenizer)
+        var stopStrings = settings.stopStrings
+        if !stopStrings.isEmpty && tokenizer == nil {
+            guard !settings.stopStringsNeedTokenizer else {
+                throw ConfigError("--stop needs a tokenizer to read the completions' text (pass --tokenizer)")
+            }
+            stopStrings = []
+        }
+        var decode: (@Sendable ([Int32]) -> String)?
+        if let tokenizer {
+            decode = { @Sendable ids in tokenizer.decode(ids, skipSpecialTokens: false) }
+        }
+        let stop = StopRule(endOfSequence: eos, stopStrings: stopStrings, maxNewTokens: settings.maxNewTokens,
+                            decode: decode)
+        return LoadedModel(model: model, description: source.description, tokenizer: tokenizer, chat: chat, stop: stop)
+    }
+
+    /// The prompts of `path`, checked against the model (ids in its vocabulary, prompt + new
+    /// tokens within its positions).
+    public func loadPrompts(_ path: String, for loaded: LoadedModel) throws -> PromptFile {
+        let config = loaded.model.config
+        let prompts = try PromptFile(path: path, encoder: PromptEncoder(chat: loaded.chat, promptField: settings.promptField),
                                      skipInvalid: settings.skipInvalid)
         for prompt in prompts.prompts {
             if let bad = prompt.ids.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
-                throw DataError(.idOutOfRange, file: settings.data, line: prompt.line, field: PretokenizedJSONL.idsField,
+                throw DataError(.idOutOfRange, file: path, line: prompt.line, field: PretokenizedJSONL.idsField,
                                 message: "token id \(bad) is outside the model's vocabulary (\(config.vocabSize))")
             }
             if prompt.ids.count + settings.maxNewTokens > config.maxPositionEmbeddings {
-                throw DataError(.invalidSetting, file: settings.data, line: prompt.line,
+                throw DataError(.invalidSetting, file: path, line: prompt.line,
                                 message: "the prompt has \(prompt.ids.count) tokens; with max_new_tokens \(settings.maxNewTokens) "
                                     + "that is \(prompt.ids.count + settings.maxNewTokens) positions, more than the model's "
                                     + "max_position_embeddings \(config.maxPositionEmbeddings)",
                                 hint: "lower --max-new-tokens")
             }
         }
-        let eos = EndOfSequenceIds.collect(modelDirectory: modelDirectory, configEOS: config.eosTokenId, tokenizer: tokenizer)
-        if !settings.stopStrings.isEmpty && tokenizer == nil {
-            throw ConfigError("--stop needs a tokenizer to read the completions' text (pass --tokenizer)")
-        }
-        var decode: (@Sendable ([Int32]) -> String)?
-        if let tokenizer {
-            decode = { @Sendable ids in tokenizer.decode(ids, skipSpecialTokens: false) }
-        }
-        let stop = StopRule(endOfSequence: eos, stopStrings: settings.stopStrings, maxNewTokens: settings.maxNewTokens,
-                            decode: decode)
-        return Inputs(model: model, modelDescription: source.description, tokenizer: tokenizer, prompts: prompts, stop: stop)
+        return prompts
     }
 
     /// Runs every rank's share; returns the summary on rank 0 (the others' is partial).
@@ -136,18 +174,26 @@ public struct GenerationJob {
                 return GenerationRequest(id: i, prompt: prompt.ids,
                                          stream: SampleStream(seed: settings.sampling.seed, index: prompt.index, sample: s))
             }
-            try engine.run(requests) { result in
-                let (p, s) = pairs[result.id]
-                let prompt = inputs.prompts.prompts[p]
-                guard !done.contains(Pair(prompt.index, s)) else { return }
-                try writer.append(line(for: result, index: prompt.index, sample: s, tokenizer: inputs.tokenizer))
-                summary.newlyGenerated += 1
-                summary.tokens += result.completion.count
-                summary.finishReasons[result.finishReason.rawValue, default: 0] += 1
-                progress?.finished(tokens: result.completion.count)
+            do {
+                try engine.run(requests) { result in
+                    let (p, s) = pairs[result.id]
+                    let prompt = inputs.prompts.prompts[p]
+                    if !done.contains(Pair(prompt.index, s)) {
+                        try writer.append(line(for: result, index: prompt.index, sample: s, tokenizer: inputs.tokenizer))
+                        summary.newlyGenerated += 1
+                        summary.tokens += result.completion.count
+                        summary.finishReasons[result.finishReason.rawValue, default: 0] += 1
+                        progress?.finished(tokens: result.completion.count)
+                    }
+                    if StopSignal.received != 0 { throw Stopped() }
+                }
+            } catch is Stopped {
+                summary.stopped = true
+                break
             }
         }
         communicator.barrier()
+        summary.stopped = communicator.any(summary.stopped)
         summary.newlyGenerated = communicator.allreduceSum(summary.newlyGenerated)
         summary.tokens = communicator.allreduceSum(summary.tokens)
         summary.generations = pairs.count

@@ -17,6 +17,13 @@ public struct PromptFile {
     /// Records skipped with --skip-invalid, with the reason of each.
     public let skipped: [DataError]
 
+    /// Some of `file`'s prompts (those with a gold answer, say) and its skips plus more.
+    public init(_ file: PromptFile, keeping prompts: [Prompt], skippedAlso: [DataError]) {
+        path = file.path
+        self.prompts = prompts
+        skipped = file.skipped + skippedAlso
+    }
+
     public init(path: String, encoder: PromptEncoder, skipInvalid: Bool) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DataError(.fileMissing, file: path, message: "cannot read the file")
