@@ -30,6 +30,9 @@ let package = Package(
         .target(name: "DFTData", dependencies: ["DFTCore"]),
         // Swift types over libhdf5: files, groups, datasets, attributes, appendable series.
         .target(name: "DFTHDF5", dependencies: ["CHDF5"]),
+        // Grading: answer extraction, normalisation and equality as the Qwen2.5-Math harness
+        // (docs/EVALUATION.md); Foundation only.
+        .target(name: "DFTEval"),
         // Objectives, optimizers, schedules, communicators, checkpoints, the training loop;
         // generation jobs over DFTDecode.
         .target(name: "DFTTrain", dependencies: [
@@ -37,7 +40,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "dft-mpi", dependencies: [
-            "DFTTrain", "DFTModel", "DFTData", "DFTCore",
+            "DFTTrain", "DFTModel", "DFTData", "DFTCore", "DFTEval",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -53,6 +56,8 @@ let package = Package(
         // Decoding fixtures: transformers' greedy generate (scripts/fixtures/make_decoding_fixtures.py).
         .testTarget(name: "DFTDecodeTests", dependencies: ["DFTDecode", "DFTModel", "DFTCore"], exclude: ["Fixtures"]),
         .testTarget(name: "DFTHDF5Tests", dependencies: ["DFTHDF5"]),
+        // Verdict tables of each grading stage, adversarial inputs, and 10,000 gradings timed.
+        .testTarget(name: "DFTEvalTests", dependencies: ["DFTEval"]),
         // Runs the built `dft-mpi` binary under real `mpirun`: multi-rank equivalence, failures, signals.
         .testTarget(name: "IntegrationTests", dependencies: [
             "DFTModel", .product(name: "Numerics", package: "swift-numerics"),
