@@ -34,9 +34,9 @@ let package = Package(
         // (docs/EVALUATION.md); Foundation only.
         .target(name: "DFTEval"),
         // Objectives, optimizers, schedules, communicators, checkpoints, the training loop;
-        // generation jobs over DFTDecode.
+        // generation and evaluation jobs over DFTDecode and DFTEval.
         .target(name: "DFTTrain", dependencies: [
-            "DFTCore", "DFTModel", "DFTDecode", "DFTData", "DFTHDF5", "CMPI",
+            "DFTCore", "DFTModel", "DFTDecode", "DFTEval", "DFTData", "DFTHDF5", "CMPI",
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "dft-mpi", dependencies: [

@@ -146,7 +146,7 @@ dft_job_launch() {
     kill "$tee_pid" 2>/dev/null || true
 
     stopped=$(grep -o 'stopped after step [0-9]* of [0-9]*' "$log" | tail -n 1 || true)
-    finished=$(grep -cE '(^|\] )(done: [0-9]+ steps|nothing to do: )' "$log" || true)
+    finished=$(grep -cE '(^|\] )(done: [0-9]+ (steps|samples)|nothing to do: )' "$log" || true)
     rm -f "$log" "$log.fifo"
     local early=0 at of note=""
     if [ "$rc" -eq "$DFT_JOB_STOPPED_EXIT" ]; then

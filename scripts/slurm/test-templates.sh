@@ -274,6 +274,23 @@ check "sweep: every task trains on the same rows (same response tokens at step 1
 check "reference: $PREEMPT_STEPS-step run COMPLETED with exit code 0 ($(job_summary "$reference_job"))" \
     job_is "$reference_job" JobState=COMPLETED ExitCode=0:0 Restarts=0
 
+# ---- 2b. jobs/eval.sbatch: generate + grade on 2 ranks ------------------------------------
+echo "== jobs/eval.sbatch: the built-in demo model (random weights, byte tokens) on two small files"
+printf '%s\n' '{"problem": "What is 2 + 2?", "answer": "4"}' '{"problem": "What is 3 + 5?", "answer": "8"}' \
+    '{"problem": "What is 1 + 6?", "answer": "7"}' > "$WORK/eval-a.jsonl"
+printf '%s\n' '{"question": "Two plus two?", "answer": "2 + 2 = 4\n#### 4"}' > "$WORK/eval-b.jsonl"
+EVAL_ARGS="--tokenizer byte --template plain --max-new-tokens 16 --max-batch 2"
+submit eval --ntasks=2 --cpus-per-task=1 --export="ALL,DFT_MPI=$DFT_MPI,MODEL=demo,DATA=$WORK/eval-a.jsonl:$WORK/eval-b.jsonl,SAMPLES=2,OUT=$WORK/out-eval,EXTRA_ARGS=$EVAL_ARGS" \
+    jobs/eval.sbatch
+eval_job=$job
+wait_for "$JOB_TIMEOUT" job_done "$eval_job" || echo "== timeout: eval job still running after $JOB_TIMEOUT s"
+check "eval: job $eval_job COMPLETED with exit code 0 ($(job_summary "$eval_job"))" \
+    job_is "$eval_job" JobState=COMPLETED ExitCode=0:0 Restarts=0
+check "eval: log shows 2 ranks, the table and done:" \
+    log_has "$WORK/dft-eval-$eval_job.out" '^dft-mpi [0-9.]+ eval \| 2 ranks' 'avg@2' '^done: 8 samples graded'
+check "eval: summary.json and samples.jsonl (8 lines) written" \
+    eval '[ -s "$WORK/out-eval/summary.json" ] && [ "$(wc -l < "$WORK/out-eval/samples.jsonl")" = 8 ]'
+
 # ---- 3. preemption: SIGUSR1, stop, save, requeue, resume, complete, same parameters --------
 echo "== preemption: jobs/train.sbatch, $PREEMPT_STEPS steps, SIGUSR1 to its batch shell mid-run"
 start=$SECONDS
