@@ -33,6 +33,21 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("eval-every"), help: "Steps between evaluations of --eval-data; 0: only before training and at the end. (default: \(defaults.evalEvery))")
     var evalEvery: Int?
 
+    @Option(name: .customLong("eval-generate"), help: ArgumentHelp("At each evaluation also generate N answers per --eval-data problem and grade them against its gold answer (answer, final_answer, GSM8K ####, or the last \\boxed{} of solution): eval_accuracy (avg@N), eval_pass (pass@N), eval_length in metrics.h5; 0: no generation. (default: \(defaults.evalGenerate))", valueName: "N"))
+    var evalGenerate: Int?
+
+    @Option(name: .customLong("eval-temperature"), help: "Sampling temperature of --eval-generate (0: greedy). (default: \(defaults.evalTemperature))")
+    var evalTemperature: Double?
+
+    @Option(name: .customLong("eval-top-p"), help: "Nucleus sampling of --eval-generate. (default: \(defaults.evalTopP))")
+    var evalTopP: Double?
+
+    @Option(name: .customLong("eval-max-new-tokens"), help: "Most tokens per --eval-generate answer. (default: \(defaults.evalMaxNewTokens))")
+    var evalMaxNewTokens: Int?
+
+    @Option(name: .customLong("eval-template"), help: "Prompt template of --eval-generate (default: --template; qwen-boxed is the Qwen2.5-Math evaluation prompt).")
+    var evalTemplate: String?
+
     @Option(help: ArgumentHelp("Tokenizer for text JSONL: a Hugging Face tokenizer directory (tokenizer.json + tokenizer_config.json) or tokenizer.json, or `byte`. Default: the model directory's own when it has tokenizer.json; without one the data must be pre-tokenized.", valueName: "dir|tokenizer.json|byte"))
     var tokenizer: String?
 
@@ -195,6 +210,8 @@ struct Train: ParsableCommand {
         func set(_ key: String, _ value: Any?) { if let value { layer[key] = value } }
         set("model", model); set("data", data); set("objective", objective)
         set("eval_data", evalData); set("eval_every", evalEvery)
+        set("eval_generate", evalGenerate); set("eval_temperature", evalTemperature); set("eval_top_p", evalTopP)
+        set("eval_max_new_tokens", evalMaxNewTokens); set("eval_template", evalTemplate)
         set("tokenizer", tokenizer); set("template", template); set("system_prompt", systemPrompt); set("format", format)
         if skipInvalid { layer["skip_invalid"] = true }
         set("prompt_field", promptField); set("response_field", responseField)

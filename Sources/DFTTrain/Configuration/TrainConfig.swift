@@ -17,6 +17,14 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var evalData = ""
     /// Steps between evaluations of `eval_data` (0: only before training and at the end).
     public var evalEvery = 0
+    /// Samples generated per `eval_data` problem at each evaluation, graded against its gold
+    /// answer (avg@n, pass@n in metrics.h5); 0: no generation.
+    public var evalGenerate = 0
+    public var evalTemperature = 1.0
+    public var evalTopP = 1.0
+    public var evalMaxNewTokens = 512
+    /// Prompt template of the generations (empty: `template`).
+    public var evalTemplate = ""
     /// Tokenizer for text data: a Hugging Face tokenizer directory or tokenizer.json, or
     /// `byte`; empty means the model directory's own when it has one.
     public var tokenizer = ""
@@ -91,6 +99,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, data, evalData = "eval_data", evalEvery = "eval_every", tokenizer, template, systemPrompt = "system_prompt", format, skipInvalid = "skip_invalid"
+        case evalGenerate = "eval_generate", evalTemperature = "eval_temperature", evalTopP = "eval_top_p"
+        case evalMaxNewTokens = "eval_max_new_tokens", evalTemplate = "eval_template"
         case promptField = "prompt_field", responseField = "response_field", messagesField = "messages_field"
         case textField = "text_field"
         case objective
@@ -126,6 +136,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         }
         model = try v(.model, d.model); data = try v(.data, d.data)
         evalData = try v(.evalData, d.evalData); evalEvery = try v(.evalEvery, d.evalEvery)
+        evalGenerate = try v(.evalGenerate, d.evalGenerate); evalTemperature = try v(.evalTemperature, d.evalTemperature)
+        evalTopP = try v(.evalTopP, d.evalTopP); evalMaxNewTokens = try v(.evalMaxNewTokens, d.evalMaxNewTokens)
+        evalTemplate = try v(.evalTemplate, d.evalTemplate)
         tokenizer = try v(.tokenizer, d.tokenizer); template = try v(.template, d.template)
         systemPrompt = try v(.systemPrompt, d.systemPrompt); format = try v(.format, d.format)
         skipInvalid = try v(.skipInvalid, d.skipInvalid)
@@ -248,6 +261,11 @@ extension TrainConfig {
         try require(logEvery > 0, "log_every", "positive, got \(logEvery)")
         try require(evalEvery >= 0, "eval_every", "non-negative (0: only before training and at the end), got \(evalEvery)")
         try require(evalEvery == 0 || !evalData.isEmpty, "eval_every", "0 when no eval_data is given, got \(evalEvery)")
+        try require(evalGenerate >= 0, "eval_generate", "non-negative (0: no generation), got \(evalGenerate)")
+        try require(evalGenerate == 0 || !evalData.isEmpty, "eval_generate", "0 when no eval_data is given, got \(evalGenerate)")
+        try require(evalTemperature >= 0, "eval_temperature", "0 (greedy) or more, got \(evalTemperature)")
+        try require(evalTopP > 0 && evalTopP <= 1, "eval_top_p", "in (0, 1], got \(evalTopP)")
+        try require(evalMaxNewTokens >= 1, "eval_max_new_tokens", "at least 1, got \(evalMaxNewTokens)")
         try require(threads >= 0, "threads", "non-negative (0 picks from Slurm, OMP_NUM_THREADS or the cores), got \(threads)")
         try require(zero == 0 || zero == 1, "zero", "0 (plain data parallelism) or 1 (sharded optimizer state), got \(zero)")
         try require(Recompute(rawValue: recompute) != nil, "recompute",

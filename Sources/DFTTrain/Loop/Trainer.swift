@@ -25,6 +25,8 @@ public final class Trainer {
     public let reference: Transformer?
     /// The held-out data of `eval_data` (nil without one).
     public let evaluation: EvaluationLoader?
+    /// Generation accuracy on the held-out problems (`eval_generate`), over `model` itself.
+    public private(set) var accuracy: AccuracyEvaluation?
     public let totalSteps: Int
     public let microSteps: Int
     public let schedule: LearningRateSchedule
@@ -103,6 +105,7 @@ public final class Trainer {
                                 bufferMultiple: sharded ? ranks : 1, recompute: Recompute(rawValue: config.recompute) ?? .none)
         try source.loadParameters(into: model.parameters, layout: model.layout)
         batch = TokenBatch(maxRows: config.microBatch, rowLength: config.maxLength)
+        accuracy = config.evalGenerate > 0 ? try AccuracyEvaluation(config: config, model: model) : nil
         if objective.needsReference {
             // The frozen starting model: a copy of the weights just loaded (a resumed run then
             // overwrites `model` only), forward-only, layers sharing one layer's activations.

@@ -103,10 +103,18 @@ public struct TrainingSession {
             let objective = trainer.objective(at: trainer.step)
             guard let result = trainer.evaluateHeldOut() else { return }
             let sums = result.sums
-            try metricsFile?.appendEvaluation(sums, histogram: result.histogram, stepsDone: trainer.step)
+            let accuracy = try trainer.accuracy?.evaluate(communicator: communicator)
+            try metricsFile?.appendEvaluation(sums, histogram: result.histogram, stepsDone: trainer.step, accuracy: accuracy)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - evalStart) / 1e9
             reporter.addTimeBetweenSteps(seconds)
             reporter.line(reporter.evaluationLine(sums, objective: objective, stepsDone: trainer.step, seconds: seconds))
+            if let accuracy, let n = trainer.accuracy?.samples {
+                let s = accuracy.scores
+                reporter.line(String(format: "eval %@ | accuracy avg@%d %.4f | pass@%d %.4f | mean length %.1f | hit length %.1f%% | %.0f tok/s",
+                                     trainer.step == 0 ? "before training" : "after step \(trainer.step)/\(trainer.totalSteps)",
+                                     n, s.avgAtN, n, s.passAtN, s.meanCompletionTokens, 100 * s.lengthLimitedFraction,
+                                     accuracy.seconds > 0 ? Double(accuracy.tokens) / accuracy.seconds : 0))
+            }
         }
         if trainer.evaluation != nil && trainer.step == 0 && !trainer.isFinished { try evaluate() }
 
@@ -253,6 +261,9 @@ public struct TrainingSession {
                     + (e.truncatedExamples > 0 ? " (\(e.truncatedExamples) cut to max length)" : "")
                     + ", evaluated at the start, " + (config.evalEvery > 0 ? "every \(config.evalEvery) steps " : "")
                     + "and at the end"
+                    + (t.accuracy.map { a in
+                        "; \(a.problems.prompts.count) problems x \(a.samples) answers generated and graded (gold: \(a.gold))"
+                    } ?? "")
             },
             "train:  \(config.sftWarmupSteps > 0 ? "sft for \(config.sftWarmupSteps) steps, then " : "")\(t.objective) | "
                 + "\(t.totalSteps) steps x \(config.globalBatch) sequences "

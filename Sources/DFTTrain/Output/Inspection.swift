@@ -68,6 +68,14 @@ public enum Inspection {
             lines.append(String(format: "held-out evaluation %@: objective %.4f, nll %.4f, mean p %.4f, %d tokens",
                                 step == 0 ? "before training" : "after step \(step)", try value("eval_objective"),
                                 try value("eval_nll"), try value("eval_mean_p"), Int(try value("eval_tokens"))))
+            if root.exists("eval_accuracy"), try value("eval_accuracy").isFinite {
+                let accuracy = try root.readDoubles("eval_accuracy"), steps = try root.readDoubles("eval_step")
+                lines.append(String(format: "generated answers %@: accuracy %.4f, pass %.4f, mean length %.1f tokens",
+                                    step == 0 ? "before training" : "after step \(step)", try value("eval_accuracy"),
+                                    try value("eval_pass"), try value("eval_length")))
+                lines.append("accuracy by step: " + zip(steps, accuracy).map { String(format: "%d %.4f", Int($0), $1) }
+                    .joined(separator: ", "))
+            }
         }
         if root.exists("p_histogram") {
             let counts = try root.readDoubles("p_histogram")

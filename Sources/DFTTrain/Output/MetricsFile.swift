@@ -17,6 +17,8 @@ public final class MetricsFile {
     public static let evaluationColumns: [(name: String, element: HDF5Series.Element)] = [
         ("eval_step", .int64), ("eval_objective", .float64), ("eval_nll", .float64), ("eval_mean_p", .float64),
         ("eval_kl", .float64), ("eval_tokens", .int64),
+        // Generation accuracy (`eval_generate`; NaN when off): avg@n, pass@n, mean completion tokens.
+        ("eval_accuracy", .float64), ("eval_pass", .float64), ("eval_length", .float64),
     ]
 
     let file: HDF5File
@@ -54,7 +56,8 @@ public final class MetricsFile {
             + "target-token probabilities in \(LMHeadLoss.histogramBins) equal bins over [0, 1] per log interval, "
             + "p_histogram_step: the step (1-based count) closing each interval; eval_*: one row per "
             + "evaluation of the held-out data, eval_step the steps done before it, eval_p_histogram "
-            + "its target-probability histogram")
+            + "its target-probability histogram, eval_accuracy / eval_pass / eval_length the avg@n, pass@n "
+            + "and mean completion tokens of its generated answers (eval_generate; NaN when off)")
         if let kept {
             for (name, values) in kept.columns { try series[name]?.append(doubles: values) }
             try histogram.append(doubles: kept.histogram)
@@ -88,7 +91,12 @@ public final class MetricsFile {
             if root.exists("eval_step") {
                 let evaluated = try root.readDoubles("eval_step")
                 let keepEvaluations = evaluated.firstIndex { Int($0) > step } ?? evaluated.count
-                for (name, _) in evaluationColumns { columns[name] = Array(try root.readDoubles(name).prefix(keepEvaluations)) }
+                for (name, _) in evaluationColumns {
+                    // A file from before a column existed (eval_accuracy) gets NaN for it.
+                    let values = root.exists(name) ? try root.readDoubles(name)
+                        : [Double](repeating: .nan, count: evaluated.count)
+                    columns[name] = Array(values.prefix(keepEvaluations))
+                }
                 if root.exists("eval_p_histogram") {
                     evaluationHistogram = Array(try root.readDoubles("eval_p_histogram")
                         .prefix(keepEvaluations * LMHeadLoss.histogramBins))
@@ -127,7 +135,8 @@ public final class MetricsFile {
     }
 
     /// One evaluation of the held-out data after `stepsDone` steps.
-    public func appendEvaluation(_ sums: LossSums, histogram counts: [Int], stepsDone: Int) throws {
+    public func appendEvaluation(_ sums: LossSums, histogram counts: [Int], stepsDone: Int,
+                                 accuracy: AccuracyEvaluation.Result? = nil) throws {
         var row = counts.map(Int64.init)
         try row.withUnsafeMutableBytes { try evaluationHistogram.append($0.baseAddress!) }
         let t = Double(max(sums.tokens, 1))
@@ -137,6 +146,9 @@ public final class MetricsFile {
         try series["eval_mean_p"]!.append(sums.probability / t)
         try series["eval_kl"]!.append(sums.kl / t)
         try series["eval_tokens"]!.append(sums.tokens)
+        try series["eval_accuracy"]!.append(accuracy?.scores.avgAtN ?? .nan)
+        try series["eval_pass"]!.append(accuracy?.scores.passAtN ?? .nan)
+        try series["eval_length"]!.append(accuracy?.scores.meanCompletionTokens ?? .nan)
     }
 
     /// One histogram row, for the interval that ends after `stepsDone` steps.
