@@ -29,6 +29,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Output directory.")
     var out: String
 
+    @Option(help: "A PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) merged into the model.")
+    var adapter = ""
+
     @Option(help: "Tokenizer directory or tokenizer.json (default: the model directory's).")
     var tokenizer = ""
 
@@ -82,6 +85,7 @@ struct Eval: ParsableCommand {
         guard !files.isEmpty else { throw ValidationError("--data names no file") }
         var settings = GenerateSettings(model: model, data: files[0], out: "")
         settings.tokenizer = tokenizer
+        settings.adapter = adapter
         settings.template = template
         settings.systemPrompt = systemPrompt
         settings.promptField = promptField

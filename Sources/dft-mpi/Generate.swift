@@ -29,6 +29,9 @@ struct Generate: ParsableCommand {
     @Option(help: "The JSONL file to write (and to continue).")
     var out: String
 
+    @Option(help: "A PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) merged into the model.")
+    var adapter = ""
+
     @Option(help: "Tokenizer directory or tokenizer.json (default: the model directory's).")
     var tokenizer = ""
 
@@ -86,6 +89,7 @@ struct Generate: ParsableCommand {
     func run() throws {
         var settings = GenerateSettings(model: model, data: data, out: out)
         settings.tokenizer = tokenizer
+        settings.adapter = adapter
         settings.template = template
         settings.systemPrompt = systemPrompt
         settings.promptField = promptField

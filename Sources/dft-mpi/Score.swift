@@ -22,6 +22,9 @@ struct Score: ParsableCommand {
     @Option(help: "The HDF5 file to write.")
     var out: String
 
+    @Option(help: "A PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) merged into the model.")
+    var adapter = ""
+
     @Option(name: .customLong("max-length"), help: "Tokens per example; longer ones are cut from the right.")
     var maxLength = 2048
 
@@ -40,7 +43,7 @@ struct Score: ParsableCommand {
         let policy = ThreadPolicy.forThisProcess(requested: threads, ranksOnNode: communicator.localSize)
         Parallel.configure(threads: policy.threads)
         do {
-            let summary = try Scorer(config: config, communicator: communicator).run(outputPath: out)
+            let summary = try Scorer(config: config, communicator: communicator, adapter: adapter).run(outputPath: out)
             if communicator.isRoot {
                 print(String(format: "scored %d examples, %d response tokens, mean NLL %.4f -> %@%@", summary.examples,
                              summary.tokens, summary.meanNLL, out,

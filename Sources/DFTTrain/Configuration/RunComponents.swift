@@ -27,6 +27,12 @@ public enum RunComponents {
             + "a config.json file (random init), or a dft-mpi checkpoint (.h5)")
     }
 
+    /// The model source with a PEFT LoRA adapter merged into its weights (`--adapter`; "" = none).
+    public static func modelSource(_ config: TrainConfig, adapter: String) throws -> any ModelSource {
+        let base = try modelSource(config)
+        return adapter.isEmpty ? base : AdaptedModelSource(base: base, adapter: try PEFTAdapter(directory: adapter))
+    }
+
     public static func dataset(_ config: TrainConfig, model: ModelConfig) throws -> any Dataset {
         if config.data == "embedded" {
             return EmbeddedArithmetic()

@@ -7,6 +7,8 @@ public struct GenerateSettings: Sendable {
     /// JSONL of prompts: the record shapes training reads, or {"input_ids": [...]}.
     public var data: String
     public var out: String
+    /// A PEFT LoRA adapter directory merged into the model's weights ("" = none).
+    public var adapter = ""
     /// Tokenizer: "" = the model directory's (or the checkpoint's run's).
     public var tokenizer = ""
     public var template = "chatml"

@@ -72,7 +72,7 @@ public struct GenerationJob {
         var runConfig = TrainConfig()
         runConfig.model = settings.model
         runConfig.tokenizer = settings.tokenizer
-        let source = try RunComponents.modelSource(runConfig)
+        let source = try RunComponents.modelSource(runConfig, adapter: settings.adapter)
         let config = try source.config()
         let model = try Transformer(config: config, maxRows: 1, rowLength: 1, trainable: false)
         try source.loadParameters(into: model.parameters, layout: model.layout)

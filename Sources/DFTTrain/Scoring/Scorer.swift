@@ -12,10 +12,13 @@ import Foundation
 public struct Scorer {
     public let config: TrainConfig
     public let communicator: any Communicator
+    /// A PEFT LoRA adapter merged into the model ("" = none).
+    public let adapter: String
 
-    public init(config: TrainConfig, communicator: any Communicator) {
+    public init(config: TrainConfig, communicator: any Communicator, adapter: String = "") {
         self.config = config
         self.communicator = communicator
+        self.adapter = adapter
     }
 
     public struct Summary {
@@ -26,7 +29,7 @@ public struct Scorer {
     }
 
     public func run(outputPath: String) throws -> Summary {
-        let source = try RunComponents.modelSource(config)
+        let source = try RunComponents.modelSource(config, adapter: adapter)
         let modelConfig = try source.config()
         let data = try RunComponents.dataset(config, model: modelConfig)
         guard data.vocabularySize <= modelConfig.vocabSize else {
