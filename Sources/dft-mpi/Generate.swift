@@ -20,8 +20,7 @@ struct Generate: ParsableCommand {
             --top-k 0 keeps every token (as vLLM; transformers defaults to 50).
             """)
 
-    @Option(help: "A Hugging Face model directory, a dft-mpi checkpoint (.h5), a config.json or a preset.")
-    var model: String
+    @OptionGroup var options: GenerationOptions
 
     @Option(help: "JSONL file of prompts.")
     var data: String
@@ -29,77 +28,9 @@ struct Generate: ParsableCommand {
     @Option(help: "The JSONL file to write (and to continue).")
     var out: String
 
-    @Option(help: "A PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) merged into the model.")
-    var adapter = ""
-
-    @Option(help: "Tokenizer directory or tokenizer.json (default: the model directory's).")
-    var tokenizer = ""
-
-    @Option(help: ArgumentHelp("Chat template for text prompts: chatml, llama3, plain, qwen-math-boxed, or qwen-boxed (the Qwen2.5-Math evaluation prompt).", valueName: "name"))
-    var template = "chatml"
-
-    @Option(name: .customLong("system-prompt"), help: "System message (replaces the template's default).")
-    var systemPrompt: String?
-
-    @Option(name: .customLong("prompt-field"), help: "The record field holding the prompt (default: prompt, problem or question).")
-    var promptField: String?
-
-    @Option(name: .customLong("max-new-tokens"), help: "Most tokens per completion.")
-    var maxNewTokens = 1024
-
-    @Option(help: "0 is greedy.")
-    var temperature: Float = 1.0
-
-    @Option(name: .customLong("top-p"), help: "Nucleus sampling: keep the most likely tokens up to this probability (1 keeps all).")
-    var topP: Float = 1.0
-
-    @Option(name: .customLong("top-k"), help: "Keep the k most likely tokens (0 keeps all).")
-    var topK = 0
-
-    @Option(help: "Completions per prompt.")
-    var samples = 1
-
-    @Option(help: "Seed of the sampling streams.")
-    var seed: UInt64 = 0
-
-    @Option(name: .customLong("max-batch"), help: "Sequences decoded together per rank (memory: max-batch x context of KV cache).")
-    var maxBatch = 16
-
-    @Option(parsing: .singleValue, help: "A string that ends a completion (repeatable).")
-    var stop: [String] = []
-
-    @Flag(name: .customLong("skip-invalid"), help: "Skip records without a usable prompt (counted) instead of stopping.")
-    var skipInvalid = false
-
-    @Option(help: "OpenBLAS threads per rank (0: cores / ranks on the node).")
-    var threads = 0
-
-    @Option(name: .customLong("log-every"), help: "Seconds between progress lines in a log (a terminal redraws every second).")
-    var logEvery = 10.0
-
-    func validate() throws {
-        guard maxNewTokens >= 1 else { throw ValidationError("--max-new-tokens must be at least 1, got \(maxNewTokens)") }
-        guard temperature >= 0 else { throw ValidationError("--temperature must be 0 (greedy) or more, got \(temperature)") }
-        guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1], got \(topP)") }
-        guard topK >= 0 else { throw ValidationError("--top-k must be 0 (off) or more, got \(topK)") }
-        guard samples >= 1 else { throw ValidationError("--samples must be at least 1, got \(samples)") }
-        guard maxBatch >= 1 else { throw ValidationError("--max-batch must be at least 1, got \(maxBatch)") }
-    }
-
     func run() throws {
-        var settings = GenerateSettings(model: model, data: data, out: out)
-        settings.tokenizer = tokenizer
-        settings.adapter = adapter
-        settings.template = template
-        settings.systemPrompt = systemPrompt
-        settings.promptField = promptField
-        settings.maxNewTokens = maxNewTokens
-        settings.sampling = SamplingSettings(temperature: temperature, topP: topP, topK: topK, seed: seed)
-        settings.samples = samples
-        settings.maxBatch = maxBatch
-        settings.stopStrings = stop
-        settings.skipInvalid = skipInvalid
-        settings.logSeconds = logEvery
+        let settings = options.settings(data: data, out: out, template: "chatml", maxNewTokens: 1024, samples: 1)
+        let (samples, threads, logEvery, stop) = (settings.samples, options.threads, options.logEvery, settings.stopStrings)
         let communicator = try Communicators.make()
         StopSignal.install()
         let policy = ThreadPolicy.forThisProcess(requested: threads, ranksOnNode: communicator.localSize)
@@ -116,12 +47,10 @@ struct Generate: ParsableCommand {
                 print("model:  \(inputs.modelDescription): \(c.numHiddenLayers) layers, hidden \(c.hiddenSize), vocab \(c.vocabSize)")
                 print("data:   \(data): \(inputs.prompts.prompts.count) prompts"
                     + (inputs.prompts.skipped.isEmpty ? "" : " (\(inputs.prompts.skipped.count) records skipped)")
-                    + " x \(samples) sample\(samples == 1 ? "" : "s"), template \(template)")
-                print("sample: " + (temperature == 0 ? "greedy" : "temperature \(temperature), top-p \(topP), top-k \(topK)")
-                    + ", seed \(seed), up to \(maxNewTokens) new tokens, stop at EOS ids "
+                    + " x \(samples) sample\(samples == 1 ? "" : "s"), template \(settings.template)")
+                print("sample: " + options.samplingLine(settings) + "; stop at EOS ids "
                     + inputs.stop.endOfSequence.sorted().map(String.init).joined(separator: ",")
-                    + (stop.isEmpty ? "" : " or \(stop.map { "\"\($0)\"" }.joined(separator: ", "))")
-                    + " | batch \(maxBatch) per rank")
+                    + (stop.isEmpty ? "" : " or \(stop.map { "\"\($0)\"" }.joined(separator: ", "))"))
                 for skip in inputs.prompts.skipped.prefix(5) { print("skipped: \(skip)") }
             }
             let progress = communicator.isRoot ? GenerationProgress(interval: logEvery) : nil
@@ -140,6 +69,8 @@ struct Generate: ParsableCommand {
             }
             communicator.finalize()
             if summary.stopped { throw ExitCode(TrainingSession.stoppedEarlyExitCode) }
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             if communicator.size > 1 { communicator.abort(message: "\(error)", code: 1) }
             throw error

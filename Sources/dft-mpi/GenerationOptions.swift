@@ -1,0 +1,94 @@
+import ArgumentParser
+import DFTDecode
+import DFTTrain
+
+/// The options `generate` and `eval` share: the model, how prompts are made, how tokens are
+/// sampled and batched. Options whose default differs between the two are optional here and
+/// resolved by the command (`settings(...)`), so each is written once.
+struct GenerationOptions: ParsableArguments {
+    @Option(help: "A Hugging Face model directory, a dft-mpi checkpoint (.h5), a config.json or a preset.")
+    var model: String
+
+    @Option(help: "A PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) merged into the model (docs/LORA.md).")
+    var adapter = ""
+
+    @Option(help: "Tokenizer directory or tokenizer.json (default: the model directory's).")
+    var tokenizer = ""
+
+    @Option(help: ArgumentHelp("Chat template of the prompts: chatml, llama3, plain, qwen-math-boxed, or qwen-boxed (the Qwen2.5-Math evaluation prompt). Default: chatml for generate, qwen-boxed for eval.", valueName: "name"))
+    var template: String?
+
+    @Option(name: .customLong("system-prompt"), help: "System message (replaces the template's default).")
+    var systemPrompt: String?
+
+    @Option(name: .customLong("prompt-field"), help: "The record field holding the prompt (default: prompt, problem or question).")
+    var promptField: String?
+
+    @Option(name: .customLong("max-new-tokens"), help: "Most tokens per completion (default: 1024 for generate, 4096 for eval).")
+    var maxNewTokens: Int?
+
+    @Option(help: "Sampling temperature; 0 is greedy.")
+    var temperature: Float = 1.0
+
+    @Option(name: .customLong("top-p"), help: "Nucleus sampling: keep the most likely tokens up to this probability (1 keeps all).")
+    var topP: Float = 1.0
+
+    @Option(name: .customLong("top-k"), help: "Keep the k most likely tokens (0 keeps all, as vLLM; transformers defaults to 50).")
+    var topK = 0
+
+    @Option(help: "Completions per prompt (default: 1 for generate, 16 for eval: the n of avg@n).")
+    var samples: Int?
+
+    @Option(help: "Seed of the sampling streams.")
+    var seed: UInt64 = 0
+
+    @Option(name: .customLong("max-batch"), help: "Sequences decoded together per rank (memory: max-batch x context of KV cache).")
+    var maxBatch = 16
+
+    @Option(parsing: .singleValue, help: "A string that ends a completion (repeatable; eval adds the harness's stop strings).")
+    var stop: [String] = []
+
+    @Flag(name: .customLong("skip-invalid"), help: "Skip records without a usable prompt (or, for eval, gold answer), counted, instead of stopping.")
+    var skipInvalid = false
+
+    @Option(help: "OpenBLAS threads per rank (0: cores / ranks on the node).")
+    var threads = 0
+
+    @Option(name: .customLong("log-every"), help: "Seconds between progress lines in a log (a terminal redraws every second).")
+    var logEvery = 10.0
+
+    func validate() throws {
+        if let maxNewTokens, maxNewTokens < 1 { throw ValidationError("--max-new-tokens must be at least 1, got \(maxNewTokens)") }
+        guard temperature >= 0 else { throw ValidationError("--temperature must be 0 (greedy) or more, got \(temperature)") }
+        guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1], got \(topP)") }
+        guard topK >= 0 else { throw ValidationError("--top-k must be 0 (off) or more, got \(topK)") }
+        if let samples, samples < 1 { throw ValidationError("--samples must be at least 1, got \(samples)") }
+        guard maxBatch >= 1 else { throw ValidationError("--max-batch must be at least 1, got \(maxBatch)") }
+    }
+
+    /// The settings of a job writing `out` from `data`, with the command's defaults.
+    func settings(data: String, out: String, template defaultTemplate: String, maxNewTokens defaultMaxNew: Int,
+                  samples defaultSamples: Int, extraStops: [String] = []) -> GenerateSettings {
+        var settings = GenerateSettings(model: model, data: data, out: out)
+        settings.adapter = adapter
+        settings.tokenizer = tokenizer
+        settings.template = template ?? defaultTemplate
+        settings.systemPrompt = systemPrompt
+        settings.promptField = promptField
+        settings.maxNewTokens = maxNewTokens ?? defaultMaxNew
+        settings.sampling = SamplingSettings(temperature: temperature, topP: topP, topK: topK, seed: seed)
+        settings.samples = samples ?? defaultSamples
+        settings.maxBatch = maxBatch
+        settings.stopStrings = extraStops + stop.filter { !extraStops.contains($0) }
+        settings.skipInvalid = skipInvalid
+        settings.logSeconds = logEvery
+        return settings
+    }
+
+    /// One line describing the sampling, for the headers.
+    func samplingLine(_ settings: GenerateSettings) -> String {
+        (temperature == 0 ? "greedy" : "temperature \(temperature), top-p \(topP), top-k \(topK)")
+            + ", seed \(seed), up to \(settings.maxNewTokens) new tokens, \(settings.samples) sample\(settings.samples == 1 ? "" : "s")"
+            + " per prompt, batch \(maxBatch) per rank"
+    }
+}
