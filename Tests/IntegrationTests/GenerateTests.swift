@@ -121,22 +121,25 @@ extension Integration {
             #expect(try Data(contentsOf: URL(fileURLWithPath: cut)) == Data(contentsOf: URL(fileURLWithPath: full)))
         }
 
-        @Test("SIGTERM stops generate after the current sample with exit 75; the same command finishes the file")
-        func stoppedBySignal() throws {
+        @Test("SIGTERM (1 process) or SIGUSR1 to mpirun (2 ranks) stops generate after the current sample with exit 75; the same command finishes the file",
+              arguments: [1, 2])
+        func stoppedBySignal(ranks: Int) throws {
             let scratch = try Scratch()
             defer { scratch.remove() }
             let data = try prompts(scratch)
             let settings = ["--samples", "8", "--max-new-tokens", "160", "--max-batch", "4", "--threads", "1", "--seed", "3"]
             let full = scratch.file("full.jsonl"), cut = scratch.file("cut.jsonl")
             try #require(try run(["generate", "--model", Self.qwen, "--data", data, "--out", full] + settings).succeeded)
-            let child = try ChildProcess([try Tools.binary(), "generate", "--model", Self.qwen, "--data", data, "--out", cut]
-                                         + settings, environment: Tools.environment)
+            var command = [try Tools.binary(), "generate", "--model", Self.qwen, "--data", data, "--out", cut] + settings
+            if ranks > 1 { command = [try Tools.mpirun(), "-n", "\(ranks)", "--oversubscribe", "--bind-to", "none"] + command }
+            let child = try ChildProcess(command, environment: Tools.environment)
             let part = cut + ".rank-0.part"
             let deadline = Date().addingTimeInterval(60)
             while Date() < deadline, ((try? String(contentsOfFile: part, encoding: .utf8)) ?? "").split(separator: "\n").count < 3 {
                 usleep(20_000)
             }
-            kill(child.pid, SIGTERM)
+            // mpirun passes SIGUSR1 on to the ranks (SIGTERM would make it end them at once).
+            kill(child.pid, ranks > 1 ? SIGUSR1 : SIGTERM)
             let stopped = child.wait(seconds: 60)
             #expect(stopped.status == 75, "\(stopped.transcript)")
             #expect(stopped.output.contains("run the same command to continue"), "\(stopped.transcript)")
