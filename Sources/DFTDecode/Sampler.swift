@@ -104,15 +104,13 @@ public final class Sampler {
         }
     }
 
-    /// The first index of the largest value.
+    /// The first index of the largest value (NaNs skipped; 0 for a row of NaNs): the
+    /// maximum in 16 lanes, then the first place that holds it.
     public static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int32 {
-        var best = 0
-        var bestValue = x[0]
-        for i in 1..<count where x[i] > bestValue {
-            best = i
-            bestValue = x[i]
-        }
-        return Int32(best)
+        let largest = VectorMath.maximum(x, count: count)
+        var i = 0
+        while i < count && x[i] != largest { i += 1 }
+        return i < count ? Int32(i) : 0
     }
 
     /// The candidate at which the running sum of weights passes u * total; `ids` nil means

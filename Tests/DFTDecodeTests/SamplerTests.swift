@@ -93,3 +93,17 @@ struct StopRuleTests {
         #expect(rule.stopStrings == ["bcd"], "empty stop strings are dropped")
     }
 }
+
+@Suite("Greedy choice")
+struct ArgmaxTests {
+    @Test("argmax is the first largest value, on rows longer than the lanes, with ties, negatives and NaNs")
+    func firstLargest() {
+        var rng = SplitMix64(seed: 9)
+        for count in [1, 5, 16, 17, 100, 32000] {
+            var row = (0..<count).map { _ in Float(Int(rng.next() % 1000)) - 900 }
+            if count > 3 { row[count / 3] = .nan }
+            let expected = row.indices.filter { !row[$0].isNaN }.max { (row[$0], -$0) < (row[$1], -$1) } ?? 0
+            #expect(row.withUnsafeBufferPointer { Sampler.argmax($0.baseAddress!, count: count) } == Int32(expected), "\(count)")
+        }
+    }
+}
