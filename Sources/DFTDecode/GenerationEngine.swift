@@ -40,22 +40,34 @@ public struct StopRule: Sendable {
     /// Text of some ids (a tokenizer's decode); needed for stop strings.
     public var decode: (@Sendable ([Int32]) -> String)?
 
+    /// With `vocabularySize`, the tokens that can complete a stop string (their text holds the
+    /// last character of one) are listed once, so that the tail of a completion is decoded
+    /// only after such a token: the other tokens allocate nothing.
     public init(endOfSequence: Set<Int32>, stopStrings: [String] = [], maxNewTokens: Int,
-                decode: (@Sendable ([Int32]) -> String)? = nil) {
+                decode: (@Sendable ([Int32]) -> String)? = nil, vocabularySize: Int? = nil) {
         self.endOfSequence = endOfSequence
         self.stopStrings = stopStrings.filter { !$0.isEmpty }
         self.maxNewTokens = maxNewTokens
         self.decode = decode
         longestStop = self.stopStrings.map { $0.utf8.count }.max() ?? 0
+        let finals = Set(self.stopStrings.compactMap { $0.unicodeScalars.last })
+        if let vocabularySize, let decode, !finals.isEmpty {
+            completers = (0..<vocabularySize).map { id in decode([Int32(id)]).unicodeScalars.contains { finals.contains($0) } }
+        } else {
+            completers = nil
+        }
     }
 
     /// Bytes of the longest stop string: a stop string of b bytes spans at most b tokens.
     let longestStop: Int
+    /// [vocab] whether token id can end a stop string; nil: any token may.
+    let completers: [Bool]?
 
     /// The reason `completion` (just grown by one token) ends, or nil.
     func finish(_ completion: [Int32]) -> FinishReason? {
         if let last = completion.last, endOfSequence.contains(last) { return .eos }
-        if !stopStrings.isEmpty, let decode {
+        if !stopStrings.isEmpty, let decode,
+           completers.map({ table in completion.last.map { Int($0) < table.count && table[Int($0)] } ?? false }) ?? true {
             // Only the tail that can hold a stop string is decoded.
             let tail = decode(Array(completion.suffix(longestStop + 1)))
             if stopStrings.contains(where: { tail.contains($0) }) { return .stop }

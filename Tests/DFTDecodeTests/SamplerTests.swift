@@ -91,6 +91,15 @@ struct StopRuleTests {
         #expect(rule.finish([4, 0, 1]) == .stop)
         #expect(rule.finish([4, 4, 4, 4]) == .length)
         #expect(rule.stopStrings == ["bcd"], "empty stop strings are dropped")
+        // With the vocabulary listed, only tokens holding a stop string's last character
+        // ("d": "cd" and "<end>") make it look at the text; the verdicts (checked after every
+        // token, as the engine does) are the same.
+        let listed = StopRule(endOfSequence: [3], stopStrings: ["bcd"], maxNewTokens: 4,
+                              decode: { ids in ids.map { words[Int($0)] }.joined() }, vocabularySize: words.count)
+        #expect(listed.completers == [false, true, false, true, false])
+        for completion: [Int32] in [[4], [4, 3], [4, 0], [4, 0, 1], [4, 4, 4, 4], [2, 2]] {
+            #expect(listed.finish(completion) == rule.finish(completion), "\(completion)")
+        }
     }
 }
 

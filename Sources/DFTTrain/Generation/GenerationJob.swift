@@ -105,7 +105,7 @@ public struct GenerationJob {
             decode = { @Sendable ids in tokenizer.decode(ids, skipSpecialTokens: false) }
         }
         let stop = StopRule(endOfSequence: eos, stopStrings: stopStrings, maxNewTokens: settings.maxNewTokens,
-                            decode: decode)
+                            decode: decode, vocabularySize: config.vocabSize)
         return LoadedModel(model: model, description: source.description, tokenizer: tokenizer, chat: chat, stop: stop)
     }
 
