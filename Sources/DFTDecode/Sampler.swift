@@ -76,28 +76,23 @@ public final class Sampler {
                 if !cutK && !cutP {
                     return Self.inverseCDF(p, ids: nil, count: vocab, total: total, u: u)
                 }
-                // Candidates most likely first (ties by id), then the cuts.
+                // The cuts select in place (quickselect by weight, ties to the smaller id): no
+                // sort and no allocation. Kept tokens stay in the order the selection left
+                // them, a function of the logits alone, which is all the inverse CDF needs.
                 for i in 0..<vocab { order[i] = Int32(i) }
                 var count = vocab
                 if cutK {
-                    Self.partialSort(order, p, k: settings.topK)
+                    Self.selectBest(order, p, count: vocab, k: settings.topK)
                     count = settings.topK
-                } else {
-                    Self.sort(order, p, count: vocab)
                 }
                 var kept = 0.0
                 for i in 0..<count { kept += Double(p[Int(order[i])]) }
                 if cutP {
-                    // Smallest prefix whose share of the kept mass reaches top_p (at least one).
-                    let target = Double(settings.topP) * kept
-                    var running = 0.0, n = 0
-                    while n < count {
-                        running += Double(p[Int(order[n])])
-                        n += 1
-                        if running >= target { break }
-                    }
-                    count = n
-                    kept = running
+                    // The smallest set of the most likely tokens whose share of the kept mass
+                    // reaches top_p (at least one).
+                    count = Self.selectMass(order, p, count: count, target: Double(settings.topP) * kept)
+                    kept = 0
+                    for i in 0..<count { kept += Double(p[Int(order[i])]) }
                 }
                 return Self.inverseCDF(p, ids: order.baseAddress!, count: count, total: kept, u: u)
             }
@@ -131,35 +126,59 @@ public final class Sampler {
         return last >= 0 ? last : (ids?[0] ?? 0)
     }
 
-    /// Sorts ids[0..<count] by weight, largest first, ties by smaller id.
-    static func sort(_ ids: UnsafeMutableBufferPointer<Int32>, _ w: UnsafePointer<Float>, count: Int) {
-        var slice = UnsafeMutableBufferPointer(rebasing: ids[0..<count])
-        slice.sort { a, b in w[Int(a)] > w[Int(b)] || (w[Int(a)] == w[Int(b)] && a < b) }
+    /// a before b: the larger weight, or the same weight and the smaller id.
+    @inline(__always)
+    static func better(_ a: Int32, _ b: Int32, _ w: UnsafePointer<Float>) -> Bool {
+        w[Int(a)] > w[Int(b)] || (w[Int(a)] == w[Int(b)] && a < b)
     }
 
-    /// Puts the k largest (by weight, ties by smaller id) first, in order.
-    static func partialSort(_ ids: UnsafeMutableBufferPointer<Int32>, _ w: UnsafePointer<Float>, k: Int) {
-        // A min-heap of the best k seen so far, then sorted.
-        func better(_ a: Int32, _ b: Int32) -> Bool { w[Int(a)] > w[Int(b)] || (w[Int(a)] == w[Int(b)] && a < b) }
-        let n = ids.count
-        // Heap in ids[0..<k] with the worst at the root.
-        func siftDown(_ start: Int, _ size: Int) {
-            var i = start
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var worst = i
-                if l < size && better(ids[worst], ids[l]) { worst = l }
-                if r < size && better(ids[worst], ids[r]) { worst = r }
-                if worst == i { return }
-                ids.swapAt(i, worst)
-                i = worst
+    /// Partitions ids[lo..<hi] around a pivot chosen from it: returns m with ids[lo..<m]
+    /// better than ids[m] (the pivot) and ids[m+1..<hi] worse.
+    static func partition(_ ids: UnsafeMutableBufferPointer<Int32>, _ w: UnsafePointer<Float>, _ lo: Int, _ hi: Int) -> Int {
+        // Median of three, moved to the end.
+        let mid = lo + (hi - lo) / 2
+        if better(ids[mid], ids[lo], w) { ids.swapAt(mid, lo) }
+        if better(ids[hi - 1], ids[lo], w) { ids.swapAt(hi - 1, lo) }
+        if better(ids[mid], ids[hi - 1], w) { ids.swapAt(mid, hi - 1) }
+        let pivot = ids[hi - 1]
+        var store = lo
+        for i in lo..<(hi - 1) where better(ids[i], pivot, w) {
+            ids.swapAt(i, store)
+            store += 1
+        }
+        ids.swapAt(store, hi - 1)
+        return store
+    }
+
+    /// Puts the k best of ids[0..<count] first, in some order.
+    static func selectBest(_ ids: UnsafeMutableBufferPointer<Int32>, _ w: UnsafePointer<Float>, count: Int, k: Int) {
+        var lo = 0, hi = count
+        while hi - lo > 1 {
+            let m = partition(ids, w, lo, hi)
+            if m == k || m + 1 == k { return }
+            if m > k { hi = m } else { lo = m + 1 }
+        }
+    }
+
+    /// Reorders ids[0..<count] so that its first n are the smallest set of the best whose
+    /// weights sum to at least `target`, and returns n (at least 1).
+    static func selectMass(_ ids: UnsafeMutableBufferPointer<Int32>, _ w: UnsafePointer<Float>, count: Int,
+                           target: Double) -> Int {
+        var lo = 0, hi = count
+        var accepted = 0.0  // the weight of ids[0..<lo], all in the set
+        while hi > lo {
+            let m = partition(ids, w, lo, hi)
+            var better = 0.0
+            for i in lo..<m { better += Double(w[Int(ids[i])]) }
+            if accepted + better >= target && m > lo {
+                hi = m  // the set ends among the better ones
+            } else if accepted + better + Double(w[Int(ids[m])]) >= target {
+                return m + 1
+            } else {
+                accepted += better + Double(w[Int(ids[m])])
+                lo = m + 1
             }
         }
-        for i in stride(from: k / 2 - 1, through: 0, by: -1) { siftDown(i, k) }
-        for i in k..<n where better(ids[i], ids[0]) {
-            ids.swapAt(0, i)
-            siftDown(0, k)
-        }
-        sort(ids, w, count: k)
+        return max(1, lo)
     }
 }

@@ -116,3 +116,38 @@ struct ArgmaxTests {
         }
     }
 }
+
+@Suite("Top-k and top-p selection")
+struct SelectionTests {
+    @Test("quickselect keeps exactly the set a full sort would (ties to the smaller id), for top-k and top-p")
+    func sameSetAsSorting() {
+        var rng = SplitMix64(seed: 21)
+        for trial in 0..<200 {
+            let count = 1 + Int(rng.next() % 300)
+            // Few distinct values: many ties.
+            let weights = (0..<count).map { _ in Float(rng.next() % 7) / 7 }
+            let sorted = (0..<count).sorted { weights[$0] > weights[$1] || (weights[$0] == weights[$1] && $0 < $1) }
+            let k = 1 + Int(rng.next() % UInt64(count))
+            var ids = (0..<count).map(Int32.init)
+            weights.withUnsafeBufferPointer { w in
+                ids.withUnsafeMutableBufferPointer { Sampler.selectBest($0, w.baseAddress!, count: count, k: k) }
+            }
+            #expect(Set(ids.prefix(k)) == Set(sorted.prefix(k).map(Int32.init)), "trial \(trial): top-\(k) of \(count)")
+
+            let total = weights.reduce(0.0) { $0 + Double($1) }
+            let target = Double(rng.next() % 100) / 100 * total
+            var expected = 0, running = 0.0
+            while expected < count {
+                running += Double(weights[sorted[expected]])
+                expected += 1
+                if running >= target { break }
+            }
+            ids = (0..<count).map(Int32.init)
+            let n = weights.withUnsafeBufferPointer { w in
+                ids.withUnsafeMutableBufferPointer { Sampler.selectMass($0, w.baseAddress!, count: count, target: target) }
+            }
+            #expect(n == max(1, expected), "trial \(trial): \(n) kept, a sort keeps \(expected)")
+            #expect(Set(ids.prefix(n)) == Set(sorted.prefix(n).map(Int32.init)), "trial \(trial): the kept set")
+        }
+    }
+}
