@@ -33,6 +33,9 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("eval-every"), help: "Steps between evaluations of --eval-data; 0: only before training and at the end. (default: \(defaults.evalEvery))")
     var evalEvery: Int?
 
+    @Option(name: .customLong("loss-normalization"), help: ArgumentHelp("global: each token's loss over the trained tokens of the whole step (all micro-batches and ranks); micro-batch: each micro-batch over its own tokens, averaged over micro-batches and ranks (the DFT authors' code; depends on the split). (default: \(defaults.lossNormalization))", valueName: "global|micro-batch"))
+    var lossNormalization: String?
+
     @Option(name: .customLong("eval-generate"), help: ArgumentHelp("At each evaluation also generate N answers per --eval-data problem and grade them against its gold answer (answer, final_answer, GSM8K ####, or the last \\boxed{} of solution): eval_accuracy (avg@N), eval_pass (pass@N), eval_length in metrics.h5; 0: no generation. (default: \(defaults.evalGenerate))", valueName: "N"))
     var evalGenerate: Int?
 
@@ -210,7 +213,7 @@ struct Train: ParsableCommand {
         func set(_ key: String, _ value: Any?) { if let value { layer[key] = value } }
         set("model", model); set("data", data); set("objective", objective)
         set("eval_data", evalData); set("eval_every", evalEvery)
-        set("eval_generate", evalGenerate); set("eval_temperature", evalTemperature); set("eval_top_p", evalTopP)
+        set("loss_normalization", lossNormalization); set("eval_generate", evalGenerate); set("eval_temperature", evalTemperature); set("eval_top_p", evalTopP)
         set("eval_max_new_tokens", evalMaxNewTokens); set("eval_template", evalTemplate)
         set("tokenizer", tokenizer); set("template", template); set("system_prompt", systemPrompt); set("format", format)
         if skipInvalid { layer["skip_invalid"] = true }

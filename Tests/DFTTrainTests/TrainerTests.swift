@@ -94,6 +94,31 @@ struct TrainerTests {
         }
     }
 
+    @Test("loss_normalization micro-batch equals global when every micro-batch holds the same token count, and differs otherwise")
+    func microBatchNormalization() throws {
+        func parameters(_ normalization: String, _ data: ListDataset, micro: Int) throws -> [Float] {
+            let t = try trainer(["lr": 1e-3, "global_batch": 8, "micro_batch": micro, "steps": 3, "objective": "dft",
+                                 "loss_normalization": normalization], data: data)
+            try t.run()
+            return t.model.parameters.array
+        }
+        // Every example 12 tokens with its last 7 trained: every micro-batch holds the same count.
+        var rng = SplitMix64(seed: 4)
+        let even = ListDataset(examples: (0..<16).map { _ in
+            Example(tokens: (0..<12).map { _ in Int32(1 + rng.next() % 22) }, lossMask: (0..<12).map { $0 >= 5 ? 1 : 0 })
+        }, vocabularySize: 23)
+        #expect(try parameters("micro-batch", even, micro: 2) == parameters("global", even, micro: 2))
+        // Different counts per row: the authors' normalisation gives another run, and one that
+        // depends on the micro-batch size.
+        let uneven = ListDataset.random(count: 32, vocab: 23, lengths: 3...16, seed: 2)
+        let global = try parameters("global", uneven, micro: 2)
+        let perMicro = try parameters("micro-batch", uneven, micro: 2)
+        let perMicro4 = try parameters("micro-batch", uneven, micro: 4)
+        #expect(zip(global, perMicro).contains { abs($0 - $1) > 1e-6 })
+        #expect(zip(perMicro, perMicro4).contains { abs($0 - $1) > 1e-6 })
+        #expect(throws: ConfigError.self) { try trainer(["loss_normalization": "sequence"], data: even) }
+    }
+
     @Test("recompute: selective and full train bit-identically to none, and the model uses the mode")
     func recomputeChangesNothing() throws {
         let data = ListDataset.random(count: 16, vocab: 23, lengths: 3...16, seed: 4)

@@ -43,6 +43,11 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var messagesField = ""
     public var textField = ""
     public var objective = "dft"
+    /// `global`: every token's loss divided by the trained tokens of the whole step (all
+    /// micro-batches and ranks; TRL's, ms-swift's, axolotl's). `micro-batch`: each micro-batch
+    /// divided by its own token count, averaged over micro-batches and ranks (the DFT authors'
+    /// verl code; for reproducing their numbers: it depends on how the batch is split).
+    public var lossNormalization = "global"
     /// Optimizer steps at the start trained with `sft` before `objective` takes over.
     public var sftWarmupSteps = 0
     public var clampFloor = 0.01
@@ -103,7 +108,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case evalMaxNewTokens = "eval_max_new_tokens", evalTemplate = "eval_template"
         case promptField = "prompt_field", responseField = "response_field", messagesField = "messages_field"
         case textField = "text_field"
-        case objective
+        case objective, lossNormalization = "loss_normalization"
         case sftWarmupSteps = "sft_warmup_steps"
         case clampFloor = "clamp_floor", powerAlpha = "power_alpha"
         case asftLambda = "asft_lambda", iwClipLow = "iw_clip_low", iwClipHigh = "iw_clip_high"
@@ -145,6 +150,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         promptField = try v(.promptField, d.promptField); responseField = try v(.responseField, d.responseField)
         messagesField = try v(.messagesField, d.messagesField); textField = try v(.textField, d.textField)
         objective = try v(.objective, d.objective)
+        lossNormalization = try v(.lossNormalization, d.lossNormalization)
         sftWarmupSteps = try v(.sftWarmupSteps, d.sftWarmupSteps)
         clampFloor = try v(.clampFloor, d.clampFloor); powerAlpha = try v(.powerAlpha, d.powerAlpha)
         asftLambda = try v(.asftLambda, d.asftLambda)
@@ -261,6 +267,8 @@ extension TrainConfig {
         try require(logEvery > 0, "log_every", "positive, got \(logEvery)")
         try require(evalEvery >= 0, "eval_every", "non-negative (0: only before training and at the end), got \(evalEvery)")
         try require(evalEvery == 0 || !evalData.isEmpty, "eval_every", "0 when no eval_data is given, got \(evalEvery)")
+        try require(["global", "micro-batch"].contains(lossNormalization), "loss_normalization",
+                    "global or micro-batch, got '\(lossNormalization)'")
         try require(evalGenerate >= 0, "eval_generate", "non-negative (0: no generation), got \(evalGenerate)")
         try require(evalGenerate == 0 || !evalData.isEmpty, "eval_generate", "0 when no eval_data is given, got \(evalGenerate)")
         try require(evalTemperature >= 0, "eval_temperature", "0 (greedy) or more, got \(evalTemperature)")

@@ -187,12 +187,20 @@ public final class Trainer {
         // The normaliser: trained tokens of the whole step, across micro-batches and ranks,
         // known before any backward pass.
         var localTokens = 0
+        var microTokens = [Int](repeating: 0, count: microSteps)
         for micro in 0..<microSteps {
-            localTokens += loader.responseTokens(step: step, firstRow: firstRow(micro: micro), rowCount: rows)
+            microTokens[micro] = loader.responseTokens(step: step, firstRow: firstRow(micro: micro), rowCount: rows)
+            localTokens += microTokens[micro]
         }
         let globalTokens = communicator.allreduceSum(localTokens)
-        var gradScale: Float = globalTokens > 0 ? 1 / Float(globalTokens) : 0
-        if debug.poisons(rank: communicator.rank, step: step) { gradScale = .nan }
+        let perMicroBatch = config.lossNormalization == "micro-batch"
+        func scale(micro: Int) -> Float {
+            // micro-batch: the mean over the micro-batch's own tokens, then the mean over the
+            // micro-batches of every rank; equal to global when all hold the same count.
+            let divisor = perMicroBatch ? microTokens[micro] * microSteps * ranks : globalTokens
+            let s: Float = (perMicroBatch ? microTokens[micro] : globalTokens) > 0 ? 1 / Float(divisor) : 0
+            return debug.poisons(rank: communicator.rank, step: step) ? .nan : s
+        }
         let objective = objective(at: step)
 
         model.gradients.zero()
@@ -207,7 +215,7 @@ public final class Trainer {
             // Buckets overlap the last micro-batch's backward pass, when gradients become final.
             collectingBuckets = !sharded && ranks > 1 && micro == microSteps - 1
             nextBucket = 0
-            sums = sums + model.lossAndBackward(batch, objective: objective, gradScale: gradScale, reference: frozen)
+            sums = sums + model.lossAndBackward(batch, objective: objective, gradScale: scale(micro: micro), reference: frozen)
             collectingBuckets = false
         }
         if debug.poisons(rank: communicator.rank, step: step) { sums.objective = .nan }

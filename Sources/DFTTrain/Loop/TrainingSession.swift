@@ -269,7 +269,8 @@ public struct TrainingSession {
                 + "\(t.totalSteps) steps x \(config.globalBatch) sequences "
                 + "(\(t.microSteps) micro-step\(t.microSteps == 1 ? "" : "s") of \(config.microBatch) per rank) | "
                 + "\(optimizer), lr \(config.lr) \(config.schedule), warm-up \(t.schedule.warmupSteps) steps, "
-                + "clip \(config.clip), weight decay \(config.weightDecay)",
+                + "clip \(config.clip), weight decay \(config.weightDecay)"
+                + (config.lossNormalization == "micro-batch" ? " | loss normalised per micro-batch (the authors' code)" : ""),
             t.startsFromRandomWeights && config.sftWarmupSteps == 0 && t.objective.weightFollowsProbability
                 ? "note:   \(t.objective.name) from random weights trains next to nothing (every target p starts near "
                     + "1/vocab and weights its own gradient): it is a fine-tuning objective. Start from a pretrained "
