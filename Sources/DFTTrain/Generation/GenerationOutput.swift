@@ -69,19 +69,37 @@ public struct GenerationOutput {
     public func donePairs() -> Set<Pair> {
         Set(Self.lines(of: path).map { Pair($0.index, $0.sample) })
     }
+}
 
-    /// Lines in the part files now (rank 0's progress count while the ranks write).
-    public func partLineCount() -> (lines: Int, tokens: Int) {
-        var lines = 0, tokens = 0
-        for file in partFiles {
-            for line in Self.lines(of: file) {
+/// Rank 0's running count of the samples the ranks have saved (lines of the part files) and
+/// their tokens. Each call reads only what was appended since the last one, so a long run's
+/// progress line costs nothing like re-reading every completion written so far.
+final class PartFileTally {
+    let output: GenerationOutput
+    private var offsets: [String: UInt64] = [:]  // part file -> bytes counted
+    private var pending: [String: Data] = [:]    // part file -> a last line not yet complete
+    private(set) var lines = 0
+    private(set) var tokens = 0
+
+    init(_ output: GenerationOutput) { self.output = output }
+
+    func refresh() {
+        for file in output.partFiles {
+            guard let handle = FileHandle(forReadingAtPath: file) else { continue }
+            defer { try? handle.close() }
+            let offset = offsets[file] ?? 0
+            guard (try? handle.seek(toOffset: offset)) != nil, let new = try? handle.readToEnd(), !new.isEmpty else { continue }
+            offsets[file] = offset + UInt64(new.count)
+            var data = (pending[file] ?? Data()) + new
+            while let newline = data.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = data[data.startIndex..<newline]
+                data = Data(data[(newline + 1)...])
+                guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any] else { continue }
                 lines += 1
-                if let object = try? JSONSerialization.jsonObject(with: Data(line.text.utf8)) as? [String: Any] {
-                    tokens += object["tokens"] as? Int ?? 0
-                }
+                tokens += object["tokens"] as? Int ?? 0
             }
+            pending[file] = data
         }
-        return (lines, tokens)
     }
 }
 

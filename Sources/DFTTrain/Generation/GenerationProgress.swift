@@ -9,7 +9,7 @@ public final class GenerationProgress {
     let label: String
     private var total = 0
     private var alreadyDone = 0
-    private var files: GenerationOutput?
+    private var tally: PartFileTally?
     private var started = 0.0
     private var lastLine = 0.0
 
@@ -25,7 +25,7 @@ public final class GenerationProgress {
     func start(total: Int, alreadyDone: Int, output files: GenerationOutput) {
         self.total = total
         self.alreadyDone = alreadyDone
-        self.files = files
+        tally = PartFileTally(files)
         started = Self.now()
         lastLine = started
         if alreadyDone > 0 {
@@ -45,7 +45,8 @@ public final class GenerationProgress {
     }
 
     private func write(now: Double, final: Bool, finalTokens: Int = 0) {
-        let counted: (lines: Int, tokens: Int) = final ? (0, finalTokens) : files?.partLineCount() ?? (0, 0)
+        tally?.refresh()
+        let counted: (lines: Int, tokens: Int) = final ? (0, finalTokens) : (tally?.lines ?? 0, tally?.tokens ?? 0)
         let done = final ? total : min(total, alreadyDone + counted.lines)
         let elapsed = now - started
         let newDone = done - alreadyDone
