@@ -30,12 +30,7 @@ struct LoRAAdapterTests {
         let model = try Transformer(config: try source.config(), maxRows: 1, rowLength: ids.count, trainable: false)
         try source.loadParameters(into: model.parameters, layout: model.layout)
         let batch = TokenBatch(maxRows: 1, rowLength: ids.count)
-        batch.clear(rows: 1, padId: 0)
-        for (t, id) in ids.enumerated() {
-            batch.inputIds[t] = id
-            batch.positions[t] = Int32(t)
-            batch.segments[t] = 0
-        }
+        ModelFixtures.fill(batch, rows: [[ModelFixtures.Sequence(tokens: ids, mask: [Float](repeating: 0, count: ids.count))]])
         model.forward(batch)
         let ours = model.logits(slots: Array(0..<ids.count))
         let (worst, scale) = maxDifference(ours, theirs)

@@ -82,10 +82,7 @@ extension Integration {
             let child = try ChildProcess([try Tools.binary(), "eval", "--data", data, "--out", cut] + settings,
                                          environment: Tools.environment)
             let part = cut + "/generations/math.jsonl.rank-0.part"
-            let deadline = Date().addingTimeInterval(60)
-            while Date() < deadline, ((try? String(contentsOfFile: part, encoding: .utf8)) ?? "").split(separator: "\n").count < 4 {
-                usleep(20_000)
-            }
+            GenerateTests.waitForLines(part, 4)
             kill(child.pid, SIGKILL)
             _ = child.wait(seconds: 30)
             let again = try run(["eval", "--data", data, "--out", cut] + settings)

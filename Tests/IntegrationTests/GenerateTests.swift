@@ -34,6 +34,17 @@ extension Integration {
             return path
         }
 
+        /// Lines of a file that may not exist yet.
+        static func lineCount(_ path: String) -> Int {
+            ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").count
+        }
+
+        /// Waits (at most a minute) until a running generate has saved `lines` samples to `part`.
+        static func waitForLines(_ part: String, _ lines: Int) {
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline && lineCount(part) < lines { usleep(20_000) }
+        }
+
         static let sampling = ["--samples", "3", "--max-new-tokens", "24", "--max-batch", "4", "--temperature", "1",
                                "--top-p", "0.95", "--seed", "5", "--threads", "1"]
 
@@ -105,15 +116,10 @@ extension Integration {
             let child = try ChildProcess([try Tools.binary(), "generate", "--model", Self.qwen, "--data", data, "--out", cut]
                                          + settings, environment: Tools.environment)
             let part = cut + ".rank-0.part"
-            let deadline = Date().addingTimeInterval(60)
-            while Date() < deadline {
-                let text = (try? String(contentsOfFile: part, encoding: .utf8)) ?? ""
-                if text.split(separator: "\n").count >= 5 { break }
-                usleep(20_000)
-            }
+            Self.waitForLines(part, 5)
             kill(child.pid, SIGKILL)
             _ = child.wait(seconds: 30)
-            let saved = ((try? String(contentsOfFile: part, encoding: .utf8)) ?? "").split(separator: "\n").count
+            let saved = Self.lineCount(part)
             #expect(saved >= 5 && saved < 13 * 8, "the kill came at \(saved) saved samples")
             let again = try run(["generate", "--model", Self.qwen, "--data", data, "--out", cut] + settings)
             try #require(again.succeeded, "\(again.transcript)")
@@ -134,10 +140,7 @@ extension Integration {
             if ranks > 1 { command = [try Tools.mpirun(), "-n", "\(ranks)", "--oversubscribe", "--bind-to", "none"] + command }
             let child = try ChildProcess(command, environment: Tools.environment)
             let part = cut + ".rank-0.part"
-            let deadline = Date().addingTimeInterval(60)
-            while Date() < deadline, ((try? String(contentsOfFile: part, encoding: .utf8)) ?? "").split(separator: "\n").count < 3 {
-                usleep(20_000)
-            }
+            Self.waitForLines(part, 3)
             // mpirun passes SIGUSR1 on to the ranks (SIGTERM would make it end them at once).
             kill(child.pid, ranks > 1 ? SIGUSR1 : SIGTERM)
             let stopped = child.wait(seconds: 60)
