@@ -161,11 +161,11 @@ public struct GenerationJob {
         summary.skippedRecords = inputs.prompts.skipped.count
         for u in stride(from: communicator.rank, to: units, by: communicator.size) {
             let range = (u * unit)..<min(pairs.count, (u + 1) * unit)
-            let missing = range.filter { i in
+            let unfinished = range.contains { i in
                 let (p, s) = pairs[i]
                 return !done.contains(Pair(inputs.prompts.prompts[p].index, s))
             }
-            if missing.isEmpty { continue }
+            if !unfinished { continue }
             // The whole unit runs (so its batches are those of an uninterrupted run); only
             // the missing pairs are written.
             let requests = range.map { i in

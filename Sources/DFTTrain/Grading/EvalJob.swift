@@ -101,7 +101,6 @@ public struct EvalJob {
 
         // Rank 0 grades every file and writes samples.jsonl and summary.json.
         var lines: [String] = []
-        var all: [GradedSample] = []
         for entry in graded {
             let file = files[entry.file]
             var samples: [GradedSample] = []
@@ -125,7 +124,6 @@ public struct EvalJob {
             report.files.append(FileReport(file: file, gold: entry.rule.description, scores: scores,
                                            tokensPerSecond: entry.seconds > 0 ? Double(entry.tokens) / entry.seconds : 0,
                                            skippedRecords: entry.skipped))
-            all += samples
         }
         report.average = EvalScores.average(report.files.map(\.scores))
         try Self.writeAtomically(lines.map { $0 + "\n" }.joined(), to: (directory as NSString).appendingPathComponent("samples.jsonl"))
