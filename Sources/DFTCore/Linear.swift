@@ -17,10 +17,11 @@ public enum Linear {
     }
 
     /// Accumulates into dWeight and dBias (`+=`, so gradient accumulation over micro-batches
-    /// is free). dInput is overwritten unless `accumulateInput` is set.
+    /// is free); a frozen weight (dWeight nil) costs only the input gradient's product.
+    /// dInput is overwritten unless `accumulateInput` is set.
     /// dOut: [tokens, outFeatures]; dInput: [tokens, inFeatures].
     public static func backward(
-        dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>,
+        dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
         dBias: UnsafeMutablePointer<Float>?,
         dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         tokens: Int, inFeatures: Int, outFeatures: Int, accumulateInput: Bool = false
@@ -29,8 +30,10 @@ public enum Linear {
             BLAS.gemm(m: tokens, n: inFeatures, k: outFeatures,
                       a: dOut, b: weight, beta: accumulateInput ? 1 : 0, c: dInput)
         }
-        BLAS.gemm(transA: true, m: outFeatures, n: inFeatures, k: tokens,
-                  a: dOut, b: input, beta: 1, c: dWeight)
+        if let dWeight {
+            BLAS.gemm(transA: true, m: outFeatures, n: inFeatures, k: tokens,
+                      a: dOut, b: input, beta: 1, c: dWeight)
+        }
         if let dBias {
             for t in 0..<tokens {
                 let row = dOut + t * outFeatures

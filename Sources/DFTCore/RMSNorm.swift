@@ -25,14 +25,15 @@ public enum RMSNorm {
     /// partial sums are added never depends on the number of threads.
     public static let backwardBlocks = 8
 
-    /// dInput (overwritten, or added to with `accumulateInput`), dWeight (accumulated).
+    /// dInput (overwritten, or added to with `accumulateInput`), dWeight (accumulated; nil for
+    /// a frozen scale).
     ///
     /// With n = x * r: dx = r * (dn - n * mean(dn * n)), where dn = dy * weight. Tokens are cut
     /// into `backwardBlocks` fixed blocks done in parallel; each block sums its share of dWeight
     /// into its row of `partials` ([backwardBlocks, hidden]), and the rows are then added in
     /// block order, so results are identical for any thread count.
     public static func backward(
-        dInput: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>,
+        dInput: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>?,
         dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         rstd: UnsafePointer<Float>, tokens: Int, hidden: Int, accumulateInput: Bool = false,
         partials: UnsafeMutablePointer<Float>
@@ -73,6 +74,8 @@ public enum RMSNorm {
                 }
             }
         }
+        // A frozen scale (LoRA) still pays the partial sums: they share the loop with dx.
+        guard let dWeight else { return }
         for b in 0..<blocks {
             let partial = partials + b * hidden
             for i in 0..<hidden { dWeight[i] += partial[i] }

@@ -42,6 +42,11 @@ public struct ParameterLayout: Sendable {
         if !c.tieWordEmbeddings { add("lm_head.weight", [c.vocabSize, h]) }
     }
 
+    /// A layout of the given tensors in the given order (the LoRA adapters' buffer).
+    public init(tensors: [(name: String, shape: [Int])]) {
+        for tensor in tensors { add(tensor.name, tensor.shape) }
+    }
+
     private mutating func add(_ name: String, _ shape: [Int]) {
         let entry = Entry(name: name, shape: shape, offset: count)
         indexByName[name] = entries.count

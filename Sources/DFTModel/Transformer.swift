@@ -10,7 +10,11 @@ public final class Transformer: @unchecked Sendable {
     public let config: ModelConfig
     public let layout: ParameterLayout
     public let parameters: FloatBuffer  // [paddedCount] all weights, HF names via layout; zero tail
-    public let gradients: FloatBuffer   // [paddedCount] same layout; empty for a frozen model
+    public let gradients: FloatBuffer   // [paddedCount] same layout; empty for a frozen model or base
+    /// LoRA factors beside the frozen projections (nil: every weight is trained, or none).
+    public let adapters: LoRAAdapters?
+    /// The base weights get gradients: trainable and no adapters.
+    public var trainsBase: Bool { gradients.count > 0 }
     /// layout.count rounded up to a multiple of `bufferMultiple`, so that ZeRO can cut the
     /// buffers into equal shards; the tail past layout.count stays zero.
     public let paddedCount: Int
@@ -35,8 +39,13 @@ public final class Transformer: @unchecked Sendable {
     /// The offsets of every tensor a layer reads (for code that runs the weights another way).
     public var parameterOffsets: ParameterOffsets { offsets }
 
+    /// trainable: the backward pass runs (false: a forward-only reference). lora: train these
+    /// low-rank adapters instead of the weights, which stay frozen (no gradient buffer, no
+    /// weight-gradient products). sharing: use another model's weight buffer rather than own
+    /// one (the asft / iw-sft reference of a LoRA run is the frozen base itself).
     public init(config: ModelConfig, maxRows: Int, rowLength: Int, lossChunkTokens: Int? = nil,
                 bufferMultiple: Int = 1, recompute: Recompute = .none, trainable: Bool = true,
+                lora: LoRASettings? = nil, sharing: FloatBuffer? = nil,
                 timer: PhaseTimer = PhaseTimer()) throws {
         try config.validate()
         self.timer = timer
@@ -45,10 +54,19 @@ public final class Transformer: @unchecked Sendable {
         self.maxRows = maxRows
         self.rowLength = rowLength
         layout = ParameterLayout(config: config)
-        paddedCount = (layout.count + bufferMultiple - 1) / bufferMultiple * bufferMultiple
-        parameters = FloatBuffer(count: paddedCount)
-        // A frozen model (a reference for asft / iw-sft) has no gradients to hold.
-        gradients = FloatBuffer(count: trainable ? paddedCount : 0)
+        // ZeRO shards what is trained: the adapters of a LoRA run, not the frozen weights.
+        let multiple = lora == nil ? bufferMultiple : 1
+        paddedCount = (layout.count + multiple - 1) / multiple * multiple
+        if let sharing {
+            precondition(sharing.count >= layout.count, "a shared weight buffer must hold the whole model")
+            parameters = sharing
+        } else {
+            parameters = FloatBuffer(count: paddedCount)
+        }
+        // A frozen model (a reference for asft / iw-sft) or base (LoRA) has no gradients to hold.
+        gradients = FloatBuffer(count: trainable && lora == nil ? paddedCount : 0)
+        adapters = lora.map { LoRAAdapters(config: config, settings: $0, maxTokens: maxRows * rowLength,
+                                           bufferMultiple: bufferMultiple) }
         offsets = ParameterOffsets(layout: layout, config: config)
         rope = RotaryEmbedding(headDim: config.headDim, maxPositions: rowLength,
                                inverseFrequencies: config.ropeInverseFrequencies)
@@ -63,6 +81,9 @@ public final class Transformer: @unchecked Sendable {
 
     /// Bytes of activations and backward scratch (the LM head's logits chunks included).
     public var activationBytes: Int { activations.bytes + lossHead.bytes }
+
+    /// The gradient of a weight at `offset`, or nil when the weights are frozen (LoRA).
+    @inline(__always) func gw(_ offset: Int) -> UnsafeMutablePointer<Float>? { trainsBase ? g(offset) : nil }
 
     @inline(__always) func p(_ offset: Int) -> UnsafeMutablePointer<Float> { parameters.pointer + offset }
     @inline(__always) func g(_ offset: Int) -> UnsafeMutablePointer<Float> { gradients.pointer + offset }
@@ -113,6 +134,7 @@ public final class Transformer: @unchecked Sendable {
             Linear.forward(out: layer.qkv.pointer, input: a.normed.pointer, weight: p(o.qkvWeight),
                            bias: o.qkvBias.map { p($0) }, tokens: n, inFeatures: h,
                            outFeatures: attention.qkvWidth)
+            adapters?.forward(layer: l, .qkv, input: a.normed.pointer, out: layer.qkv.pointer, tokens: n)
         }
         timer.measure(.otherKernels) {
             batch.positions.withUnsafeBufferPointer { pos in
@@ -133,6 +155,7 @@ public final class Transformer: @unchecked Sendable {
             layer.middle.pointer.update(from: layer.input.pointer, count: n * h)
             BLAS.gemm(transB: true, m: n, n: h, k: attention.outWidth, a: layer.attention.pointer,
                       b: p(o.oProj), beta: 1, c: layer.middle.pointer)
+            adapters?.forward(layer: l, .oProj, input: layer.attention.pointer, out: layer.middle.pointer, tokens: n)
         }
         // MLP block.
         timer.measure(.otherKernels) {
@@ -142,6 +165,7 @@ public final class Transformer: @unchecked Sendable {
         timer.measure(.matmul) {
             Linear.forward(out: layer.gateUp.pointer, input: a.normed.pointer, weight: p(o.gateUp),
                            bias: nil, tokens: n, inFeatures: h, outFeatures: 2 * f)
+            adapters?.forward(layer: l, .gateUp, input: a.normed.pointer, out: layer.gateUp.pointer, tokens: n)
         }
         // The backward pass recomputes the SwiGLU output itself and needs nothing after it.
         if throughGateUp { return }
@@ -153,6 +177,7 @@ public final class Transformer: @unchecked Sendable {
             out.pointer.update(from: layer.middle.pointer, count: n * h)
             BLAS.gemm(transB: true, m: n, n: h, k: f, a: a.mlp.pointer, b: p(o.down),
                       beta: 1, c: out.pointer)
+            adapters?.forward(layer: l, .down, input: a.mlp.pointer, out: out.pointer, tokens: n)
         }
     }
 
@@ -171,7 +196,7 @@ public final class Transformer: @unchecked Sendable {
     /// ranks simply add.
     public func lossAndBackward(_ batch: TokenBatch, objective: Objective, gradScale: Float,
                                 reference: Transformer? = nil) -> LossSums {
-        precondition(gradients.count == paddedCount, "a frozen model has no gradients")
+        precondition(trainsBase || adapters != nil, "a frozen model has no gradients")
         let sums = runHead(batch, objective: objective, gradScale: gradScale, withGradients: true, reference: reference)
         backward(batch)
         return sums
@@ -194,7 +219,7 @@ public final class Transformer: @unchecked Sendable {
                              targets: targets.baseAddress!, lossMask: mask.baseAddress!,
                              tokens: batch.tokens, objective: objective, gradScale: gradScale,
                              dHidden: withGradients ? a.dNorm.pointer : nil,
-                             dWeight: withGradients ? g(headWeight) : nil, logProbabilities: logProbabilities,
+                             dWeight: withGradients ? gw(headWeight) : nil, logProbabilities: logProbabilities,
                              reference: referenceHead)
             }
         } }
@@ -206,7 +231,7 @@ public final class Transformer: @unchecked Sendable {
         let n = batch.tokens, h = c.hiddenSize, f = c.intermediateSize
         let dRes = a.dResidual.pointer
         timer.measure(.otherKernels) {
-            RMSNorm.backward(dInput: dRes, dWeight: g(offsets.finalNorm), dOut: a.dNorm.pointer,
+            RMSNorm.backward(dInput: dRes, dWeight: gw(offsets.finalNorm), dOut: a.dNorm.pointer,
                              input: a.output.pointer, weight: p(offsets.finalNorm),
                              rstd: a.finalRstd.pointer, tokens: n, hidden: h, partials: a.normPartials.pointer)
         }
@@ -228,30 +253,35 @@ public final class Transformer: @unchecked Sendable {
                                 weight: p(o.postNorm), tokens: n, hidden: h, eps: eps)
             }
             timer.measure(.matmul) {
-                Linear.backward(dInput: a.dMLP.pointer, dWeight: g(o.down), dBias: nil, dOut: dRes,
+                Linear.backward(dInput: a.dMLP.pointer, dWeight: gw(o.down), dBias: nil, dOut: dRes,
                                 input: a.mlp.pointer, weight: p(o.down),
                                 tokens: n, inFeatures: f, outFeatures: h)
+                adapters?.backward(layer: l, .down, input: a.mlp.pointer, dOut: dRes, dInput: a.dMLP.pointer, tokens: n)
             }
             timer.measure(.otherKernels) {
                 SwiGLU.backward(dGateUp: a.dGateUp.pointer, dOut: a.dMLP.pointer,
                                 gateUp: layer.gateUp.pointer, tokens: n, ffn: f)
             }
             timer.measure(.matmul) {
-                Linear.backward(dInput: a.dNorm.pointer, dWeight: g(o.gateUp), dBias: nil,
+                Linear.backward(dInput: a.dNorm.pointer, dWeight: gw(o.gateUp), dBias: nil,
                                 dOut: a.dGateUp.pointer, input: a.normed.pointer, weight: p(o.gateUp),
                                 tokens: n, inFeatures: h, outFeatures: 2 * f)
+                adapters?.backward(layer: l, .gateUp, input: a.normed.pointer, dOut: a.dGateUp.pointer,
+                                   dInput: a.dNorm.pointer, tokens: n)
             }
             timer.measure(.otherKernels) {
-                RMSNorm.backward(dInput: dRes, dWeight: g(o.postNorm), dOut: a.dNorm.pointer,
+                RMSNorm.backward(dInput: dRes, dWeight: gw(o.postNorm), dOut: a.dNorm.pointer,
                                  input: layer.middle.pointer, weight: p(o.postNorm),
                                  rstd: layer.rstd2.pointer, tokens: n, hidden: h, accumulateInput: true,
                                  partials: a.normPartials.pointer)
             }
             // Attention block: dRes is d(middle); afterwards it is d(layer input).
             timer.measure(.matmul) {
-                Linear.backward(dInput: a.dAttention.pointer, dWeight: g(o.oProj), dBias: nil, dOut: dRes,
+                Linear.backward(dInput: a.dAttention.pointer, dWeight: gw(o.oProj), dBias: nil, dOut: dRes,
                                 input: layer.attention.pointer, weight: p(o.oProj),
                                 tokens: n, inFeatures: attention.outWidth, outFeatures: h)
+                adapters?.backward(layer: l, .oProj, input: layer.attention.pointer, dOut: dRes,
+                                   dInput: a.dAttention.pointer, tokens: n)
             }
             timer.measure(.attention) {
                 batch.segments.withUnsafeBufferPointer { seg in
@@ -273,25 +303,31 @@ public final class Transformer: @unchecked Sendable {
                 RMSNorm.forward(out: a.normed.pointer, rstd: layer.rstd1.pointer, input: layer.input.pointer,
                                 weight: p(o.inputNorm), tokens: n, hidden: h, eps: eps)
             }
+            // With frozen weights nothing below layer 0's q/k/v needs a gradient: no input
+            // gradient there (its product, the norm's backward pass, the embedding's).
+            let inputGradient = trainsBase || l > 0
             timer.measure(.matmul) {
-                Linear.backward(dInput: a.dNorm.pointer, dWeight: g(o.qkvWeight), dBias: o.qkvBias.map { g($0) },
+                Linear.backward(dInput: inputGradient ? a.dNorm.pointer : nil, dWeight: gw(o.qkvWeight),
+                                dBias: o.qkvBias.flatMap { gw($0) },
                                 dOut: a.dQKV.pointer, input: a.normed.pointer, weight: p(o.qkvWeight),
                                 tokens: n, inFeatures: h, outFeatures: attention.qkvWidth)
+                adapters?.backward(layer: l, .qkv, input: a.normed.pointer, dOut: a.dQKV.pointer,
+                                   dInput: inputGradient ? a.dNorm.pointer : nil, tokens: n)
             }
-            timer.measure(.otherKernels) {
-                RMSNorm.backward(dInput: dRes, dWeight: g(o.inputNorm), dOut: a.dNorm.pointer,
+            if inputGradient { timer.measure(.otherKernels) {
+                RMSNorm.backward(dInput: dRes, dWeight: gw(o.inputNorm), dOut: a.dNorm.pointer,
                                  input: layer.input.pointer, weight: p(o.inputNorm),
                                  rstd: layer.rstd1.pointer, tokens: n, hidden: h, accumulateInput: true,
                                  partials: a.normPartials.pointer)
-            }
+            } }
             gradientsReady?(o.inputNorm)  // the first tensor of layer l in the layout
         }
-        timer.measure(.otherKernels) {
+        if trainsBase { timer.measure(.otherKernels) {
             batch.inputIds.withUnsafeBufferPointer { ids in
                 Embedding.backward(dTable: g(offsets.embedding), dOut: dRes, ids: ids.baseAddress!,
                                    tokens: n, hidden: h)
             }
-        }
+        } }
         gradientsReady?(0)
     }
 }

@@ -1,0 +1,161 @@
+import DFTCore
+import Foundation
+import Testing
+@testable import DFTModel
+
+/// LoRA training's forward and backward passes: peft's gradients on the fixtures, finite
+/// differences (with dropout too), and the frozen weights really frozen.
+@Suite("LoRA training")
+struct LoRATrainingTests {
+    /// A base fixture with its adapter loaded as trainable factors, and the fixture's whole
+    /// sequence trained (the script's sft loss: every position's next token).
+    static func adapted(_ name: String) throws -> (Transformer, TokenBatch, [Int32]) {
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: LoRAAdapterTests.adapterPath(name)
+            + "/expected.json"))) as? [String: Any] ?? [:]
+        let ids = (json["input_ids"] as? [Int] ?? []).map(Int32.init)
+        let base = HuggingFaceDirectory(path: ParityFixtures.path(LoRAAdapterTests.baseName(name)))
+        let adapter = try PEFTAdapter(directory: LoRAAdapterTests.adapterPath(name))
+        let model = try Transformer(config: try base.config(), maxRows: 1, rowLength: ids.count,
+                                    lora: LoRASettings(adapter: adapter))
+        try base.loadParameters(into: model.parameters, layout: model.layout)
+        try model.adapters!.load(adapter)
+        let batch = TokenBatch(maxRows: 1, rowLength: ids.count)
+        ModelFixtures.fill(batch, rows: [[ModelFixtures.Sequence(tokens: ids, mask: [Float](repeating: 1, count: ids.count))]])
+        return (model, batch, ids)
+    }
+
+    @Test("gradients of every A and B equal peft's (1e-4 of each tensor's largest), loss too",
+          arguments: LoRAAdapterTests.cases)
+    func gradientsMatchPeft(name: String) throws {
+        let (model, batch, ids) = try Self.adapted(name)
+        let expected = try SafetensorsFile(path: LoRAAdapterTests.adapterPath(name) + "/expected.safetensors")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: LoRAAdapterTests.adapterPath(name)
+            + "/expected.json"))) as? [String: Any] ?? [:]
+        let adapters = model.adapters!
+        let before = model.parameters.array
+        adapters.gradients.zero()
+        model.forward(batch)
+        let sums = model.lossAndBackward(batch, objective: .sft, gradScale: 1 / Float(ids.count - 1))
+        let loss = sums.nll / Double(ids.count - 1)
+        let theirs = try #require(json["sft_loss"] as? Double)
+        #expect(abs(loss - theirs) <= 1e-5 * max(1, abs(theirs)), "\(name): loss \(loss), peft \(theirs)")
+        var checked = 0
+        for entry in adapters.layout.parameters.entries {
+            let reference = try expected.floats("grad." + entry.name)
+            let ours = Array(UnsafeBufferPointer(start: adapters.gradients.pointer + entry.offset, count: entry.count))
+            let (worst, scale) = maxDifference(ours, reference)
+            #expect(scale > 0, "\(entry.name): peft's gradient is zero")
+            #expect(worst <= 1e-4 * scale, "\(name) \(entry.name): differs by \(worst) (largest \(scale))")
+            checked += 1
+        }
+        #expect(checked == 2 * 7 * model.config.numHiddenLayers)
+        #expect(model.gradients.count == 0, "the frozen base holds no gradient buffer")
+        #expect(model.parameters.array == before, "a backward pass must not touch the base weights")
+    }
+
+    @Test("merging the factors into the weights gives the unmerged forward pass", arguments: LoRAAdapterTests.cases)
+    func mergedEqualsUnmerged(name: String) throws {
+        let (model, batch, ids) = try Self.adapted(name)
+        model.forward(batch)
+        let unmerged = model.logits(slots: Array(0..<ids.count))
+        let merged = try Transformer(config: model.config, maxRows: 1, rowLength: ids.count, trainable: false)
+        merged.parameters.pointer.update(from: model.parameters.pointer, count: model.layout.count)
+        model.adapters!.merge(into: merged.parameters, layout: merged.layout)
+        merged.forward(batch)
+        let (worst, scale) = maxDifference(merged.logits(slots: Array(0..<ids.count)), unmerged)
+        #expect(worst <= 1e-5 * max(1, scale), "\(name): merged differs by \(worst)")
+    }
+
+    /// Random base and random non-zero factors on a small model; central differences of the
+    /// summed loss against the factors' analytic gradients.
+    func finiteDifferences(objective: Objective, settings: LoRASettings, config: ModelConfig) throws {
+        let rowLength = 9
+        let model = try Transformer(config: config, maxRows: 2, rowLength: rowLength, lora: settings)
+        let random = try ModelFixtures.model(config, maxRows: 1, rowLength: 1)
+        model.parameters.pointer.update(from: random.parameters.pointer, count: model.layout.count)
+        let adapters = model.adapters!
+        var rng = SplitMix64(seed: 21)
+        for i in 0..<adapters.parameterCount { adapters.parameters[i] = Float(rng.nextNormal() * 0.1) }
+        adapters.dropoutDraw = .init(seed: 5, step: 3, firstSlot: 2 * rowLength)
+        let batch = TokenBatch(maxRows: 2, rowLength: rowLength)
+        let a = ModelFixtures.randomSequence(length: 5, vocab: config.vocabSize, rng: &rng)
+        let b = ModelFixtures.randomSequence(length: 4, vocab: config.vocabSize, rng: &rng)
+        let c = ModelFixtures.randomSequence(length: 7, vocab: config.vocabSize, rng: &rng)
+        ModelFixtures.fill(batch, rows: [[a, b], [c]])
+        func measured() -> Double {
+            model.forward(batch)
+            let sums = model.loss(batch, objective: objective)
+            return objective == .sft ? sums.nll : -sums.probability
+        }
+        adapters.gradients.zero()
+        model.forward(batch)
+        _ = model.lossAndBackward(batch, objective: objective, gradScale: 1)
+        let analytic = adapters.gradients.array
+        var pick = SplitMix64(seed: 3)
+        var checked = 0
+        for entry in adapters.layout.parameters.entries {
+            for _ in 0..<4 {
+                let i = entry.offset + Int(pick.next() % UInt64(entry.count))
+                let saved = adapters.parameters[i]
+                let h: Float = 1e-2
+                adapters.parameters[i] = saved + h
+                let plus = measured()
+                adapters.parameters[i] = saved - h
+                let minus = measured()
+                adapters.parameters[i] = saved
+                let numeric = (plus - minus) / Double(2 * h)
+                let scale = max(1e-2, abs(numeric))
+                #expect(abs(numeric - Double(analytic[i])) <= 2e-2 * scale + 2e-4,
+                        "\(entry.name)[\(i - entry.offset)]: analytic \(analytic[i]), numeric \(numeric)")
+                checked += 1
+            }
+        }
+        #expect(checked == 4 * adapters.layout.parameters.entries.count)
+    }
+
+    @Test("finite differences: every projection, Qwen2-shaped (bias, GQA), sft")
+    func allLinear() throws {
+        try finiteDifferences(objective: .sft, settings: LoRASettings(r: 2, alpha: 4),
+                              config: ModelFixtures.config(bias: true, tied: false))
+    }
+
+    @Test("finite differences: q, v and down only, rsLoRA, Llama-shaped with a tied head, dft")
+    func someTargets() throws {
+        try finiteDifferences(objective: .dft,
+                              settings: LoRASettings(r: 3, alpha: 2, targets: ["q_proj", "v_proj", "down_proj"], useRSLoRA: true),
+                              config: ModelFixtures.config(bias: false, tied: true, kvHeads: 1))
+    }
+
+    @Test("finite differences with dropout 0.3 (the same masks in every pass of one micro-batch)")
+    func withDropout() throws {
+        try finiteDifferences(objective: .sft, settings: LoRASettings(r: 2, alpha: 4, dropout: 0.3),
+                              config: ModelFixtures.config(bias: true, tied: false))
+    }
+
+    @Test("dropout zeroes about p of the low-rank inputs, scales the rest by 1 / (1 - p), and depends on the draw")
+    func dropoutMasks() {
+        let mask = DropoutMask(key: 99, firstSlot: 0, probability: 0.25)
+        let features = 64, tokens = 256
+        let x = [Float](repeating: 1, count: features * tokens)
+        var out = [Float](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { xp in
+            out.withUnsafeMutableBufferPointer { op in
+                mask.apply(xp.baseAddress!, into: op.baseAddress!, features: features, tokens: tokens, accumulate: false)
+            }
+        }
+        let zeros = out.filter { $0 == 0 }.count
+        #expect(abs(Double(zeros) / Double(out.count) - 0.25) < 0.02, "\(zeros) of \(out.count) zeroed")
+        #expect(out.allSatisfy { $0 == 0 || $0 == Float(1 / 0.75) })
+        // The same global slot gets the same mask whatever batch it sits in: a batch starting
+        // at slot 10 gets, in its first row, row 10 of the batch above.
+        let shifted = DropoutMask(key: 99, firstSlot: 10, probability: 0.25)
+        var row = [Float](repeating: 0, count: features)
+        x.withUnsafeBufferPointer { xp in
+            row.withUnsafeMutableBufferPointer { rp in
+                shifted.apply(xp.baseAddress!, into: rp.baseAddress!, features: features, tokens: 1, accumulate: false)
+            }
+        }
+        #expect(row == Array(out[(10 * features)..<(11 * features)]))
+        #expect(row != Array(out[0..<features]))
+    }
+}
