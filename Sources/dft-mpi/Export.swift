@@ -5,10 +5,13 @@ import Foundation
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a checkpoint as a Hugging Face model directory (config.json + safetensors).",
+        abstract: "Write a checkpoint as a Hugging Face model directory (config.json + safetensors), or a LoRA run's as a PEFT adapter.",
         discussion: "transformers' AutoModelForCausalLM.from_pretrained(OUT) and vLLM load the result. "
             + "The run's tokenizer files are copied too: those of --tokenizer when the run gave one, else "
-            + "the base model's when it started from a Hugging Face directory.")
+            + "the base model's when it started from a Hugging Face directory. A LoRA run's checkpoint "
+            + "(--lora-r) is written as adapter_config.json + adapter_model.safetensors, which "
+            + "peft.PeftModel.from_pretrained(base, OUT) and vLLM load; with --merge, as the full model with "
+            + "W + scaling * B A (the base is read from the run's --model and checked against its checksum).")
 
     @Argument(help: "A checkpoint, OUT/checkpoints/step-NNNNNNNN.h5.")
     var checkpoint: String
@@ -19,6 +22,9 @@ struct Export: ParsableCommand {
     @Option(help: "bf16 or fp32.")
     var dtype = "bf16"
 
+    @Flag(help: "For a LoRA run's checkpoint: write the full model with the adapters merged in, not the adapter.")
+    var merge = false
+
     func run() throws {
         let type: SafetensorsWriter.OutputType
         switch dtype {
@@ -26,7 +32,7 @@ struct Export: ParsableCommand {
         case "fp32", "f32", "float32": type = .f32
         default: throw ValidationError("--dtype must be bf16 or fp32, got '\(dtype)'")
         }
-        let result = try Exporter.export(checkpoint: checkpoint, to: out, as: type)
+        let result = try Exporter.export(checkpoint: checkpoint, to: out, as: type, merge: merge)
         print("exported step \(result.step) to \(out): \(result.weightFiles.joined(separator: ", "))"
             + (result.copiedFiles.isEmpty ? "" : "; copied \(result.copiedFiles.joined(separator: ", "))"))
         for warning in result.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }

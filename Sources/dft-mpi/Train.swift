@@ -99,6 +99,24 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("iw-clip-high"), help: "Upper bound of iw-sft's weight p / p_ref. (default: \(defaults.iwClipHigh))")
     var iwClipHigh: Double?
 
+    @Option(name: .customLong("lora-r"), help: ArgumentHelp("LoRA rank: train rank-R adapters beside frozen weights (no gradients or optimizer state for the weights); 0: full fine-tuning. (default: \(defaults.loraR))", valueName: "R"))
+    var loraR: Int?
+
+    @Option(name: .customLong("lora-alpha"), help: "LoRA alpha: the adapters are scaled by alpha / r. (default: \(defaults.loraAlpha))")
+    var loraAlpha: Double?
+
+    @Option(name: .customLong("lora-dropout"), help: "Dropout on the adapters' input during training, as PEFT's lora_dropout. (default: \(defaults.loraDropout))")
+    var loraDropout: Double?
+
+    @Option(name: .customLong("lora-targets"), help: ArgumentHelp("Projections given adapters: all-linear, or a comma-separated list of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj. (default: \(defaults.loraTargets))", valueName: "LIST"))
+    var loraTargets: String?
+
+    @Flag(name: .customLong("use-rslora"), help: "rsLoRA: scale the adapters by alpha / sqrt(r) instead of alpha / r.")
+    var useRslora = false
+
+    @Option(name: .customLong("lora-adapter"), help: ArgumentHelp("Start from this PEFT adapter (adapter_config.json + adapter_model.safetensors) instead of PEFT's initialisation; its r, alpha, targets and rsLoRA flag are the run's.", valueName: "DIR"))
+    var loraAdapter: String?
+
     @Option(help: "Peak learning rate. (default: \(defaults.lr); demo: \(demo("lr")))")
     var lr: Double?
 
@@ -221,6 +239,9 @@ struct Train: ParsableCommand {
         set("messages_field", messagesField); set("text_field", textField)
         set("sft_warmup_steps", sftWarmupSteps); set("clamp_floor", clampFloor); set("power_alpha", powerAlpha)
         set("asft_lambda", asftLambda); set("iw_clip_low", iwClipLow); set("iw_clip_high", iwClipHigh)
+        set("lora_r", loraR); set("lora_alpha", loraAlpha); set("lora_dropout", loraDropout)
+        set("lora_targets", loraTargets); set("lora_adapter", loraAdapter)
+        if useRslora { layer["use_rslora"] = true }
         set("lr", lr); set("min_lr", minLr); set("schedule", schedule); set("warmup_ratio", warmupRatio)
         set("optimizer", optimizer); set("beta1", beta1); set("beta2", beta2); set("adam_eps", adamEps)
         set("weight_decay", weightDecay); set("clip", clip)

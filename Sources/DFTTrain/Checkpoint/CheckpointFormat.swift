@@ -4,9 +4,16 @@ import Foundation
 /// The names and rules of the checkpoint file format (docs/CHECKPOINT.md).
 public enum CheckpointFormat {
     public static let name = "dft-mpi-checkpoint"
-    public static let version = 1
+    /// The newest version this build reads. A full fine-tune's file is version 1; a LoRA
+    /// run's is version 2 (an `adapter` group instead of `model`, and the base's identity), so
+    /// that a build older than LoRA says the file is too new instead of missing a group.
+    public static let version = 2
+    public static let loraVersion = 2
+    public static let fullVersion = 1
     public static let modelGroup = "model"
     public static let optimizerGroup = "optimizer"
+    /// A LoRA run's checkpoint holds its adapters here (PEFT names) and no `model` group.
+    public static let adapterGroup = "adapter"
 
     /// `step-00000042.h5`: 8 digits so that names sort by step.
     public static func fileName(step: Int) -> String { String(format: "step-%08d.h5", step) }

@@ -50,9 +50,35 @@ public struct CheckpointReader {
         }
     }
 
+    /// The LoRA settings of a LoRA run's checkpoint (nil for full fine-tuning).
+    public func loraSettings() throws -> LoRASettings? {
+        guard root.hasAttribute("lora_r") else { return nil }
+        let targets = try attribute { try root.stringAttribute("lora_targets") }.split(separator: ",").map(String.init)
+        return LoRASettings(r: try attribute { try root.intAttribute("lora_r") },
+                            alpha: try attribute { try root.doubleAttribute("lora_alpha") },
+                            dropout: try attribute { try root.doubleAttribute("lora_dropout") },
+                            targets: targets, useRSLoRA: try attribute { try root.intAttribute("use_rslora") } != 0)
+    }
+
+    /// What a LoRA checkpoint's adapters were trained on: the run's `model` and the checksum
+    /// of its weights.
+    public func baseModel() throws -> (model: String, checksum: String) {
+        (try attribute { try root.stringAttribute("base_model") }, try attribute { try root.stringAttribute("base_checksum") })
+    }
+
+    /// Reads a LoRA checkpoint's adapters into `adapters` and verifies their checksum.
+    public func loadAdapters(into adapters: LoRAAdapters) throws {
+        try loadParameters(into: adapters.parameters, layout: adapters.layout.parameters, group: CheckpointFormat.adapterGroup)
+    }
+
     /// Reads every tensor of `layout` into `parameters` and verifies the checksum.
-    public func loadParameters(into parameters: FloatBuffer, layout: ParameterLayout) throws {
-        let model = try attribute { try root.openGroup(CheckpointFormat.modelGroup) }
+    public func loadParameters(into parameters: FloatBuffer, layout: ParameterLayout,
+                               group: String = CheckpointFormat.modelGroup) throws {
+        if group == CheckpointFormat.modelGroup && root.hasAttribute("lora_r") {
+            throw CheckpointError(path: path, reason: "it holds LoRA adapters, not a whole model (open it with "
+                + "CheckpointModelSource, which merges them into their base)")
+        }
+        let model = try attribute { try root.openGroup(group) }
         var checksum = CheckpointFormat.Checksum()
         for entry in layout.entries {
             let values = parameters.pointer + entry.offset
@@ -123,21 +149,50 @@ public struct CheckpointReader {
         }
     }
 
-    /// Names and shapes of the model tensors, in file order.
+    /// Names and shapes of the trained tensors (the model's, or a LoRA run's adapters), in file order.
     public func tensors() throws -> [(name: String, shape: [Int])] {
-        let model = try attribute { try root.openGroup(CheckpointFormat.modelGroup) }
+        let group = root.hasAttribute("lora_r") ? CheckpointFormat.adapterGroup : CheckpointFormat.modelGroup
+        let model = try attribute { try root.openGroup(group) }
         return try attribute { try model.childNames().map { ($0, try model.shape(of: $0)) } }
     }
 }
 
-/// A checkpoint's weights as the starting point of a new run (`--model PATH.h5`): the
-/// optimizer starts fresh.
+/// A checkpoint's weights as the starting point of a new run (`--model PATH.h5`), or for
+/// scoring, generation and export: the optimizer starts fresh. A LoRA run's checkpoint gives
+/// its base model (read from the run's `model`, checked against the saved checksum) with the
+/// adapters merged in.
 public struct CheckpointModelSource: ModelSource {
     public let path: String
     public init(path: String) { self.path = path }
     public var description: String { "checkpoint \(path)" }
     public func config() throws -> ModelConfig { try CheckpointReader(path: path).modelConfig() }
     public func loadParameters(into parameters: FloatBuffer, layout: ParameterLayout) throws {
-        try CheckpointReader(path: path).loadParameters(into: parameters, layout: layout)
+        let reader = try CheckpointReader(path: path)
+        guard let lora = try reader.loraSettings() else {
+            try reader.loadParameters(into: parameters, layout: layout)
+            return
+        }
+        try loadBase(reader, into: parameters, layout: layout)
+        let adapters = LoRAAdapters(config: try reader.modelConfig(), settings: lora, maxTokens: 0)
+        try reader.loadAdapters(into: adapters)
+        adapters.merge(into: parameters, layout: layout)
+    }
+
+    /// The frozen weights a LoRA checkpoint's adapters belong to, as they were in training.
+    public func loadBase(_ reader: CheckpointReader, into parameters: FloatBuffer, layout: ParameterLayout) throws {
+        let (model, stored) = try reader.baseModel()
+        var trained = try TrainConfig.decode(yaml: try reader.configYAML)
+        trained.model = model
+        do {
+            try RunComponents.modelSource(trained).loadParameters(into: parameters, layout: layout)
+        } catch {
+            throw CheckpointError(path: path, reason: "its LoRA adapters need their base model '\(model)': \(error)")
+        }
+        var checksum = CheckpointFormat.Checksum()
+        checksum.add(parameters.pointer, count: layout.count)
+        guard checksum.hex == stored else {
+            throw CheckpointError(path: path, reason: "its LoRA adapters were trained on other weights than '\(model)' "
+                + "holds now (checksum \(checksum.hex), trained on \(stored))")
+        }
     }
 }

@@ -47,10 +47,13 @@ public struct CheckpointStore {
             file = try HDF5File.create(temporary)
             let root = try file!.root()
             try writeAttributes(root, trainer)
-            let model = try root.createGroup(CheckpointFormat.modelGroup)
+            // The trained tensors: every weight, or (LoRA) only the adapters, under their PEFT
+            // names; the frozen base is named by its path and checksum instead.
+            let trained = trainer.trained
+            let model = try root.createGroup(trained.isAdapters ? CheckpointFormat.adapterGroup : CheckpointFormat.modelGroup)
             var checksum = CheckpointFormat.Checksum()
-            for entry in trainer.model.layout.entries {
-                let values = trainer.model.parameters.pointer + entry.offset
+            for entry in trained.layout.entries {
+                let values = trained.values.pointer + entry.offset
                 try model.writeFloats(entry.name, values, shape: entry.shape)
                 checksum.add(values, count: entry.count)
             }
@@ -78,7 +81,7 @@ public struct CheckpointStore {
 
     private func writeAttributes(_ root: HDF5Group, _ trainer: Trainer) throws {
         try root.setAttribute("format", CheckpointFormat.name)
-        try root.setAttribute("format_version", CheckpointFormat.version)
+        try root.setAttribute("format_version", trainer.trained.isAdapters ? CheckpointFormat.loraVersion : CheckpointFormat.fullVersion)
         try root.setAttribute("dft_mpi_version", DFTVersionInfo.version)
         try root.setAttribute("step", trainer.step)
         try root.setAttribute("epoch", trainer.epoch(ofStep: trainer.step))
@@ -96,14 +99,26 @@ public struct CheckpointStore {
         let modelJSON = try JSONEncoder().encode(trainer.model.config)
         try root.setAttribute("model_config_json", String(decoding: modelJSON, as: UTF8.self))
         try root.setAttribute("parameter_count", trainer.model.layout.count)
+        if let adapters = trainer.trained.adapters, let baseChecksum = trainer.baseChecksum {
+            let lora = adapters.settings
+            try root.setAttribute("lora_r", lora.r)
+            try root.setAttribute("lora_alpha", lora.alpha)
+            try root.setAttribute("lora_dropout", lora.dropout)
+            try root.setAttribute("lora_targets", lora.targets.joined(separator: ","))
+            try root.setAttribute("use_rslora", lora.useRSLoRA ? 1 : 0)
+            try root.setAttribute("adapter_parameter_count", adapters.parameterCount)
+            try root.setAttribute("base_model", trainer.config.model)
+            try root.setAttribute("base_checksum", baseChecksum)
+        }
         try root.setAttribute("created", ISO8601DateFormatter().string(from: Date()))
     }
 
-    /// Optimizer state buffers are flat, laid out like the parameters ([parameter_count]).
+    /// Optimizer state buffers are flat, laid out like the trained tensors ([parameter_count],
+    /// or [adapter_parameter_count] for LoRA).
     /// Under ZeRO-1 rank r holds elements `range(r)`; rank 0 receives and writes them in turn.
     private func gatherOptimizerState(_ trainer: Trainer, into group: HDF5Group?) throws {
         let comm = trainer.communicator
-        let count = trainer.model.layout.count
+        let count = trainer.trained.count
         let ranges = trainer.optimizerRanges
         let scratch = comm.isRoot && ranges.count > 1 ? FloatBuffer(count: ranges.map(\.count).max() ?? 0) : nil
         for (name, buffer) in trainer.optimizer.state {

@@ -33,6 +33,26 @@ public enum RunComponents {
         return adapter.isEmpty ? base : AdaptedModelSource(base: base, adapter: try PEFTAdapter(directory: adapter))
     }
 
+    /// What a LoRA run trains (nil: full fine-tuning): `lora_adapter`'s settings when one is
+    /// given (`lora_r`, if set, must agree), else `lora_r` and the other lora_ keys.
+    public static func loraSettings(_ config: TrainConfig) throws -> LoRASettings? {
+        if !config.loraAdapter.isEmpty {
+            let adapter = try PEFTAdapter(directory: config.loraAdapter)
+            guard config.loraR == 0 || config.loraR == adapter.r else {
+                throw ConfigError("'lora_r' is \(config.loraR) but 'lora_adapter' \(config.loraAdapter) has r \(adapter.r) "
+                    + "(leave lora_r out to take the adapter's)")
+            }
+            return LoRASettings(r: adapter.r, alpha: adapter.alpha, dropout: config.loraDropout, targets: adapter.targets,
+                                useRSLoRA: adapter.useRSLoRA)
+        }
+        guard config.loraR > 0 else { return nil }
+        guard case .success(let targets) = LoRASettings.parseTargets(config.loraTargets) else {
+            throw ConfigError("'lora_targets': '\(config.loraTargets)' is not all-linear or a list of projections")
+        }
+        return LoRASettings(r: config.loraR, alpha: config.loraAlpha, dropout: config.loraDropout, targets: targets,
+                            useRSLoRA: config.useRslora)
+    }
+
     public static func dataset(_ config: TrainConfig, model: ModelConfig) throws -> any Dataset {
         if config.data == "embedded" {
             return EmbeddedArithmetic()

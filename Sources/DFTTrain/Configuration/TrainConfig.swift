@@ -57,6 +57,19 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// iw-sft: bounds of the importance weight p / p_ref.
     public var iwClipLow = 0.2
     public var iwClipHigh = 1.8
+    /// LoRA rank: 0 trains every weight (full fine-tuning); r > 0 trains rank-r adapters
+    /// beside the frozen weights (docs/LORA.md).
+    public var loraR = 0
+    public var loraAlpha = 16.0
+    public var loraDropout = 0.0
+    /// `all-linear` or a comma-separated list of q_proj, k_proj, v_proj, o_proj, gate_proj,
+    /// up_proj, down_proj.
+    public var loraTargets = "all-linear"
+    /// Scaling alpha / sqrt(r) instead of alpha / r.
+    public var useRslora = false
+    /// A PEFT adapter directory to start from instead of PEFT's initialisation (its r, alpha,
+    /// targets and rsLoRA flag are the run's; empty: none).
+    public var loraAdapter = ""
     public var optimizer = "adamw"
     public var lr = 5e-5
     public var minLr = 0.0
@@ -112,6 +125,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case sftWarmupSteps = "sft_warmup_steps"
         case clampFloor = "clamp_floor", powerAlpha = "power_alpha"
         case asftLambda = "asft_lambda", iwClipLow = "iw_clip_low", iwClipHigh = "iw_clip_high"
+        case loraR = "lora_r", loraAlpha = "lora_alpha", loraDropout = "lora_dropout", loraTargets = "lora_targets"
+        case useRslora = "use_rslora", loraAdapter = "lora_adapter"
         case optimizer, lr, minLr = "min_lr", schedule, warmupRatio = "warmup_ratio"
         case beta1, beta2, adamEps = "adam_eps", weightDecay = "weight_decay", clip
         case steps, epochs, globalBatch = "global_batch", microBatch = "micro_batch"
@@ -155,6 +170,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         clampFloor = try v(.clampFloor, d.clampFloor); powerAlpha = try v(.powerAlpha, d.powerAlpha)
         asftLambda = try v(.asftLambda, d.asftLambda)
         iwClipLow = try v(.iwClipLow, d.iwClipLow); iwClipHigh = try v(.iwClipHigh, d.iwClipHigh)
+        loraR = try v(.loraR, d.loraR); loraAlpha = try v(.loraAlpha, d.loraAlpha)
+        loraDropout = try v(.loraDropout, d.loraDropout); loraTargets = try v(.loraTargets, d.loraTargets)
+        useRslora = try v(.useRslora, d.useRslora); loraAdapter = try v(.loraAdapter, d.loraAdapter)
         optimizer = try v(.optimizer, d.optimizer); lr = try v(.lr, d.lr); minLr = try v(.minLr, d.minLr)
         schedule = try v(.schedule, d.schedule); warmupRatio = try v(.warmupRatio, d.warmupRatio)
         beta1 = try v(.beta1, d.beta1); beta2 = try v(.beta2, d.beta2); adamEps = try v(.adamEps, d.adamEps)
@@ -290,6 +308,13 @@ extension TrainConfig {
         try require(iwClipLow >= 0 && iwClipLow <= 1, "iw_clip_low", "in [0, 1], got \(iwClipLow)")
         try require(iwClipHigh >= 1 && iwClipHigh.isFinite, "iw_clip_high", "at least 1, got \(iwClipHigh)")
         try require(seed >= 0, "seed", "non-negative, got \(seed)")
+        try require(loraR >= 0, "lora_r", "0 (full fine-tuning) or a positive rank, got \(loraR)")
+        try require(loraAlpha > 0 && loraAlpha.isFinite, "lora_alpha", "positive, got \(loraAlpha)")
+        try require((0..<1).contains(loraDropout), "lora_dropout", "in [0, 1), got \(loraDropout)")
+        if case .failure(let error) = LoRASettings.parseTargets(loraTargets) {
+            throw ConfigError("'lora_targets' must be all-linear or a comma-separated list of "
+                + "\(PEFTAdapter.projections.joined(separator: ", ")): \(error.message)")
+        }
         try require(!out.isEmpty, "out", "a directory path")
     }
 

@@ -25,13 +25,27 @@ public enum Exporter {
         public let warnings: [String]
     }
 
+    /// A LoRA run's checkpoint becomes a PEFT adapter (`merge` false) or the full model with
+    /// the adapters merged into the base weights (`merge` true); any other checkpoint becomes
+    /// the full model.
     public static func export(checkpoint: String, to directory: String,
-                              as type: SafetensorsWriter.OutputType) throws -> Result {
+                              as type: SafetensorsWriter.OutputType, merge: Bool = false) throws -> Result {
         let reader = try CheckpointReader(path: checkpoint)
         let config = try reader.modelConfig()
+        let lora = try reader.loraSettings()
+        if let lora, !merge {
+            let adapters = LoRAAdapters(config: config, settings: lora, maxTokens: 0)
+            try reader.loadAdapters(into: adapters)
+            let files = try PEFTAdapterWriter.write(adapters, baseModel: try reader.baseModel().model, to: directory, as: type)
+            return Result(weightFiles: files, copiedFiles: [], step: try reader.step, warnings: [])
+        }
+        guard !merge || lora != nil else {
+            throw CheckpointError(path: checkpoint, reason: "--merge merges LoRA adapters, and this checkpoint holds a whole "
+                + "model (export it without --merge)")
+        }
         let layout = ParameterLayout(config: config)
         let parameters = FloatBuffer(count: layout.count)
-        try reader.loadParameters(into: parameters, layout: layout)
+        try CheckpointModelSource(path: checkpoint).loadParameters(into: parameters, layout: layout)
         let weights = try HuggingFaceCheckpoint.save(parameters: parameters, layout: layout, config: config,
                                                      to: directory, as: type)
 

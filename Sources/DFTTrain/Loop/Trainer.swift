@@ -34,6 +34,11 @@ public final class Trainer {
     /// The model came from a preset or a config.json without weights.
     public let startsFromRandomWeights: Bool
     public let optimizer: any Optimizer
+    /// What the optimizer updates: the model's weights, or its LoRA adapters.
+    public let trained: TrainedParameters
+    /// The base weights' checksum when they are frozen (LoRA): saved with every checkpoint and
+    /// checked on resume, so adapters never continue on other weights than they were trained on.
+    public let baseChecksum: String?
     public let buckets: GradientBuckets
     let loader: StepLoader
     let batch: TokenBatch
@@ -101,34 +106,53 @@ public final class Trainer {
             : max(1, Int((config.epochs * Double(loader.stepsPerEpoch)).rounded(.down)))
 
         sharded = config.zero == 1
+        let lora = try RunComponents.loraSettings(config)
         model = try Transformer(config: modelConfig, maxRows: config.microBatch, rowLength: config.maxLength,
-                                bufferMultiple: sharded ? ranks : 1, recompute: Recompute(rawValue: config.recompute) ?? .none)
+                                bufferMultiple: sharded ? ranks : 1, recompute: Recompute(rawValue: config.recompute) ?? .none,
+                                lora: lora)
         try source.loadParameters(into: model.parameters, layout: model.layout)
+        if let adapters = model.adapters {
+            if config.loraAdapter.isEmpty {
+                adapters.initialize(seed: UInt64(config.seed))
+            } else {
+                try adapters.load(try PEFTAdapter(directory: config.loraAdapter))
+            }
+            var checksum = CheckpointFormat.Checksum()
+            checksum.add(model.parameters.pointer, count: model.layout.count)
+            baseChecksum = checksum.hex
+        } else {
+            baseChecksum = nil
+        }
+        trained = TrainedParameters(model: model)
         batch = TokenBatch(maxRows: config.microBatch, rowLength: config.maxLength)
         accuracy = config.evalGenerate > 0 ? try AccuracyEvaluation(config: config, model: model) : nil
         if objective.needsReference {
             // The frozen starting model: a copy of the weights just loaded (a resumed run then
             // overwrites `model` only), forward-only, layers sharing one layer's activations.
+            // With LoRA the starting model is the frozen base itself: the same buffer, run
+            // without the adapters (B starts at zero, so this is the starting model too; from
+            // --lora-adapter it is the base without that adapter).
             // The trained model's head computes its logits beside its own, so the reference's
             // head is never run: a one-token chunk instead of ~64 MB.
             let frozen = try Transformer(config: modelConfig, maxRows: config.microBatch, rowLength: config.maxLength,
-                                         lossChunkTokens: 1, recompute: .full, trainable: false, timer: model.timer)
-            frozen.parameters.pointer.update(from: model.parameters.pointer, count: model.layout.count)
+                                         lossChunkTokens: 1, recompute: .full, trainable: false,
+                                         sharing: lora == nil ? nil : model.parameters, timer: model.timer)
+            if lora == nil { frozen.parameters.pointer.update(from: model.parameters.pointer, count: model.layout.count) }
             model.lossHead.enableReference()
             reference = frozen
         } else {
             reference = nil
         }
 
-        let shardCount = model.paddedCount / (sharded ? ranks : 1)
+        let shardCount = trained.paddedCount / (sharded ? ranks : 1)
         shard = sharded ? communicator.rank * shardCount ..< (communicator.rank + 1) * shardCount
-                        : 0..<model.layout.count
-        let optimizerRange = shard.clamped(to: 0..<model.layout.count)
+                        : 0..<trained.count
+        let optimizerRange = shard.clamped(to: 0..<trained.count)
         switch config.optimizer {
         case "sgd":
-            optimizer = SGD(layout: model.layout, range: optimizerRange, weightDecay: Float(config.weightDecay))
+            optimizer = SGD(layout: trained.layout, range: optimizerRange, weightDecay: Float(config.weightDecay))
         default:
-            optimizer = AdamW(layout: model.layout, range: optimizerRange, beta1: Float(config.beta1),
+            optimizer = AdamW(layout: trained.layout, range: optimizerRange, beta1: Float(config.beta1),
                               beta2: Float(config.beta2), epsilon: Float(config.adamEps),
                               weightDecay: Float(config.weightDecay))
         }
@@ -137,16 +161,27 @@ public final class Trainer {
             warmupRatio: config.warmupRatio,
             shape: LearningRateSchedule.Shape(rawValue: config.schedule) ?? .cosine)
 
-        let layout = model.layout
-        let layerStarts = (0..<modelConfig.numHiddenLayers).map {
-            layout.offset("model.layers.\($0).input_layernorm.weight")
-        } + [layout.offset("model.norm.weight")]
-        buckets = GradientBuckets(count: layout.count, cuts: layerStarts,
-                                  targetBytes: Int(config.bucketMb * 1e6))
+        if trained.isAdapters {
+            // A small buffer, summed after the backward pass (the model reports its progress in
+            // the weights' layout, which the adapters do not share).
+            buckets = GradientBuckets(count: trained.count, cuts: [], targetBytes: Int(config.bucketMb * 1e6))
+        } else {
+            let layout = model.layout
+            let layerStarts = (0..<modelConfig.numHiddenLayers).map {
+                layout.offset("model.layers.\($0).input_layernorm.weight")
+            } + [layout.offset("model.norm.weight")]
+            buckets = GradientBuckets(count: layout.count, cuts: layerStarts,
+                                      targetBytes: Int(config.bucketMb * 1e6))
+        }
         // Every rank must start from the same weights; initialisation is seeded, but a model
         // file read on several nodes could differ, so rank 0's copy is the truth.
-        if ranks > 1 { communicator.broadcast(model.parameters.pointer, count: model.paddedCount, root: 0) }
-        model.gradientsReady = { [unowned self] frontier in self.startReadyBuckets(frontier: frontier) }
+        if ranks > 1 {
+            communicator.broadcast(model.parameters.pointer, count: model.paddedCount, root: 0)
+            if trained.isAdapters { communicator.broadcast(trained.values.pointer, count: trained.paddedCount, root: 0) }
+        }
+        if !trained.isAdapters {
+            model.gradientsReady = { [unowned self] frontier in self.startReadyBuckets(frontier: frontier) }
+        }
     }
 
     /// Rows of the global batch that micro-step `micro` of this rank takes. Consecutive
@@ -168,7 +203,7 @@ public final class Trainer {
         guard collectingBuckets else { return }
         while nextBucket < buckets.ranges.count && buckets.ranges[nextBucket].lowerBound >= frontier {
             let range = buckets.ranges[nextBucket]
-            communicator.startAllreduceSum(model.gradients.pointer + range.lowerBound, count: range.count)
+            communicator.startAllreduceSum(trained.gradients.pointer + range.lowerBound, count: range.count)
             nextBucket += 1
         }
         communicator.progress()
@@ -203,31 +238,39 @@ public final class Trainer {
         }
         let objective = objective(at: step)
 
-        model.gradients.zero()
+        trained.gradients.zero()
         var sums = LossSums()
         var inputTokens = 0
         for micro in 0..<microSteps {
             loader.fill(batch, step: step, firstRow: firstRow(micro: micro), rowCount: rows)
             for i in 0..<batch.tokens where batch.segments[i] >= 0 { inputTokens += 1 }
+            // Dropout masks follow the rows' place in the global batch, not the rank's.
+            model.adapters?.dropoutDraw = .init(seed: UInt64(config.seed), step: step,
+                                                firstSlot: firstRow(micro: micro) * config.maxLength)
             model.forward(batch)
             let frozen = objective.needsReference ? reference : nil
             frozen?.forward(batch)
             // Buckets overlap the last micro-batch's backward pass, when gradients become final.
-            collectingBuckets = !sharded && ranks > 1 && micro == microSteps - 1
+            collectingBuckets = !sharded && ranks > 1 && micro == microSteps - 1 && !trained.isAdapters
             nextBucket = 0
             sums = sums + model.lossAndBackward(batch, objective: objective, gradScale: scale(micro: micro), reference: frozen)
             collectingBuckets = false
         }
+        model.adapters?.dropoutDraw = nil
         if debug.poisons(rank: communicator.rank, step: step) { sums.objective = .nan }
 
         var commWait = 0.0
         defer { model.timer.add(.communication, commWait) }
         if sharded {
             let waitStart = DispatchTime.now().uptimeNanoseconds
-            communicator.reduceScatterSum(model.gradients.pointer, shardCount: shard.count)
+            communicator.reduceScatterSum(trained.gradients.pointer, shardCount: shard.count)
             commWait = Double(DispatchTime.now().uptimeNanoseconds - waitStart) / 1e9
         } else if ranks > 1 {
-            startReadyBuckets(frontier: 0)
+            if trained.isAdapters {
+                for range in buckets.ranges {
+                    communicator.startAllreduceSum(trained.gradients.pointer + range.lowerBound, count: range.count)
+                }
+            }
             commWait = communicator.waitAll()
         }
 
@@ -237,7 +280,7 @@ public final class Trainer {
         metricBuffer[extra + 1] = commWait
         metricBuffer[extra + 2] = stopRequested ? 1 : 0
         // Under ZeRO each rank holds one shard of the gradients: add up the squares too.
-        let localSquares = GradientNorm.sumOfSquares(model.gradients, range: shard)
+        let localSquares = GradientNorm.sumOfSquares(trained.gradients, range: shard)
         metricBuffer[extra + 3] = sharded ? localSquares : 0
         communicator.allreduceSum(&metricBuffer)
         let squares = sharded ? metricBuffer[extra + 3] : localSquares
@@ -258,10 +301,10 @@ public final class Trainer {
             consecutiveSkips = 0
             let clip = GradientNorm.clipScale(norm: norm, maxNorm: config.clip)
             model.timer.measure(.optimizer) {
-                optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(lr),
+                optimizer.update(parameters: trained.values, gradients: trained.gradients, learningRate: Float(lr),
                                  gradientScale: clip)
             }
-            if sharded { communicator.allgather(model.parameters.pointer, shardCount: shard.count) }
+            if sharded { communicator.allgather(trained.values.pointer, shardCount: shard.count) }
         }
         let metrics = StepMetrics(
             step: step, epoch: loader.epoch(ofStep: step), objectiveUsed: objective, sums: global,
@@ -294,9 +337,9 @@ public final class Trainer {
 
     /// The optimizer range of every rank (what each holds under ZeRO-1; all of it on rank 0 otherwise).
     public var optimizerRanges: [Range<Int>] {
-        guard sharded else { return [0..<model.layout.count] }
+        guard sharded else { return [0..<trained.count] }
         return (0..<communicator.size).map {
-            ($0 * shard.count ..< ($0 + 1) * shard.count).clamped(to: 0..<model.layout.count)
+            ($0 * shard.count ..< ($0 + 1) * shard.count).clamped(to: 0..<trained.count)
         }
     }
 
@@ -311,12 +354,35 @@ public final class Trainer {
             throw CheckpointError(path: path, reason: "it holds a different model (\(saved.architectures.first ?? "?"), "
                 + "hidden \(saved.hiddenSize), \(saved.numHiddenLayers) layers, vocab \(saved.vocabSize)) than --model describes")
         }
-        try reader.loadParameters(into: model.parameters, layout: model.layout)
+        let savedLoRA = try reader.loraSettings()
+        if let adapters = trained.adapters {
+            guard let savedLoRA else {
+                throw CheckpointError(path: path, reason: "it is a full fine-tuning checkpoint; this run trains LoRA adapters "
+                    + "(--lora-r \(adapters.settings.r)): start a new --out, or pass --model \(path) to adapt its weights")
+            }
+            guard savedLoRA == adapters.settings else {
+                throw CheckpointError(path: path, reason: "its LoRA adapters (r \(savedLoRA.r), alpha \(savedLoRA.alpha), "
+                    + "targets \(savedLoRA.targets.joined(separator: ","))) differ from this run's (r \(adapters.settings.r), "
+                    + "alpha \(adapters.settings.alpha), targets \(adapters.settings.targets.joined(separator: ",")))")
+            }
+            let (base, stored) = try reader.baseModel()
+            guard stored == baseChecksum else {
+                throw CheckpointError(path: path, reason: "its adapters were trained on '\(base)' with weights of checksum "
+                    + "\(stored); this run's base '\(config.model)' has \(baseChecksum ?? "none")")
+            }
+            try reader.loadAdapters(into: adapters)
+        } else {
+            guard savedLoRA == nil else {
+                throw CheckpointError(path: path, reason: "it holds LoRA adapters (r \(savedLoRA!.r)); this run trains every "
+                    + "weight: pass the same --lora-r to resume it")
+            }
+            try reader.loadParameters(into: model.parameters, layout: model.layout)
+        }
         let type = try reader.optimizerType()
         guard type == config.optimizer else {
             throw CheckpointError(path: path, reason: "it was saved with optimizer '\(type)', this run uses '\(config.optimizer)'")
         }
-        let count = model.layout.count
+        let count = trained.count
         for (name, buffer) in optimizer.state {
             try reader.loadOptimizerState(name, range: optimizer.range, into: buffer)
             if optimizer.range == 0..<count {
@@ -364,6 +430,8 @@ public final class Trainer {
     }
 
     public var parameterCount: Int { model.layout.count }
+    /// Parameters the optimizer updates (all of them, or the adapters').
+    public var trainedParameterCount: Int { trained.count }
     public var stepsPerEpoch: Int { loader.stepsPerEpoch }
     public var truncatedExamples: Int { loader.truncatedExamples }
 }

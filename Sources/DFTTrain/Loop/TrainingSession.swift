@@ -166,7 +166,9 @@ public struct TrainingSession {
                 trainer.skippedSteps > 0 ? " | \(trainer.skippedSteps) skipped" : ""))
         }
         if root, let path = debugDumpPath {
-            try record.write(to: path, parameters: trainer.model.parameters, count: trainer.model.layout.count)
+            var pieces = [(buffer: trainer.model.parameters, count: trainer.model.layout.count)]
+            if trainer.trained.isAdapters { pieces.append((trainer.trained.values, trainer.trained.count)) }
+            try record.write(to: path, parameters: pieces)
         }
         return trainer.isFinished
     }
@@ -275,7 +277,15 @@ public struct TrainingSession {
                 ? "note:   \(t.objective.name) from random weights trains next to nothing (every target p starts near "
                     + "1/vocab and weights its own gradient): it is a fine-tuning objective. Start from a pretrained "
                     + "model, or add --sft-warmup-steps N" : nil,
-            "memory: parameters + gradients \(Self.bytes(t.model.parameters.bytes + t.model.gradients.bytes)), "
+            t.trained.adapters.map { a in
+                let s = a.settings
+                return "lora:   r \(s.r), alpha \(s.alpha)\(s.useRSLoRA ? " (rsLoRA)" : ""), scaling \(s.scaling), dropout \(s.dropout), "
+                    + "targets \(s.targets.joined(separator: ",")) | "
+                    + String(format: "%.3fM trained parameters (%.2f%% of %.2fM), base frozen", Double(a.parameterCount) / 1e6,
+                             100 * Double(a.parameterCount) / Double(t.parameterCount), millions)
+                    + (config.loraAdapter.isEmpty ? "" : " | from \(config.loraAdapter)")
+            },
+            "memory: parameters + gradients \(Self.bytes(t.model.parameters.bytes + t.model.gradients.bytes + (t.model.adapters?.bytes ?? 0))), "
                 + "optimizer state \(Self.bytes(t.optimizer.stateBytes)) on this rank, activations \(Self.bytes(t.model.activationBytes))"
                 + (t.reference.map { ", frozen reference model \(Self.bytes($0.parameters.bytes + $0.activationBytes))" } ?? ""),
             "output: \(config.out)/config.yaml, metrics.h5, checkpoints/ (every \(config.saveEvery > 0 ? "\(config.saveEvery) steps" : "run end") and on SIGTERM/SIGUSR1)",

@@ -24,8 +24,14 @@ public enum Inspection {
             "  step \(try r.step), epoch \(try r.root.intAttribute("epoch")), ranks \(try r.ranks), zero \(try r.root.intAttribute("zero")), skipped steps \(try r.skippedSteps)",
             "  model \(c.architectures.first ?? "?"): hidden \(c.hiddenSize), \(c.numHiddenLayers) layers, heads \(c.numAttentionHeads)/\(c.numKeyValueHeads) kv, ffn \(c.intermediateSize), vocab \(c.vocabSize), \(try r.root.intAttribute("parameter_count")) parameters",
             "  optimizer \(try r.optimizerType()), \(try r.optimizerStep()) updates",
-            "  tensors:",
         ]
+        if let lora = try r.loraSettings() {
+            let (base, checksum) = try r.baseModel()
+            lines.append("  LoRA r \(lora.r), alpha \(lora.alpha)\(lora.useRSLoRA ? " (rsLoRA)" : ""), dropout \(lora.dropout), targets "
+                + "\(lora.targets.joined(separator: ",")), \(try r.root.intAttribute("adapter_parameter_count")) adapter parameters")
+            lines.append("  base model \(base) (frozen, weights checksum \(checksum))")
+        }
+        lines.append("  tensors:")
         for (name, shape) in try r.tensors() {
             lines.append("    \(name) \(shape)")
         }

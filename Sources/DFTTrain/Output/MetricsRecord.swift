@@ -18,15 +18,19 @@ struct MetricsRecord {
         skipped.append(m.skipped)
     }
 
-    func write(to path: String, parameters: FloatBuffer, count: Int) throws {
+    /// `parameters`: the buffers written one after another as one flat list (the model's
+    /// weights, then a LoRA run's adapters).
+    func write(to path: String, parameters pieces: [(buffer: FloatBuffer, count: Int)]) throws {
         // JSON has no NaN: a skipped step's non-finite values are written as null.
         func finite(_ values: [Double]) -> [Any] { values.map { $0.isFinite ? $0 as Any : NSNull() } }
         let object: [String: Any] = [
             "objective": finite(objective), "nll": finite(nll), "mean_p": finite(meanP),
             "tokens": tokens, "skipped": skipped,
-            "parameters": (0..<count).map { p -> Any in
-                let v = parameters[p]
-                return v.isFinite ? Double(v) as Any : NSNull()
+            "parameters": pieces.flatMap { piece in
+                (0..<piece.count).map { p -> Any in
+                    let v = piece.buffer[p]
+                    return v.isFinite ? Double(v) as Any : NSNull()
+                }
             },
         ]
         let data = try JSONSerialization.data(withJSONObject: object)
