@@ -93,7 +93,7 @@ public final class GenerationEngine {
     public private(set) var prefilledTokens = 0
     public private(set) var reusedPromptTokens = 0
     /// The prompt whose keys and values fill the first positions of each slot (intact until
-    /// another prompt is prefilled there), and the logits after its last token.
+    /// another prompt is prefilled there, or the run ends), and the logits after its last token.
     private var slotPrompt: [[Int32]?]
     private let promptLogits: FloatBuffer  // [slots, vocab]
 
@@ -136,6 +136,9 @@ public final class GenerationEngine {
     /// Generates every request, calling `finished` as each one ends (in the order they end).
     public func run(_ requests: [GenerationRequest], finished: (GenerationResult) throws -> Void) throws {
         let slots = decoder.cache.slots
+        // Prompts are shared within one run only: the weights may have changed since the last
+        // (accuracy during training runs the same prompts after every evaluation interval).
+        for slot in 0..<slots { slotPrompt[slot] = nil }
         var active = [Active?](repeating: nil, count: slots)
         var next = 0
         let vocab = decoder.config.vocabSize

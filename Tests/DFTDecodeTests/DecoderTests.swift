@@ -142,4 +142,27 @@ struct PromptSharingTests {
             #expect(shared[request.id] == completion, "request \(request.id)")
         }
     }
+
+    /// Accuracy during training runs the same prompts through one engine after every
+    /// evaluation interval: a prompt kept from the last run must not lend its keys and values
+    /// (computed with the old weights) to the next.
+    @Test("a run after the weights changed gives what a fresh engine gives (no prompt kept across runs)")
+    func weightsChangeBetweenRuns() throws {
+        let model = try DecodeFixtures.randomModel(rowLength: 8)
+        let prompt = DecodeFixtures.randomTokens(20, vocab: 97, seed: 3)
+        let requests = (0..<2).map { GenerationRequest(id: $0, prompt: prompt, stream: SampleStream(seed: 7, index: 0, sample: $0)) }
+        let sampling = SamplingSettings(temperature: 0)
+        let stop = StopRule(endOfSequence: [], maxNewTokens: 12)
+        let engine = GenerationEngine(decoder: Decoder(model: model, slots: 2, context: 40, maxTokens: 32), sampling: sampling, stop: stop)
+        var before: [Int: [Int32]] = [:]
+        try engine.run(requests) { before[$0.id] = $0.completion }
+        for i in 0..<model.layout.count { model.parameters[i] *= -1.5 }
+        var after: [Int: [Int32]] = [:]
+        try engine.run(requests) { after[$0.id] = $0.completion }
+        var fresh: [Int: [Int32]] = [:]
+        try GenerationEngine(decoder: Decoder(model: model, slots: 2, context: 40, maxTokens: 32), sampling: sampling, stop: stop)
+            .run(requests) { fresh[$0.id] = $0.completion }
+        #expect(after == fresh)
+        #expect(before != fresh, "the weight change must change the completions for this check to mean anything")
+    }
 }
