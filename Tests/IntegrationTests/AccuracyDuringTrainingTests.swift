@@ -53,6 +53,40 @@ extension Integration {
             #expect(inspect.stdoutLines.contains { $0.hasPrefix("accuracy by step: 0 ") }, "\(inspect.transcript)")
         }
 
+        /// The last evaluation's answers are those that `generate` gives from the final
+        /// checkpoint, and not the base model's own: for full fine-tuning (the prompts' keys and
+        /// values of an earlier evaluation must not be reused with changed weights) and for LoRA
+        /// (which decodes its merged weights; the checkpoint merges the adapters into the base).
+        @Test("the last accuracy row comes from the trained model (the final checkpoint's generations)",
+              arguments: [[], ["--lora-r", "8"]])
+        func lastEvaluation(flags: [String]) throws {
+            let scratch = try Scratch()
+            defer { scratch.remove() }
+            let out = scratch.file("run")
+            // Long enough answers that some stop early and the lengths tell models apart.
+            let result = try run(try arguments(scratch, out: out) + flags + ["--seed", "42", "--lr", "1e-2",
+                                                                             "--eval-max-new-tokens", "60"])
+            try #require(result.succeeded, "\(result.transcript)")
+            let lengths = try H5Py.dump(RunDirectory(path: out).metrics).dataset("eval_length").values
+            func generated(_ model: String) throws -> [Int] {
+                let path = scratch.file("g-\(UUID().uuidString.prefix(6)).jsonl")
+                let g = try run(["generate", "--model", model, "--data", try heldOut(scratch), "--tokenizer", "byte",
+                                 "--template", "plain", "--samples", "2", "--temperature", "1", "--seed", "42",
+                                 "--max-new-tokens", "60", "--threads", "1", "--out", path])
+                try #require(g.succeeded, "\(g.transcript)")
+                return try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { line in
+                    let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
+                    return (record["completion_ids"] as? [Int] ?? []).count
+                }
+            }
+            let adapted = try generated(RunDirectory(path: out).checkpoint(step: 4))
+            let mean = Double(adapted.reduce(0, +)) / Double(adapted.count)
+            #expect(lengths.count == 3 && abs(lengths[2] - mean) < 1e-9, "last eval_length \(lengths), generate from the checkpoint \(mean)")
+            // Completions of the base model alone (--model demo, the same seed) are other ones.
+            let base = try generated("demo")
+            #expect(base != adapted, "the adapters changed no completion length; the check cannot tell merged from base")
+        }
+
         @Test("a run stopped after step 3 and resumed stores the accuracy rows of the uninterrupted run, bit for bit")
         func resume() throws {
             let scratch = try Scratch()

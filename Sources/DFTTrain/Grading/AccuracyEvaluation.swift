@@ -26,6 +26,10 @@ public final class AccuracyEvaluation {
     let tokenizer: any TextTokenizer
     let engine: GenerationEngine
     let unitPairs: Int
+    /// A LoRA run decodes a merged copy of its weights (W + scaling B A), refreshed before each
+    /// evaluation; the trained model's frozen weights are never touched. nil: full fine-tuning,
+    /// which decodes the trained weights themselves.
+    let merged: (copy: Transformer, trained: Transformer)?
 
     public init(config: TrainConfig, model: Transformer) throws {
         func fail(_ message: String) -> ConfigError { ConfigError("'eval_generate': \(message)") }
@@ -68,7 +72,13 @@ public final class AccuracyEvaluation {
         let slots = min(16, kept.count * samples)
         unitPairs = 8 * slots
         let longest = kept.map(\.ids.count).max() ?? 1
-        let decoder = Decoder(model: model, slots: slots, context: longest + config.evalMaxNewTokens, maxTokens: max(slots, 256))
+        if model.adapters != nil {
+            let copy = try Transformer(config: model.config, maxRows: 1, rowLength: 1, trainable: false)
+            merged = (copy, model)
+        } else {
+            merged = nil
+        }
+        let decoder = Decoder(model: merged?.copy ?? model, slots: slots, context: longest + config.evalMaxNewTokens, maxTokens: max(slots, 256))
         let modelDirectory = HuggingFaceDirectory.isModelDirectory(config.model) ? config.model : nil
         let eos = EndOfSequenceIds.collect(modelDirectory: modelDirectory, configEOS: model.config.eosTokenId, tokenizer: tokenizer)
         let stop = StopRule(endOfSequence: eos, maxNewTokens: config.evalMaxNewTokens)
@@ -78,12 +88,17 @@ public final class AccuracyEvaluation {
                                   stop: stop)
     }
 
-    /// Bytes of the decoder's cache and buffers (the weights are the trained model's).
-    public var bytes: Int { engine.decoder.bytes }
+    /// Bytes of the decoder's cache and buffers, and of a LoRA run's merged weights (full
+    /// fine-tuning decodes the trained model's own).
+    public var bytes: Int { engine.decoder.bytes + (merged?.copy.parameters.bytes ?? 0) }
 
     /// Generates and grades every pair with the model's current weights (collective).
     public func evaluate(communicator: any Communicator) throws -> Result {
         let start = DispatchTime.now().uptimeNanoseconds
+        if let (copy, trained) = merged, let adapters = trained.adapters {
+            copy.parameters.pointer.update(from: trained.parameters.pointer, count: trained.layout.count)
+            adapters.merge(into: copy.parameters, layout: copy.layout)
+        }
         let pairs = problems.prompts.count * samples
         // [pairs] verdicts and lengths, filled by the rank that generates each pair.
         var cells = [Double](repeating: 0, count: 3 * pairs)  // correct, tokens, hit the limit
