@@ -7,7 +7,8 @@
 /// 4 blocks 2-8%, blocks narrower than ~256 up to 20%; docs/PERFORMANCE.md). So
 /// - every block has at least `Limits.minimumWork` multiply-adds (smaller products stay
 ///   whole); a product of fewer than 64 rows, bound by reading B rather than by arithmetic,
-///   is cut so that every block reads at least 512 KB of B;
+///   is cut so that every block reads at least 512 KB of B; one whose inner or output
+///   dimension is at most 32 (LoRA's), so that every block touches at least 512 KB;
 /// - columns are cut first (cheaper on both the AVX2 and the AVX-512 kernels), into a power
 ///   of two of blocks at least `Limits.minimumEdge` wide, then rows, the same way;
 /// - at most `maximumBlocks` blocks: powers of two share evenly over 1, 2, 4 or 8 workers.
@@ -42,6 +43,9 @@ public struct BlockGrid: Equatable, Sendable {
     public static let skinnyRows = 64
     /// Floats of B per block of such a product at the least (512 KB).
     public static let skinnyBlockFloats = 1 << 17
+    /// Products whose inner or output dimension is at most this are sized by the floats they
+    /// touch (see `init(m:n:k:)`).
+    public static let narrowEdge = 32
 
     public init(rowBlocks: Int, columnBlocks: Int) {
         self.rowBlocks = rowBlocks
@@ -53,8 +57,14 @@ public struct BlockGrid: Equatable, Sendable {
         // A product with few rows (a decode step: one row per sequence) is bound by reading
         // B, not by arithmetic, and its blocks share only the small A: it is cut so that each
         // block reads at least `skinnyBlockFloats` of B, and the workers share the reading.
+        // A product with a narrow inner or output dimension (a LoRA factor's: r or a few r
+        // wide) does little arithmetic per element it touches and is bound by memory, not by
+        // arithmetic: it is cut so that each block touches at least `skinnyBlockFloats` of A,
+        // B and C together.
         let most = m < Self.skinnyRows
             ? min(Self.maximumBlocks, n * k / Self.skinnyBlockFloats)
+            : min(n, k) <= Self.narrowEdge
+            ? min(Self.maximumBlocks, (m * n + m * k + n * k) / Self.skinnyBlockFloats)
             : min(Self.maximumBlocks, m * n * k / limits.minimumWork)
         guard most >= 2 else {
             self = .single

@@ -39,7 +39,9 @@ public enum RMSNorm {
         partials: UnsafeMutablePointer<Float>
     ) {
         let blocks = backwardBlocks
-        partials.update(repeating: 0, count: blocks * hidden)
+        // A frozen scale (LoRA) needs no partial sums.
+        let frozen = dWeight == nil
+        if !frozen { partials.update(repeating: 0, count: blocks * hidden) }
         Parallel.forEach(blocks) { b in
             let partial = partials + b * hidden
             for t in (tokens * b / blocks)..<(tokens * (b + 1) / blocks) {
@@ -55,14 +57,16 @@ public enum RMSNorm {
                 while i + VectorMath.width <= hidden {
                     let normed = VectorMath.load(x + i) * rLanes
                     let dyi = VectorMath.load(dy + i)
-                    VectorMath.store(VectorMath.load(partial + i) + dyi * normed, partial + i)
+                    if frozen == false {
+                        VectorMath.store(VectorMath.load(partial + i) + dyi * normed, partial + i)
+                    }
                     dotLanes += dyi * VectorMath.load(weight + i) * normed
                     i += VectorMath.width
                 }
                 var dot = dotLanes.sum()
                 while i < hidden {
                     let normed = x[i] * r
-                    partial[i] += dy[i] * normed
+                    if frozen == false { partial[i] += dy[i] * normed }
                     dot += dy[i] * weight[i] * normed
                     i += 1
                 }
@@ -74,7 +78,6 @@ public enum RMSNorm {
                 }
             }
         }
-        // A frozen scale (LoRA) still pays the partial sums: they share the loop with dx.
         guard let dWeight else { return }
         for b in 0..<blocks {
             let partial = partials + b * hidden

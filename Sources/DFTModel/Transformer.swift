@@ -134,7 +134,7 @@ public final class Transformer: @unchecked Sendable {
             Linear.forward(out: layer.qkv.pointer, input: a.normed.pointer, weight: p(o.qkvWeight),
                            bias: o.qkvBias.map { p($0) }, tokens: n, inFeatures: h,
                            outFeatures: attention.qkvWidth)
-            adapters?.forward(layer: l, .qkv, input: a.normed.pointer, out: layer.qkv.pointer, tokens: n)
+            timer.measure(.adapters) { adapters?.forward(layer: l, .qkv, input: a.normed.pointer, out: layer.qkv.pointer, tokens: n) }
         }
         timer.measure(.otherKernels) {
             batch.positions.withUnsafeBufferPointer { pos in
@@ -155,7 +155,7 @@ public final class Transformer: @unchecked Sendable {
             layer.middle.pointer.update(from: layer.input.pointer, count: n * h)
             BLAS.gemm(transB: true, m: n, n: h, k: attention.outWidth, a: layer.attention.pointer,
                       b: p(o.oProj), beta: 1, c: layer.middle.pointer)
-            adapters?.forward(layer: l, .oProj, input: layer.attention.pointer, out: layer.middle.pointer, tokens: n)
+            timer.measure(.adapters) { adapters?.forward(layer: l, .oProj, input: layer.attention.pointer, out: layer.middle.pointer, tokens: n) }
         }
         // MLP block.
         timer.measure(.otherKernels) {
@@ -165,7 +165,7 @@ public final class Transformer: @unchecked Sendable {
         timer.measure(.matmul) {
             Linear.forward(out: layer.gateUp.pointer, input: a.normed.pointer, weight: p(o.gateUp),
                            bias: nil, tokens: n, inFeatures: h, outFeatures: 2 * f)
-            adapters?.forward(layer: l, .gateUp, input: a.normed.pointer, out: layer.gateUp.pointer, tokens: n)
+            timer.measure(.adapters) { adapters?.forward(layer: l, .gateUp, input: a.normed.pointer, out: layer.gateUp.pointer, tokens: n) }
         }
         // The backward pass recomputes the SwiGLU output itself and needs nothing after it.
         if throughGateUp { return }
@@ -177,7 +177,7 @@ public final class Transformer: @unchecked Sendable {
             out.pointer.update(from: layer.middle.pointer, count: n * h)
             BLAS.gemm(transB: true, m: n, n: h, k: f, a: a.mlp.pointer, b: p(o.down),
                       beta: 1, c: out.pointer)
-            adapters?.forward(layer: l, .down, input: a.mlp.pointer, out: out.pointer, tokens: n)
+            timer.measure(.adapters) { adapters?.forward(layer: l, .down, input: a.mlp.pointer, out: out.pointer, tokens: n) }
         }
     }
 
@@ -256,7 +256,7 @@ public final class Transformer: @unchecked Sendable {
                 Linear.backward(dInput: a.dMLP.pointer, dWeight: gw(o.down), dBias: nil, dOut: dRes,
                                 input: a.mlp.pointer, weight: p(o.down),
                                 tokens: n, inFeatures: f, outFeatures: h)
-                adapters?.backward(layer: l, .down, input: a.mlp.pointer, dOut: dRes, dInput: a.dMLP.pointer, tokens: n)
+                timer.measure(.adapters) { adapters?.backward(layer: l, .down, input: a.mlp.pointer, dOut: dRes, dInput: a.dMLP.pointer, tokens: n) }
             }
             timer.measure(.otherKernels) {
                 SwiGLU.backward(dGateUp: a.dGateUp.pointer, dOut: a.dMLP.pointer,
@@ -266,8 +266,8 @@ public final class Transformer: @unchecked Sendable {
                 Linear.backward(dInput: a.dNorm.pointer, dWeight: gw(o.gateUp), dBias: nil,
                                 dOut: a.dGateUp.pointer, input: a.normed.pointer, weight: p(o.gateUp),
                                 tokens: n, inFeatures: h, outFeatures: 2 * f)
-                adapters?.backward(layer: l, .gateUp, input: a.normed.pointer, dOut: a.dGateUp.pointer,
-                                   dInput: a.dNorm.pointer, tokens: n)
+                timer.measure(.adapters) { adapters?.backward(layer: l, .gateUp, input: a.normed.pointer, dOut: a.dGateUp.pointer,
+                                   dInput: a.dNorm.pointer, tokens: n) }
             }
             timer.measure(.otherKernels) {
                 RMSNorm.backward(dInput: dRes, dWeight: gw(o.postNorm), dOut: a.dNorm.pointer,
@@ -280,8 +280,8 @@ public final class Transformer: @unchecked Sendable {
                 Linear.backward(dInput: a.dAttention.pointer, dWeight: gw(o.oProj), dBias: nil, dOut: dRes,
                                 input: layer.attention.pointer, weight: p(o.oProj),
                                 tokens: n, inFeatures: attention.outWidth, outFeatures: h)
-                adapters?.backward(layer: l, .oProj, input: layer.attention.pointer, dOut: dRes,
-                                   dInput: a.dAttention.pointer, tokens: n)
+                timer.measure(.adapters) { adapters?.backward(layer: l, .oProj, input: layer.attention.pointer, dOut: dRes,
+                                   dInput: a.dAttention.pointer, tokens: n) }
             }
             timer.measure(.attention) {
                 batch.segments.withUnsafeBufferPointer { seg in
@@ -311,8 +311,8 @@ public final class Transformer: @unchecked Sendable {
                                 dBias: o.qkvBias.flatMap { gw($0) },
                                 dOut: a.dQKV.pointer, input: a.normed.pointer, weight: p(o.qkvWeight),
                                 tokens: n, inFeatures: h, outFeatures: attention.qkvWidth)
-                adapters?.backward(layer: l, .qkv, input: a.normed.pointer, dOut: a.dQKV.pointer,
-                                   dInput: inputGradient ? a.dNorm.pointer : nil, tokens: n)
+                timer.measure(.adapters) { adapters?.backward(layer: l, .qkv, input: a.normed.pointer, dOut: a.dQKV.pointer,
+                                   dInput: inputGradient ? a.dNorm.pointer : nil, tokens: n) }
             }
             if inputGradient { timer.measure(.otherKernels) {
                 RMSNorm.backward(dInput: dRes, dWeight: gw(o.inputNorm), dOut: a.dNorm.pointer,

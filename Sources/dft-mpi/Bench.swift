@@ -1,4 +1,5 @@
 import ArgumentParser
+import DFTCore
 import DFTTrain
 import Foundation
 
@@ -41,6 +42,9 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("What the backward pass recomputes: none, selective (attention probabilities recomputed, none kept) or full (all but each layer's input recomputed; training).", valueName: "none|selective|full"))
     var recompute = "none"
 
+    @Option(name: .customLong("lora-r"), help: "Train rank-R LoRA adapters (alpha 16, every projection) on frozen weights, with a full fine-tuning trainer of the same shape in the same process, their steps interleaved; prints both and the ratio of their median step times (training).")
+    var loraR = 0
+
     @Flag(help: "Measure decoding (prefill and batched greedy decode steps) instead of training.")
     var decode = false
 
@@ -65,8 +69,19 @@ struct Bench: ParsableCommand {
             communicator.finalize()
             return
         }
-        let result = try Benchmark(shape: shape, steps: steps, objective: objective, threads: policy.threads,
-                                   zero: zero, length: length, recompute: recompute, communicator: communicator).run()
+        let benchmark = Benchmark(shape: shape, steps: steps, objective: objective, threads: policy.threads,
+                                  zero: zero, length: length, recompute: recompute, loraR: loraR, communicator: communicator)
+        let result: Benchmark.Result
+        var full: (result: Benchmark.Result, ratio: Double)?
+        if loraR > 0 {
+            let compared = try Benchmark.compareLoRA(benchmark, against: Benchmark(
+                shape: shape, steps: steps, objective: objective, threads: policy.threads, zero: zero, length: length,
+                recompute: recompute, communicator: communicator))
+            result = compared.lora
+            full = (compared.full, compared.medianRatio)
+        } else {
+            result = try benchmark.run()
+        }
         if communicator.isRoot {
             print(String(format: "bench %@: %d rank(s) x %d thread(s) | %.1f tokens/s | %.3f s/step | %.1f GFLOP/s achieved "
                 + "(%.2f GFLOP/token) | sgemm %.1f GFLOP/s per rank | MFU %.1f%% | peak RSS %.2f GB (rank 0) | comm wait %.1f%%",
@@ -77,9 +92,16 @@ struct Bench: ParsableCommand {
             print(String(format: "rows of %d tokens | recompute %@ | activations and backward scratch %.2f GB (rank 0)",
                          result.rowLength, recompute, Double(result.activationBytes) / 1e9))
             let measured = result.split.reduce(0) { $0 + $1.1 }
-            let parts = result.split.map { String(format: "%@ %.1f%%", $0.0, 100 * $0.1 / result.secondsPerStep) }
+            let parts = result.split.filter { loraR > 0 || $0.0 != PhaseTimer.Phase.adapters.label }.map { String(format: "%@ %.1f%%", $0.0, 100 * $0.1 / result.secondsPerStep) }
             print("time per step (rank 0): " + parts.joined(separator: " | ")
                 + String(format: " | data and the rest %.1f%%", 100 * (result.secondsPerStep - measured) / result.secondsPerStep))
+            if let (f, ratio) = full {
+                print(String(format: "LoRA r %d: %d trained parameters (%.2f%% of the model) | peak RSS above read before "
+                    + "the full fine-tuning trainer existed | full fine-tuning, steps interleaved with LoRA's: %.1f tokens/s, "
+                    + "%.3f s/step, MFU %.1f%% | LoRA step / full step %.3f (medians)", loraR, result.trainedParameters,
+                    100 * Double(result.trainedParameters) / Double(f.trainedParameters), f.tokensPerSecond,
+                    f.secondsPerStep, 100 * f.mfu, ratio))
+            }
         }
         communicator.finalize()
     }

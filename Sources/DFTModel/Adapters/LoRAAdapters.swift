@@ -20,8 +20,8 @@ public final class LoRAAdapters: @unchecked Sendable {
     public let paddedCount: Int
     public let scaling: Float
     let maxTokens: Int
-    let kept: FloatBuffer     // [layers, factorsPerLayer, maxTokens, r] x' A^T of each factor
-    let dLow: FloatBuffer     // [maxTokens, r] gradient of x' A^T
+    let kept: FloatBuffer     // [layers, products, maxTokens, factors of the product * r] x' A^T
+    let dLow: FloatBuffer     // [maxTokens, factors of a product * r] gradient of x' A^T
     let dropped: FloatBuffer  // [maxTokens, maxInFeatures] x' (dropout only)
     let spread: FloatBuffer   // [maxTokens, maxInFeatures] dLow A before the dropout mask (dropout only)
 
@@ -49,7 +49,7 @@ public final class LoRAAdapters: @unchecked Sendable {
         scaling = settings.scaling
         self.maxTokens = maxTokens
         kept = FloatBuffer(count: config.numHiddenLayers * layout.factorsPerLayer * maxTokens * settings.r)
-        dLow = FloatBuffer(count: maxTokens * settings.r)
+        dLow = FloatBuffer(count: maxTokens * layout.maxFactorsPerProduct * settings.r)
         let scratch = settings.dropout > 0 ? maxTokens * layout.maxInFeatures : 0
         dropped = FloatBuffer(count: scratch)
         spread = FloatBuffer(count: scratch)
@@ -105,6 +105,8 @@ public final class LoRAAdapters: @unchecked Sendable {
         }
     }
 
+    /// The kept x' A^T of the product whose first factor is `factorIndex` ([maxTokens, count * r]
+    /// from there: a product's block is as long as its factors' blocks together).
     func keptLow(_ layer: Int, _ factorIndex: Int) -> UnsafeMutablePointer<Float> {
         kept.pointer + ((layer * layout.factorsPerLayer + factorIndex) * maxTokens) * layout.rank
     }
@@ -118,15 +120,24 @@ public final class LoRAAdapters: @unchecked Sendable {
     /// input: [tokens, in] the frozen projection's input; out: [tokens, outputWidth].
     public func forward(layer: Int, _ product: LoRALayout.Product, input: UnsafePointer<Float>,
                         out: UnsafeMutablePointer<Float>, tokens n: Int) {
-        let r = layout.rank
-        var index = firstFactor(layer, product)
-        for factor in layout.layers[layer][product.rawValue] {
-            let low = keptLow(layer, index)  // [n, r]
-            let source = droppedInput(input, layer: layer, factor: index, features: factor.inFeatures, tokens: n)
-            BLAS.gemm(transB: true, m: n, n: r, k: factor.inFeatures, a: source, b: parameters.pointer + factor.a, c: low)
-            BLAS.gemm(transB: true, m: n, n: factor.outFeatures, k: r, alpha: scaling, a: low,
+        let factors = layout.layers[layer][product.rawValue]
+        guard let first = factors.first else { return }
+        let r = layout.rank, width = factors.count * r, firstIndex = firstFactor(layer, product)
+        let low = keptLow(layer, firstIndex)  // [n, count * r] x' A^T of every factor, side by side
+        if dropoutActive {
+            // Each factor drops its own elements of x: one product per factor.
+            for (f, factor) in factors.enumerated() {
+                let source = droppedInput(input, layer: layer, factor: firstIndex + f, features: factor.inFeatures, tokens: n)
+                BLAS.gemm(transB: true, m: n, n: r, k: factor.inFeatures, a: source, b: parameters.pointer + factor.a,
+                          c: low + f * r, ldc: width)
+            }
+        } else {
+            // The product's A factors are one [count * r, in] matrix.
+            BLAS.gemm(transB: true, m: n, n: width, k: first.inFeatures, a: input, b: parameters.pointer + first.a, c: low)
+        }
+        for (f, factor) in factors.enumerated() {
+            BLAS.gemm(transB: true, m: n, n: factor.outFeatures, k: r, alpha: scaling, a: low + f * r, lda: width,
                       b: parameters.pointer + factor.b, beta: 1, c: out + factor.column, ldc: factor.outputWidth)
-            index += 1
         }
     }
 
@@ -135,31 +146,41 @@ public final class LoRAAdapters: @unchecked Sendable {
     /// `forward`; dInput: [tokens, in], added to (nil: not wanted).
     public func backward(layer: Int, _ product: LoRALayout.Product, input: UnsafePointer<Float>,
                          dOut: UnsafePointer<Float>, dInput: UnsafeMutablePointer<Float>?, tokens n: Int) {
-        let r = layout.rank, s = scaling
-        var index = firstFactor(layer, product)
-        for factor in layout.layers[layer][product.rawValue] {
-            let low = keptLow(layer, index)
+        let factors = layout.layers[layer][product.rawValue]
+        guard let first = factors.first else { return }
+        let r = layout.rank, s = scaling, width = factors.count * r, firstIndex = firstFactor(layer, product)
+        let low = keptLow(layer, firstIndex)
+        for (f, factor) in factors.enumerated() {
             let dY = dOut + factor.column, ld = factor.outputWidth
-            let a = parameters.pointer + factor.a, b = parameters.pointer + factor.b
-            // dB [out, r] += s dY^T low; dLow [n, r] = s dY B.
-            BLAS.gemm(transA: true, m: factor.outFeatures, n: r, k: n, alpha: s, a: dY, lda: ld, b: low,
+            // dB [out, r] += s dY^T low_f; dLow_f [n, r] = s dY B.
+            BLAS.gemm(transA: true, m: factor.outFeatures, n: r, k: n, alpha: s, a: dY, lda: ld, b: low + f * r, ldb: width,
                       beta: 1, c: gradients.pointer + factor.b)
-            BLAS.gemm(m: n, n: r, k: factor.outFeatures, alpha: s, a: dY, lda: ld, b: b, c: dLow.pointer)
-            // dA [r, in] += dLow^T x'.
-            let source = droppedInput(input, layer: layer, factor: index, features: factor.inFeatures, tokens: n)
-            BLAS.gemm(transA: true, m: r, n: factor.inFeatures, k: n, a: dLow.pointer, b: source, beta: 1,
-                      c: gradients.pointer + factor.a)
-            // dx += dLow A, through the dropout mask when there is one.
-            guard let dInput else { index += 1; continue }
-            if let mask = dropoutMask(layer: layer, factor: index) {
-                BLAS.gemm(m: n, n: factor.inFeatures, k: r, a: dLow.pointer, b: a, c: spread.pointer)
-                mask.apply(spread.pointer, into: dInput, features: factor.inFeatures, tokens: n, accumulate: true)
-            } else {
-                BLAS.gemm(m: n, n: factor.inFeatures, k: r, a: dLow.pointer, b: a, beta: 1, c: dInput)
+            BLAS.gemm(m: n, n: r, k: factor.outFeatures, alpha: s, a: dY, lda: ld, b: parameters.pointer + factor.b,
+                      c: dLow.pointer + f * r, ldc: width)
+        }
+        if !dropoutActive {
+            // dA [count * r, in] += dLow^T x and dx += dLow A, all factors at once.
+            BLAS.gemm(transA: true, m: width, n: first.inFeatures, k: n, a: dLow.pointer, b: input, beta: 1,
+                      c: gradients.pointer + first.a)
+            if let dInput {
+                BLAS.gemm(m: n, n: first.inFeatures, k: width, a: dLow.pointer, b: parameters.pointer + first.a, beta: 1, c: dInput)
             }
-            index += 1
+            return
+        }
+        for (f, factor) in factors.enumerated() {
+            // dA [r, in] += dLow_f^T x'_f, the factor's own dropped input drawn again.
+            let source = droppedInput(input, layer: layer, factor: firstIndex + f, features: factor.inFeatures, tokens: n)
+            BLAS.gemm(transA: true, m: r, n: factor.inFeatures, k: n, a: dLow.pointer + f * r, lda: width, b: source,
+                      beta: 1, c: gradients.pointer + factor.a)
+            // dx += mask_f(dLow_f A).
+            guard let dInput, let mask = dropoutMask(layer: layer, factor: firstIndex + f) else { continue }
+            BLAS.gemm(m: n, n: factor.inFeatures, k: r, a: dLow.pointer + f * r, lda: width, b: parameters.pointer + factor.a,
+                      c: spread.pointer)
+            mask.apply(spread.pointer, into: dInput, features: factor.inFeatures, tokens: n, accumulate: true)
         }
     }
+
+    private var dropoutActive: Bool { settings.dropout > 0 && dropoutDraw != nil }
 
     /// x itself without dropout; else x with the factor's mask applied, in `dropped`.
     private func droppedInput(_ input: UnsafePointer<Float>, layer: Int, factor: Int, features: Int,

@@ -1,8 +1,10 @@
 /// Where every LoRA factor lives in the adapters' one flat buffer, under its PEFT name
 /// (`base_model.model.model.layers.N.self_attn.q_proj.lora_A.weight` [r, in], `...lora_B.weight`
-/// [out, r]), layer by layer in the model's order and, inside a layer, q, k, v, o, gate, up,
-/// down with A before B: so the optimizer, the gradient norm and the allreduce each run over
-/// one small contiguous buffer, and export is a walk over `parameters.entries`.
+/// [out, r]), layer by layer in the model's order and, inside a layer, product by product as
+/// the model runs them (q/k/v, o, gate/up, down), each product's A factors stacked before its
+/// B factors: so the optimizer, the gradient norm and the allreduce each run over one small
+/// contiguous buffer, a product's A factors form one [count * r, in] matrix, and export is a
+/// walk over `parameters.entries`.
 public struct LoRALayout: Sendable {
     /// One targeted projection: its factors and where its output lands in the fused product
     /// the model computes it in (q/k/v as one [N, qkv width] product, gate/up as one [N, 2 ffn]).
@@ -29,6 +31,8 @@ public struct LoRALayout: Sendable {
     public let maxInFeatures: Int
     /// Factors per layer.
     public let factorsPerLayer: Int
+    /// The most factors one product has (3: q, k, v).
+    public let maxFactorsPerProduct: Int
 
     public init(config c: ModelConfig, settings: LoRASettings) {
         let h = c.hiddenSize, d = c.headDim, f = c.intermediateSize, r = settings.r
@@ -46,16 +50,28 @@ public struct LoRALayout: Sendable {
         var layers: [[[Factor]]] = []
         for l in 0..<c.numHiddenLayers {
             var products = [[Factor]](repeating: [], count: Product.allCases.count)
-            for projection in settings.targets {
-                let (input, output, product, column, width) = shapes[projection]!
-                let nameA = PEFTAdapter.tensorName(layer: l, projection: projection, factor: "A")
-                let nameB = PEFTAdapter.tensorName(layer: l, projection: projection, factor: "B")
-                tensors.append((nameA, [r, input]))
-                tensors.append((nameB, [output, r]))
-                products[product.rawValue].append(Factor(projection: projection, a: offset, b: offset + r * input,
-                                                         inFeatures: input, outFeatures: output,
-                                                         column: column, outputWidth: width))
-                offset += r * (input + output)
+            for product in Product.allCases {
+                let projections = settings.targets.filter { shapes[$0]!.2 == product }
+                // The A factors of a product's projections first, back to back: they share the
+                // product's input, so x A^T of all of them is one sgemm ([N, count * r]); then
+                // the B factors, each for its own block of the output columns.
+                var aOffset = offset
+                var bOffset = offset + projections.reduce(0) { $0 + r * shapes[$1]!.0 }
+                for projection in projections {
+                    let (input, output, _, column, width) = shapes[projection]!
+                    products[product.rawValue].append(Factor(projection: projection, a: aOffset, b: bOffset,
+                                                             inFeatures: input, outFeatures: output,
+                                                             column: column, outputWidth: width))
+                    aOffset += r * input
+                    bOffset += output * r
+                }
+                for projection in projections {
+                    tensors.append((PEFTAdapter.tensorName(layer: l, projection: projection, factor: "A"), [r, shapes[projection]!.0]))
+                }
+                for projection in projections {
+                    tensors.append((PEFTAdapter.tensorName(layer: l, projection: projection, factor: "B"), [shapes[projection]!.1, r]))
+                }
+                offset = bOffset
             }
             layers.append(products)
         }
@@ -65,5 +81,6 @@ public struct LoRALayout: Sendable {
         rank = r
         maxInFeatures = settings.targets.map { shapes[$0]!.0 }.max() ?? h
         factorsPerLayer = settings.targets.count
+        maxFactorsPerProduct = layers.first?.map(\.count).max() ?? 0
     }
 }
