@@ -67,10 +67,12 @@ struct TrainConfigTests {
 
     @Test("Out-of-range values are errors naming the key", arguments: [
         "lr", "objective", "warmup_ratio", "micro_batch", "schedule", "min_lr", "clip", "recompute",
+        "lora_r", "lora_alpha", "lora_dropout", "lora_targets",
     ])
     func outOfRange(key: String) throws {
         let bad: [String: Any] = ["lr": -1.0, "objective": "ce", "warmup_ratio": 2.0, "micro_batch": 0,
-                                  "schedule": "linear", "min_lr": 1.0, "clip": -1.0, "recompute": "all"]
+                                  "schedule": "linear", "min_lr": 1.0, "clip": -1.0, "recompute": "all",
+                                  "lora_r": -1, "lora_alpha": 0.0, "lora_dropout": 1.0, "lora_targets": "q_proj,lm_head"]
         #expect {
             _ = try TrainConfig.resolve(layers: [[key: bad[key]!]])
         } throws: { error in "\(error)".contains("'\(key)'") }
@@ -82,5 +84,18 @@ struct TrainConfigTests {
         let path = try writeYAML(try c.yaml())
         let back = try TrainConfig.resolve(layers: [try TrainConfig.layer(fromYAMLFile: path)])
         #expect(back == c)
+    }
+
+    @Test("every config in jobs/configs resolves; the LoRA one is the paper's r 8, alpha 16")
+    func shippedConfigs() throws {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("jobs/configs").path
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }.sorted()
+        #expect(names.count >= 3, "\(names)")
+        for name in names {
+            _ = try TrainConfig.resolve(layers: [try TrainConfig.layer(fromYAMLFile: directory + "/" + name)], source: name)
+        }
+        let lora = try TrainConfig.resolve(layers: [try TrainConfig.layer(fromYAMLFile: directory + "/qwen2.5-math-1.5b-dft-lora.yaml")])
+        #expect(lora.loraR == 8 && lora.loraAlpha == 16 && lora.loraTargets == "all-linear" && lora.objective == "dft")
     }
 }

@@ -159,5 +159,38 @@ extension Integration {
                                    "--out", scratch.file("refused")])
             #expect(!refused.succeeded && refused.output.contains("--merge merges LoRA adapters"), "\(refused.transcript)")
         }
+
+        /// --lora-adapter: the run starts from the fixture's peft adapter, so its first step's
+        /// loss is the adapted model's, as `score --adapter` measures it on the same rows.
+        @Test("--lora-adapter starts from a PEFT adapter: step 0's NLL is score --adapter's, and its settings are the run's")
+        func startFromAdapter() throws {
+            let scratch = try Scratch()
+            defer { scratch.remove() }
+            let data = scratch.file("data.jsonl")
+            try (0..<8).map { i in "{\"input_ids\": [\((0..<9).map { String(($0 * 7 + i * 13) % 96) }.joined(separator: ", "))], "
+                + "\"loss_mask\": [0, 0, 0, 1, 1, 1, 1, 1, 1]}" }.joined(separator: "\n").write(toFile: data, atomically: true, encoding: .utf8)
+            let base = AdapterCommands.base, adapter = AdapterCommands.adapter
+            let binary = try Tools.binary()
+            let out = scratch.file("run")
+            let trained = try ChildProcess.run([binary, "train", "--model", base, "--data", data, "--lora-adapter", adapter,
+                                                "--steps", "1", "--global-batch", "8", "--micro-batch", "8", "--max-length", "9",
+                                                "--objective", "sft", "--threads", "1", "--log-every", "1", "--out", out,
+                                                "--debug-dump", scratch.file("dump.json")],
+                                               environment: Tools.environment, seconds: 120)
+            try #require(trained.succeeded, "\(trained.transcript)")
+            #expect(trained.output.contains("lora:   r 4, alpha 8.0") && trained.output.contains("from \(adapter)"), "\(trained.transcript)")
+            let scored = try ChildProcess.run([binary, "score", "--model", base, "--adapter", adapter, "--data", data,
+                                               "--out", scratch.file("s.h5"), "--threads", "1"],
+                                              environment: Tools.environment, seconds: 120)
+            try #require(scored.succeeded, "\(scored.transcript)")
+            let expected = try #require(try H5Py.dump(scratch.file("s.h5")).attributes["mean_nll"]?.double)
+            let nll = try DebugDump(path: scratch.file("dump.json")).nll
+            #expect(nll.count == 1 && abs(nll[0] - expected) <= 1e-5 * abs(expected), "step 0 NLL \(nll), score --adapter \(expected)")
+            let wrongRank = try ChildProcess.run([binary, "train", "--model", base, "--data", data, "--lora-adapter", adapter,
+                                                  "--lora-r", "8", "--steps", "1", "--global-batch", "8", "--micro-batch", "8",
+                                                  "--max-length", "9", "--out", scratch.file("x")],
+                                                 environment: Tools.environment, seconds: 60)
+            #expect(!wrongRank.succeeded && wrongRank.output.contains("'lora_r' is 8 but 'lora_adapter'"), "\(wrongRank.transcript)")
+        }
     }
 }
