@@ -2,8 +2,9 @@
 # The benchmark runs of docs/PERFORMANCE.md, one after the other, in a release build:
 # tiny, small and qwen05b on one rank with 2 threads, tiny with 1 thread, and tiny on 2 ranks
 # with 1 thread each (the data-parallel scaling check); then decoding on small (batch 1, 16,
-# 32) and qwen05b (batch 1). Each prints tokens/s against the sgemm rate (training) or the
-# memory bandwidth (decoding) measured in the same process, and peak memory.
+# 32) and qwen05b (batch 1); LoRA r 8 beside full fine-tuning on small and qwen05b. Each
+# prints tokens/s against the sgemm rate (training) or the memory bandwidth (decoding)
+# measured in the same process, and peak memory.
 # Usage: bash scripts/bench.sh [--quick]   (--quick skips qwen05b, which needs ~10 GB and ~1 min)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,11 @@ fi
 "$bench" bench --shape tiny --steps 10 --threads 1
 # --bind-to core: one core per rank, as a 1-thread-per-rank job would be placed.
 mpirun -n 2 --bind-to core "$bench" bench --shape tiny --steps 10 --threads 1
+# LoRA against full fine-tuning, steps interleaved in one process (docs/PERFORMANCE.md, "LoRA").
+"$bench" bench --shape small --lora-r 8 --steps 10 --threads 2
+if [ "${1:-}" != "--quick" ]; then
+    "$bench" bench --shape qwen05b --lora-r 8 --steps 4 --threads 2
+fi
 # Decoding: prompt 64 + 128 new tokens (docs/PERFORMANCE.md, "Decoding").
 for batch in 1 16 32; do "$bench" bench --shape small --decode --batch "$batch" --threads 2; done
 if [ "${1:-}" != "--quick" ]; then
