@@ -77,16 +77,8 @@ struct LoRATrainingTests {
         var rng = SplitMix64(seed: 21)
         for i in 0..<adapters.parameterCount { adapters.parameters[i] = Float(rng.nextNormal() * 0.1) }
         adapters.dropoutDraw = .init(seed: 5, step: 3, firstSlot: 2 * rowLength)
-        let batch = TokenBatch(maxRows: 2, rowLength: rowLength)
-        let a = ModelFixtures.randomSequence(length: 5, vocab: config.vocabSize, rng: &rng)
-        let b = ModelFixtures.randomSequence(length: 4, vocab: config.vocabSize, rng: &rng)
-        let c = ModelFixtures.randomSequence(length: 7, vocab: config.vocabSize, rng: &rng)
-        ModelFixtures.fill(batch, rows: [[a, b], [c]])
-        func measured() -> Double {
-            model.forward(batch)
-            let sums = model.loss(batch, objective: objective)
-            return objective == .sft ? sums.nll : -sums.probability
-        }
+        let batch = ModelFixtures.gradientCheckBatch(vocab: config.vocabSize, rowLength: rowLength, rng: &rng)
+        func measured() -> Double { ModelFixtures.checkedLoss(model, batch, objective) }
         adapters.gradients.zero()
         model.forward(batch)
         _ = model.lossAndBackward(batch, objective: objective, gradScale: 1)

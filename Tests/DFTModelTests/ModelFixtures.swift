@@ -43,6 +43,25 @@ enum ModelFixtures {
         return Sequence(tokens: tokens, mask: mask)
     }
 
+    /// The batch of the gradient checks: two rows of `rowLength` (at least 9) slots, row 0
+    /// packing random sequences of 5 and 4 tokens, row 1 holding one of 7 and padding.
+    static func gradientCheckBatch(vocab: Int, rowLength: Int = 9, rng: inout SplitMix64) -> TokenBatch {
+        let batch = TokenBatch(maxRows: 2, rowLength: rowLength)
+        let a = randomSequence(length: 5, vocab: vocab, rng: &rng)
+        let b = randomSequence(length: 4, vocab: vocab, rng: &rng)
+        let c = randomSequence(length: 7, vocab: vocab, rng: &rng)
+        fill(batch, rows: [[a, b], [c]])
+        return batch
+    }
+
+    /// What a finite difference of `objective` can see: the summed NLL for sft; for the
+    /// others the summed -p, whose gradient DFT's stop-gradient loss has by construction.
+    static func checkedLoss(_ model: Transformer, _ batch: TokenBatch, _ objective: Objective) -> Double {
+        model.forward(batch)
+        let sums = model.loss(batch, objective: objective)
+        return objective == .sft ? sums.nll : -sums.probability
+    }
+
     /// Fills `batch` with rows, each a list of sequences packed one after another.
     static func fill(_ batch: TokenBatch, rows: [[Sequence]], padId: Int32 = 0) {
         batch.clear(rows: rows.count, padId: padId)

@@ -13,19 +13,9 @@ struct ModelGradientTests {
     func check(objective: Objective, config: ModelConfig) throws {
         let rowLength = 9
         let model = try ModelFixtures.model(config, maxRows: 2, rowLength: rowLength)
-        let batch = TokenBatch(maxRows: 2, rowLength: rowLength)
         var rng = SplitMix64(seed: 11)
-        let a = ModelFixtures.randomSequence(length: 5, vocab: config.vocabSize, rng: &rng)
-        let b = ModelFixtures.randomSequence(length: 4, vocab: config.vocabSize, rng: &rng)
-        let c = ModelFixtures.randomSequence(length: 7, vocab: config.vocabSize, rng: &rng)
-        // Row 0 packs two sequences, row 1 holds one and padding.
-        ModelFixtures.fill(batch, rows: [[a, b], [c]])
-
-        func measured() -> Double {
-            model.forward(batch)
-            let sums = model.loss(batch, objective: objective)
-            return objective == .sft ? sums.nll : -sums.probability
-        }
+        let batch = ModelFixtures.gradientCheckBatch(vocab: config.vocabSize, rowLength: rowLength, rng: &rng)
+        func measured() -> Double { ModelFixtures.checkedLoss(model, batch, objective) }
         model.gradients.zero()
         model.forward(batch)
         _ = model.lossAndBackward(batch, objective: objective, gradScale: 1)
