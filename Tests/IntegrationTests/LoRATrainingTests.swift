@@ -137,7 +137,7 @@ extension Integration {
             let layout = ParameterLayout(config: config)
             let expected = FloatBuffer(count: layout.count)
             expected.pointer.update(from: weights, count: weights.count)
-            try adapter.merge(into: expected, layout: layout, layers: config.numHiddenLayers)
+            try adapter.factors(for: config).merge(into: expected, layout: layout)
             let mergedWeights = FloatBuffer(count: layout.count)
             try HuggingFaceDirectory(path: mergedDirectory).loadParameters(into: mergedWeights, layout: layout)
             #expect(mergedWeights.array == expected.array, "export --merge differs from base + adapter")

@@ -80,14 +80,12 @@ public final class LoRAAdapters: @unchecked Sendable {
         let path = (adapter.directory as NSString).appendingPathComponent("adapter_model.safetensors")
         let file = try SafetensorsFile(path: path)
         for entry in layout.parameters.entries {
-            guard file.tensors[entry.name] != nil else {
-                throw AdapterError(file: path, field: nil, message: "tensor \(entry.name) is missing")
-            }
             try file.read(entry.name, into: parameters.pointer + entry.offset, expectedShape: entry.shape)
         }
         if let stray = file.names.sorted().first(where: { layout.parameters[$0] == nil }) {
             throw AdapterError(file: path, field: nil, message: "tensor \(stray) is not a LoRA factor of a targeted "
-                + "projection of this model")
+                + "projection of this model (targets: \(settings.targets.joined(separator: ", ")), "
+                + "\(layout.layers.count) layers)")
         }
     }
 

@@ -82,35 +82,12 @@ public struct PEFTAdapter: Sendable {
         return "base_model.model.model.layers.\(l).\(block).\(projection).lora_\(factor).weight"
     }
 
-    /// Adds scaling * B A to every targeted weight in `parameters` (the merged model: what
-    /// peft's `merge_and_unload` computes). A tensor missing, of the wrong shape or not
-    /// belonging to the model is an error naming it.
-    public func merge(into parameters: FloatBuffer, layout: ParameterLayout, layers: Int) throws {
-        let path = (directory as NSString).appendingPathComponent("adapter_model.safetensors")
-        let file = try SafetensorsFile(path: path)
-        var expected: Set<String> = []
-        for l in 0..<layers {
-            for projection in targets {
-                let base = "model.layers.\(l).\(Self.blockName(projection)).\(projection).weight"
-                guard let weight = layout[base], weight.shape.count == 2 else {
-                    throw AdapterError(file: path, field: nil, message: "the model has no \(base) for the adapter's \(projection)")
-                }
-                let (out, input) = (weight.shape[0], weight.shape[1])
-                let nameA = Self.tensorName(layer: l, projection: projection, factor: "A")
-                let nameB = Self.tensorName(layer: l, projection: projection, factor: "B")
-                expected.formUnion([nameA, nameB])
-                var a = [Float](repeating: 0, count: r * input)   // [r, in]
-                var b = [Float](repeating: 0, count: out * r)     // [out, r]
-                try a.withUnsafeMutableBufferPointer { try file.read(nameA, into: $0.baseAddress!, expectedShape: [r, input]) }
-                try b.withUnsafeMutableBufferPointer { try file.read(nameB, into: $0.baseAddress!, expectedShape: [out, r]) }
-                // W [out, in] += scaling * B [out, r] A [r, in]
-                BLAS.gemm(m: out, n: input, k: r, alpha: scaling, a: b, b: a, beta: 1, c: parameters.pointer + weight.offset)
-            }
-        }
-        if let stray = file.names.sorted().first(where: { !expected.contains($0) }) {
-            throw AdapterError(file: path, field: nil, message: "tensor \(stray) is not a LoRA factor of a targeted projection "
-                + "of this model (targets: \(targets.joined(separator: ", ")), \(layers) layers)")
-        }
+    /// This adapter's factors for a model of `config`, read from adapter_model.safetensors
+    /// (a tensor missing, of the wrong shape or not belonging to the model is an error naming it).
+    public func factors(for config: ModelConfig) throws -> LoRAAdapters {
+        let adapters = LoRAAdapters(config: config, settings: LoRASettings(adapter: self), maxTokens: 0)
+        try adapters.load(self)
+        return adapters
     }
 
     static func blockName(_ projection: String) -> String {
@@ -134,7 +111,8 @@ public struct AdaptedModelSource: ModelSource {
 
     public func loadParameters(into parameters: FloatBuffer, layout: ParameterLayout) throws {
         try base.loadParameters(into: parameters, layout: layout)
-        try adapter.merge(into: parameters, layout: layout, layers: try config().numHiddenLayers)
+        // W + scaling * B A: what peft's `merge_and_unload` computes.
+        try adapter.factors(for: try config()).merge(into: parameters, layout: layout)
     }
 }
 
