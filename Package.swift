@@ -33,14 +33,17 @@ let package = Package(
         // Grading: answer extraction, normalisation and equality as the Qwen2.5-Math harness
         // (docs/EVALUATION.md); Foundation only.
         .target(name: "DFTEval"),
+        // The built-in base model and its fine-tuning and held-out data, as resources
+        // (made by scripts/base-model/build.sh); Foundation only.
+        .target(name: "DFTBuiltin", resources: [.copy("Resources/arith-base"), .copy("Resources/arith-data")]),
         // Objectives, optimizers, schedules, communicators, checkpoints, the training loop;
         // generation and evaluation jobs over DFTDecode and DFTEval.
         .target(name: "DFTTrain", dependencies: [
-            "DFTCore", "DFTModel", "DFTDecode", "DFTEval", "DFTData", "DFTHDF5", "CMPI",
+            "DFTCore", "DFTModel", "DFTDecode", "DFTEval", "DFTData", "DFTHDF5", "DFTBuiltin", "CMPI",
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "dft-mpi", dependencies: [
-            "DFTTrain", "DFTModel", "DFTData", "DFTCore", "DFTEval",
+            "DFTTrain", "DFTModel", "DFTData", "DFTCore", "DFTEval", "DFTBuiltin",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -56,6 +59,7 @@ let package = Package(
         // Decoding fixtures: transformers' greedy generate (scripts/fixtures/make_decoding_fixtures.py).
         .testTarget(name: "DFTDecodeTests", dependencies: ["DFTDecode", "DFTModel", "DFTCore"], exclude: ["Fixtures"]),
         .testTarget(name: "DFTHDF5Tests", dependencies: ["DFTHDF5"]),
+        .testTarget(name: "DFTBuiltinTests", dependencies: ["DFTBuiltin"]),
         // Verdict tables of each grading stage, adversarial inputs, and 10,000 gradings timed.
         .testTarget(name: "DFTEvalTests", dependencies: ["DFTEval"]),
         // Runs the built `dft-mpi` binary under real `mpirun`: multi-rank equivalence, failures, signals.
@@ -63,7 +67,7 @@ let package = Package(
             "DFTModel", .product(name: "Numerics", package: "swift-numerics"),
         ], exclude: ["python"]),
         .testTarget(name: "DFTTrainTests", dependencies: [
-            "DFTTrain", "DFTModel", "DFTData", "DFTCore",
+            "DFTTrain", "DFTModel", "DFTData", "DFTCore", "DFTBuiltin",
             .product(name: "Numerics", package: "swift-numerics"),
         ]),
     ]

@@ -1,19 +1,22 @@
 #!/usr/bin/env python3
 """Writes the procedurally generated corpus and tokenizer of the built-in base model.
 
-    make_corpus.py --out DIR [--seed 1] [--documents 120000]
+    make_corpus.py --out DIR [--seed 1] [--documents 80000]
 
 Everything follows from the seed (a SplitMix64 stream, as the trainer's, so that Python's own
 generator and its version do not matter). DIR gets:
 
   pretrain.jsonl       {"text": ...} documents for pretraining (every token trained): arithmetic
                        facts in several surface styles and number ranges, and word problems of 1
-                       to 3 steps with worked solutions that end in "The answer is N.";
-  finetune.jsonl       {"prompt", "response", "answer"} chain-of-thought demonstrations in
-                       another style that end in \\boxed{N} (what fine-tuning teaches);
-  heldout.jsonl        200 problems of the fine-tuning distribution, not in finetune.jsonl;
-  heldout-hard.jsonl   200 harder ones: 3 or 4 steps, numbers up to 999, and phrasings that
-                       appear nowhere else;
+                       to 3 steps with worked solutions, most ending in "The answer is N.", one
+                       in four in the fine-tuning style; no held-out problem among them;
+  finetune.jsonl       {"prompt", "response", "answer"} chain-of-thought demonstrations that
+                       end in \\boxed{N} (the style fine-tuning makes the model keep to);
+  heldout.jsonl        200 problems of the fine-tuning distribution, not in finetune.jsonl, as
+                       {"prompt", "response", "answer"} (the response for held-out NLL and
+                       probability histograms, the answer for accuracy);
+  heldout-hard.jsonl   200 harder ones: 3 steps each (the most training problems have),
+                       about two in three with a phrasing that appears nowhere else;
   tokenizer.json       a byte-level BPE (Qwen2's pre-tokenizer pattern: single digits) with
                        --merges merges learned from pretrain.jsonl, <|endoftext|> as end of text
                        and padding; tokenizer_config.json beside it.
@@ -99,6 +102,15 @@ def symbol(op):
     return {"+": "+", "-": "-", "*": "*"}[op]
 
 
+def prompt(question):
+    """The prompt of a fine-tuning or held-out record. It ends before the space that follows
+    "Answer:", which starts the response: the byte-level pre-tokenizer joins a space to the
+    word after it (" Step" is one token), so a prompt ending in a space would ask the model to
+    continue a token boundary that pretraining text never has, and the first word of every
+    answer would start from a probability near zero."""
+    return f"Question: {question}\nAnswer:"
+
+
 def pretraining_solution(work, answer):
     return " ".join(f"{a} {symbol(op)} {b} = {c}." for a, op, b, c in work) + f" The answer is {answer}."
 
@@ -109,13 +121,15 @@ def finetuning_solution(work, answer):
 
 
 def fact(rng):
-    largest = rng.pick([9, 20, 99, 999])
+    """One arithmetic fact in one of four surface styles, in the ranges the word problems need:
+    sums and differences up to a few hundred, products by small factors."""
+    largest = rng.pick([9, 20, 99, 199])
     a, b = rng.between(0, largest), rng.between(0, largest)
     op = rng.pick(["+", "-", "*"])
     if op == "-" and b > a:
         a, b = b, a
     if op == "*":
-        b = rng.between(0, 12)
+        b = rng.between(0, 12) if largest <= 20 else rng.between(2, 4)
     c = a + b if op == "+" else a - b if op == "-" else a * b
     word = {"+": "plus", "-": "minus", "*": "times"}[op]
     style = rng.below(4)
@@ -128,14 +142,25 @@ def fact(rng):
     return f"{a} {word} {b} equals {c}."
 
 
-def pretraining_documents(rng, count):
-    for _ in range(count):
-        kind = rng.below(10)
-        if kind < 4:
+def pretraining_documents(rng, count, excluded):
+    """Facts (30%) and word problems (70%) under the fine-tuning prompt's framing, three in four
+    solved in the pretraining style ("... The answer is N.") and one in four step by step into
+    \\boxed{} (the fine-tuning style): the base gives the fine-tuning format some probability
+    without being tuned to it, as a pretrained LLM does with \\boxed{} answers. Problems whose
+    question is in `excluded` (the held-out ones) are never written."""
+    written = 0
+    while written < count:
+        if rng.below(10) < 3:
             yield "\n".join(fact(rng) for _ in range(rng.between(3, 8)))
-        else:
-            question, work, answer = problem(rng, rng.between(1, 3), rng.pick([20, 50, 99]), COMMON_STEPS, QUESTIONS)
-            yield f"Question: {question}\nAnswer: {pretraining_solution(work, answer)}"
+            written += 1
+            continue
+        question, work, answer = problem(rng, rng.between(1, 3), rng.pick([20, 50, 99]), COMMON_STEPS, QUESTIONS)
+        boxed = rng.below(4) == 0
+        if question in excluded:
+            continue
+        solution = finetuning_solution(work, answer) if boxed else pretraining_solution(work, answer)
+        yield f"Question: {question}\nAnswer: {solution}"
+        written += 1
 
 
 # Byte-level BPE -------------------------------------------------------------------------------
@@ -231,15 +256,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--documents", type=int, default=120_000)
+    parser.add_argument("--documents", type=int, default=80_000)
     parser.add_argument("--finetune", type=int, default=4000, help="fine-tuning demonstrations")
     parser.add_argument("--merges", type=int, default=384)
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-
-    rng = SplitMix64(args.seed)
-    documents = list(pretraining_documents(rng, args.documents))
-    write_jsonl(os.path.join(args.out, "pretrain.jsonl"), ({"text": d} for d in documents))
 
     # Fine-tuning and held-out problems come from their own streams, so that changing the
     # corpus size leaves them alone; the held-out questions are kept out of the demonstrations.
@@ -248,22 +269,34 @@ def main():
     while len(demonstrations) < args.finetune:
         question, work, answer = problem(tune, tune.between(1, 3), tune.pick([20, 50, 99]), COMMON_STEPS, QUESTIONS)
         seen.add(question)
-        demonstrations.append({"prompt": f"Question: {question}\nAnswer: ",
-                               "response": finetuning_solution(work, answer), "answer": str(answer)})
+        demonstrations.append({"prompt": prompt(question), "response": " " + finetuning_solution(work, answer),
+                               "answer": str(answer)})
     write_jsonl(os.path.join(args.out, "finetune.jsonl"), demonstrations)
     held = SplitMix64(args.seed ^ 0x4E1D)
     easy = []
     while len(easy) < 200:
         question, work, answer = problem(held, held.between(1, 3), held.pick([20, 50, 99]), COMMON_STEPS, QUESTIONS)
         if question not in seen:
-            easy.append({"prompt": f"Question: {question}\nAnswer: ", "answer": str(answer)})
+            easy.append({"prompt": prompt(question), "response": " " + finetuning_solution(work, answer),
+                         "answer": str(answer)})
     write_jsonl(os.path.join(args.out, "heldout.jsonl"), easy)
+    # Harder: always 3 steps (the most any training problem has; the fine-tuning ones average
+    # 2), their phrasings drawn from the common ones and three that appear nowhere else (so
+    # about two problems in three meet one). Tried and dropped as out of the base's reach (1-2%
+    # greedy): 4 steps, starting numbers of 100 to 199, and an unseen phrasing in every problem.
     hard = []
     for _ in range(200):
-        question, work, answer = problem(held, held.between(3, 4), 999, COMMON_STEPS + UNSEEN_STEPS,
+        question, work, answer = problem(held, 3, held.pick([20, 50, 99]), COMMON_STEPS + UNSEEN_STEPS,
                                          QUESTIONS + UNSEEN_QUESTIONS)
-        hard.append({"prompt": f"Question: {question}\nAnswer: ", "answer": str(answer)})
+        hard.append({"prompt": prompt(question), "response": " " + finetuning_solution(work, answer),
+                     "answer": str(answer)})
     write_jsonl(os.path.join(args.out, "heldout-hard.jsonl"), hard)
+
+    # Pretraining comes from the seed's own stream and leaves out every held-out question.
+    held_out = {record["prompt"][len("Question: "):-len("\nAnswer:")] for record in easy + hard}
+    rng = SplitMix64(args.seed)
+    documents = list(pretraining_documents(rng, args.documents, held_out))
+    write_jsonl(os.path.join(args.out, "pretrain.jsonl"), ({"text": d} for d in documents))
 
     vocab, merges = train_bpe(documents[:20_000], args.merges)
     tokenizer, eos = tokenizer_json(vocab, merges)
