@@ -1,4 +1,5 @@
 import ArgumentParser
+import DFTBuiltin
 import DFTCore
 import DFTDecode
 import DFTTrain
@@ -22,7 +23,7 @@ struct Eval: ParsableCommand {
 
     @OptionGroup var options: GenerationOptions
 
-    @Option(help: "Benchmark JSONL files, comma-separated.")
+    @Option(help: "Benchmark JSONL files, comma-separated (arith-heldout and arith-heldout-hard are the built-in base model's).")
     var data: String
 
     @Option(help: "Output directory.")
@@ -35,7 +36,7 @@ struct Eval: ParsableCommand {
     static let harnessStops = ["<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "</s>"]
 
     func run() throws {
-        let files = data.split(separator: ",").map(String.init).filter { !$0.isEmpty }
+        let files = data.split(separator: ",").map { BuiltinAssets.resolve(String($0)) }.filter { !$0.isEmpty }
         guard !files.isEmpty else { throw ValidationError("--data names no file") }
         var settings = options.settings(data: files[0], out: "", template: "qwen-boxed", maxNewTokens: 4096, samples: 16,
                                         extraStops: Self.harnessStops)

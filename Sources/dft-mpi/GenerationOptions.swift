@@ -1,4 +1,5 @@
 import ArgumentParser
+import DFTBuiltin
 import DFTDecode
 import DFTTrain
 
@@ -6,7 +7,7 @@ import DFTTrain
 /// sampled and batched. Options whose default differs between the two are optional here and
 /// resolved by the command (`settings(...)`), so each is written once.
 struct GenerationOptions: ParsableArguments {
-    @Option(help: "A Hugging Face model directory, a dft-mpi checkpoint (.h5), a config.json or a preset.")
+    @Option(help: "A Hugging Face model directory, a dft-mpi checkpoint (.h5), a config.json, a preset, or arith-base (the built-in base model).")
     var model: String
 
     @Option(help: "A PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) merged into the model (docs/LORA.md).")
@@ -66,10 +67,11 @@ struct GenerationOptions: ParsableArguments {
         guard maxBatch >= 1 else { throw ValidationError("--max-batch must be at least 1, got \(maxBatch)") }
     }
 
-    /// The settings of a job writing `out` from `data`, with the command's defaults.
+    /// The settings of a job writing `out` from `data`, with the command's defaults; built-in
+    /// names (arith-base, arith-heldout, ...) become their paths.
     func settings(data: String, out: String, template defaultTemplate: String, maxNewTokens defaultMaxNew: Int,
                   samples defaultSamples: Int, extraStops: [String] = []) -> GenerateSettings {
-        var settings = GenerateSettings(model: model, data: data, out: out)
+        var settings = GenerateSettings(model: BuiltinAssets.resolve(model), data: BuiltinAssets.resolve(data), out: out)
         settings.adapter = adapter
         settings.tokenizer = tokenizer
         settings.template = template ?? defaultTemplate

@@ -13,10 +13,10 @@ struct Score: ParsableCommand {
             probability histograms of a model before and after fine-tuning.
             """)
 
-    @Option(help: "A preset, a Hugging Face model directory, a config.json, or a dft-mpi checkpoint (.h5).")
+    @Option(help: "A preset, a Hugging Face model directory, a config.json, a dft-mpi checkpoint (.h5), or arith-base.")
     var model: String
 
-    @Option(help: "`embedded` or a .jsonl file (the formats `train` reads).")
+    @Option(help: "A .jsonl file (the formats `train` reads), arith-cot, or embedded.")
     var data: String
 
     @Option(help: "The HDF5 file to write.")
@@ -24,6 +24,12 @@ struct Score: ParsableCommand {
 
     @Option(help: "A PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) merged into the model.")
     var adapter = ""
+
+    @Option(help: "Tokenizer directory or tokenizer.json (default: the model directory's).")
+    var tokenizer = ""
+
+    @Option(help: "Chat template of prompt/response and messages records: chatml, llama3, plain, qwen-math-boxed, qwen-boxed (default: chatml; plain for the built-in arith sets).")
+    var template: String?
 
     @Option(name: .customLong("max-length"), help: "Tokens per example; longer ones are cut from the right.")
     var maxLength = 2048
@@ -35,10 +41,16 @@ struct Score: ParsableCommand {
     var threads = 0
 
     func run() throws {
-        let config = try TrainConfig.resolve(layers: [[
+        var layer: [String: Any] = [
             "model": model, "data": data, "max_length": maxLength, "micro_batch": microBatch,
-            "global_batch": microBatch, "threads": threads,
-        ]])
+            "global_batch": microBatch, "threads": threads, "tokenizer": tokenizer,
+        ]
+        if let template {
+            layer["template"] = template
+        } else if data.hasPrefix("arith-") {
+            layer["template"] = "plain"
+        }
+        let config = try TrainConfig.resolve(layers: [layer])
         let communicator = try Communicators.make()
         let policy = ThreadPolicy.forThisProcess(requested: threads, ranksOnNode: communicator.localSize)
         Parallel.configure(threads: policy.threads)

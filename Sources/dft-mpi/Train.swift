@@ -12,22 +12,25 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fine-tune a model with DFT, SFT or a relative.",
         discussion: """
-            Settings come from, later winning: the defaults (the DFT paper's recipe), the demo \
-            settings when --data is the built-in set, the YAML file given by --config (keys are \
-            the option names in snake_case, e.g. global_batch), then the flags. The resolved \
-            configuration is written to OUT/config.yaml.
+            With no arguments: the demo. The built-in base model (arith-base, a small Qwen2 \
+            pretrained on arithmetic) is fine-tuned with DFT on the built-in chain-of-thought \
+            demonstrations (arith-cot), and its accuracy on the held-out problems (arith-heldout) \
+            is measured before and after. Settings come from, later winning: the defaults (the \
+            DFT paper's recipe), the demo settings when --data is a built-in set, the YAML file \
+            given by --config (keys are the option names in snake_case, e.g. global_batch), then \
+            the flags. The resolved configuration is written to OUT/config.yaml.
             """)
 
     @Option(help: "YAML file of settings (snake_case keys, e.g. `global_batch: 256`).")
     var config: String?
 
-    @Option(help: ArgumentHelp("Model to train: a Hugging Face model directory (config.json + safetensors, Llama or Qwen2), a dft-mpi checkpoint (.h5, fresh optimizer), a config.json (random init), or a preset (\(ModelPresets.names.joined(separator: ", ")), random init). (default: \(defaults.model))", valueName: "dir|ckpt.h5|config.json|preset"))
+    @Option(help: ArgumentHelp("Model to train: a Hugging Face model directory (config.json + safetensors, Llama or Qwen2), a dft-mpi checkpoint (.h5, fresh optimizer), a config.json (random init), a preset (\(ModelPresets.names.joined(separator: ", ")), random init), or arith-base (the built-in pretrained base). (default: \(defaults.model))", valueName: "dir|ckpt.h5|config.json|preset"))
     var model: String?
 
-    @Option(help: ArgumentHelp("Training data: `embedded` (built-in arithmetic word problems) or a .jsonl file of records: {\"prompt\", \"response\"}, {\"messages\": [...]}, {\"problem\", \"solution\"}, {\"text\"} (with a tokenizer), or {\"input_ids\", \"loss_mask\"}. (default: \(defaults.data))", valueName: "embedded|FILE.jsonl"))
+    @Option(help: ArgumentHelp("Training data: a .jsonl file of records: {\"prompt\", \"response\"}, {\"messages\": [...]}, {\"problem\", \"solution\"}, {\"text\"} (with a tokenizer), or {\"input_ids\", \"loss_mask\"}; a .h5 file of `dft-mpi prepare`; arith-cot (the built-in demonstrations for arith-base); or embedded (byte-level arithmetic for the random-init demo preset). (default: \(defaults.data))", valueName: "FILE|arith-cot|embedded"))
     var data: String?
 
-    @Option(name: .customLong("eval-data"), help: ArgumentHelp("Held-out data in the same formats as --data, evaluated (objective, NLL, mean p) before training, every --eval-every steps and at the end; rows written to metrics.h5 as eval_*.", valueName: "FILE"))
+    @Option(name: .customLong("eval-data"), help: ArgumentHelp("Held-out data in the same formats as --data (or arith-heldout, arith-heldout-hard: built-in problems), evaluated (objective, NLL, mean p) before training, every --eval-every steps and at the end; rows written to metrics.h5 as eval_*. (demo: \(demo("eval_data")))", valueName: "FILE"))
     var evalData: String?
 
     @Option(name: .customLong("eval-every"), help: "Steps between evaluations of --eval-data; 0: only before training and at the end. (default: \(defaults.evalEvery))")
@@ -36,7 +39,7 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("loss-normalization"), help: ArgumentHelp("global: each token's loss over the trained tokens of the whole step (all micro-batches and ranks); micro-batch: each micro-batch over its own tokens, averaged over micro-batches and ranks (the DFT authors' code; depends on the split). (default: \(defaults.lossNormalization))", valueName: "global|micro-batch"))
     var lossNormalization: String?
 
-    @Option(name: .customLong("eval-generate"), help: ArgumentHelp("At each evaluation also generate N answers per --eval-data problem and grade them against its gold answer (answer, final_answer, GSM8K ####, or the last \\boxed{} of solution): eval_accuracy (avg@N), eval_pass (pass@N), eval_length in metrics.h5; 0: no generation. (default: \(defaults.evalGenerate))", valueName: "N"))
+    @Option(name: .customLong("eval-generate"), help: ArgumentHelp("At each evaluation also generate N answers per --eval-data problem and grade them against its gold answer (answer, final_answer, GSM8K ####, or the last \\boxed{} of solution): eval_accuracy (avg@N), eval_pass (pass@N), eval_length in metrics.h5; 0: no generation. (default: \(defaults.evalGenerate); demo: \(demo("eval_generate")))", valueName: "N"))
     var evalGenerate: Int?
 
     @Option(name: .customLong("eval-temperature"), help: "Sampling temperature of --eval-generate (0: greedy). (default: \(defaults.evalTemperature))")
@@ -45,7 +48,7 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("eval-top-p"), help: "Nucleus sampling of --eval-generate. (default: \(defaults.evalTopP))")
     var evalTopP: Double?
 
-    @Option(name: .customLong("eval-max-new-tokens"), help: "Most tokens per --eval-generate answer. (default: \(defaults.evalMaxNewTokens))")
+    @Option(name: .customLong("eval-max-new-tokens"), help: "Most tokens per --eval-generate answer. (default: \(defaults.evalMaxNewTokens); demo: \(demo("eval_max_new_tokens")))")
     var evalMaxNewTokens: Int?
 
     @Option(name: .customLong("eval-template"), help: "Prompt template of --eval-generate (default: --template; qwen-boxed is the Qwen2.5-Math evaluation prompt).")
@@ -54,7 +57,7 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Tokenizer for text JSONL: a Hugging Face tokenizer directory (tokenizer.json + tokenizer_config.json) or tokenizer.json, or `byte`. Default: the model directory's own when it has tokenizer.json; without one the data must be pre-tokenized.", valueName: "dir|tokenizer.json|byte"))
     var tokenizer: String?
 
-    @Option(help: "Chat template for prompt/response and messages records: \(ChatTemplates.names.joined(separator: ", ")). (default: \(defaults.template))")
+    @Option(help: "Chat template for prompt/response and messages records: \(ChatTemplates.names.joined(separator: ", ")). (default: \(defaults.template); demo: \(demo("template")))")
     var template: String?
 
     @Option(name: .customLong("system-prompt"), help: "System message the template adds (qwen-math-boxed brings its own).")
@@ -81,7 +84,7 @@ struct Train: ParsableCommand {
     @Option(help: "Objective: \(Objective.names.joined(separator: ", ")). (default: \(defaults.objective))")
     var objective: String?
 
-    @Option(name: .customLong("sft-warmup-steps"), help: "Optimizer steps trained with sft before --objective takes over (DFT needs a model that already gives its targets some probability). (default: \(defaults.sftWarmupSteps); demo: \(demo("sft_warmup_steps")))")
+    @Option(name: .customLong("sft-warmup-steps"), help: "Optimizer steps trained with sft before --objective takes over (DFT needs a model that already gives its targets some probability). (default: \(defaults.sftWarmupSteps); embedded: \(TrainConfig.embeddedSettings["sft_warmup_steps"].map { "\($0)" } ?? "0"))")
     var sftWarmupSteps: Int?
 
     @Option(name: .customLong("clamp-floor"), help: "Weight floor c of dft-clamp, -max(p, c) log p. (default: \(defaults.clampFloor))")

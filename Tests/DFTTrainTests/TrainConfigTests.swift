@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import DFTBuiltin
 @testable import DFTTrain
 
 @Suite("Configuration")
@@ -18,15 +19,24 @@ struct TrainConfigTests {
         #expect(c.globalBatch == 256)
     }
 
-    @Test("The built-in data set brings the demo settings, which the user can still override")
+    @Test("No settings: the built-in base, demonstrations and held-out problems, with the demo settings, which the user can still override")
     func demoLayer() throws {
         let demo = try TrainConfig.resolve(layers: [[:]])
-        #expect(demo.data == "embedded")
+        #expect(demo.model == BuiltinAssets.path(of: "arith-base"))
+        #expect(demo.data == BuiltinAssets.path(of: "arith-cot"))
+        #expect(demo.evalData == BuiltinAssets.path(of: "arith-heldout"))
+        #expect(demo.objective == "dft" && demo.sftWarmupSteps == 0 && demo.template == "plain")
+        #expect(demo.evalGenerate == TrainConfig.demoSettings["eval_generate"] as? Int)
         #expect(demo.lr == TrainConfig.demoSettings["lr"] as? Double)
         #expect(demo.maxLength == TrainConfig.demoSettings["max_length"] as? Int)
-        let overridden = try TrainConfig.resolve(layers: [["lr": 0.5]])
-        #expect(overridden.lr == 0.5)
+        let overridden = try TrainConfig.resolve(layers: [["lr": 0.5, "eval_data": "mine.jsonl"]])
+        #expect(overridden.lr == 0.5 && overridden.evalData == "mine.jsonl")
         #expect(overridden.maxLength == TrainConfig.demoSettings["max_length"] as? Int)
+        // The byte-level set of the random-init preset brings its own layer (SFT warm-up).
+        let embedded = try TrainConfig.resolve(layers: [["model": "demo", "data": "embedded"]])
+        #expect(embedded.model == "demo" && embedded.data == "embedded" && embedded.evalData.isEmpty)
+        #expect(embedded.sftWarmupSteps == TrainConfig.embeddedSettings["sft_warmup_steps"] as? Int)
+        #expect(embedded.lr == TrainConfig.embeddedSettings["lr"] as? Double)
     }
 
     @Test("YAML is read, and flags win over it")

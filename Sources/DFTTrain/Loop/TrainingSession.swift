@@ -1,3 +1,4 @@
+import DFTBuiltin
 import DFTCore
 import DFTModel
 import Foundation
@@ -97,7 +98,9 @@ public struct TrainingSession {
         var savedAt = trainer.isFinished ? trainer.step : -1
 
         // Held-out evaluation: of the starting model (the baseline the run is compared with),
-        // every eval_every steps, and at the end.
+        // every eval_every steps, and at the end. The first and last accuracies of this
+        // process end the run's summary line.
+        var accuracies: [(step: Int, avgAtN: Double)] = []
         func evaluate() throws {
             let evalStart = DispatchTime.now().uptimeNanoseconds
             let objective = trainer.objective(at: trainer.step)
@@ -110,6 +113,7 @@ public struct TrainingSession {
             reporter.line(reporter.evaluationLine(sums, objective: objective, stepsDone: trainer.step, seconds: seconds))
             if let accuracy, let n = trainer.accuracy?.samples {
                 let s = accuracy.scores
+                accuracies.append((trainer.step, s.avgAtN))
                 reporter.line(String(format: "eval %@ | accuracy avg@%d %.4f | pass@%d %.4f | mean length %.1f | hit length %.1f%% | %.0f tok/s",
                                      trainer.step == 0 ? "before training" : "after step \(trainer.step)/\(trainer.totalSteps)",
                                      n, s.avgAtN, n, s.passAtN, s.meanCompletionTokens, 100 * s.lengthLimitedFraction,
@@ -164,6 +168,11 @@ public struct TrainingSession {
                 trainer.step, ProgressReporter.duration(seconds),
                 first.nll, last.nll, first.meanP, last.meanP,
                 trainer.skippedSteps > 0 ? " | \(trainer.skippedSteps) skipped" : ""))
+        }
+        if let first = accuracies.first, let last = accuracies.last, let n = trainer.accuracy?.samples, accuracies.count > 1 {
+            let label = { (step: Int) in step == 0 ? "before training" : "after step \(step)" }
+            reporter.line(String(format: "held-out accuracy (avg@%d): %.1f%% %@ -> %.1f%% %@", n, 100 * first.avgAtN,
+                                 label(first.step), 100 * last.avgAtN, label(last.step)))
         }
         if root, let path = debugDumpPath {
             var pieces = [(buffer: trainer.model.parameters, count: trainer.model.layout.count)]
@@ -289,7 +298,7 @@ public struct TrainingSession {
                 + "optimizer state \(Self.bytes(t.optimizer.stateBytes)) on this rank, activations \(Self.bytes(t.model.activationBytes))"
                 + (t.reference.map { ", frozen reference model \(Self.bytes($0.parameters.bytes + $0.activationBytes))" } ?? ""),
             "output: \(config.out)/config.yaml, metrics.h5, checkpoints/ (every \(config.saveEvery > 0 ? "\(config.saveEvery) steps" : "run end") and on SIGTERM/SIGUSR1)",
-        ]).compactMap { $0 }
+        ]).compactMap { $0.map(BuiltinAssets.abbreviate) }
     }
 }
 
