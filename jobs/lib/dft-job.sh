@@ -97,7 +97,8 @@ dft_job_init() {
 # trainer stopped early (exit code 75) after SIGUSR1 and no SIGTERM, REQUEUE=1 and
 # MAX_RESTARTS allows it. Otherwise the launcher's exit code is returned: 0 for a finished
 # run (never requeued, even when SIGUSR1 came during its last step), 75 for an unfinished
-# one, anything else for a failure.
+# one, anything else for a failure. DFT_JOB_FINISHED is 1 after a finished step, else 0 (a
+# requeue returns 0 too: a template that runs more steps must look at DFT_JOB_FINISHED).
 #
 # Fallback: srun --kill-on-bad-exit counts 75 as a failure; when one rank's exit reaches
 # srun before the others have exited, srun kills them and returns 143 although every rank
@@ -173,6 +174,7 @@ dft_job_launch() {
         sed 's/^/    /' "$out/config.yaml"
     fi
 
+    DFT_JOB_FINISHED=0
     if [ "$early" -eq 1 ]; then
         _dft_job_requeue_if_wanted && return 0
         # Not requeued: the job ends with 75, an unfinished run (afterok dependencies wait).
@@ -181,6 +183,7 @@ dft_job_launch() {
     if [ "$rc" -eq 0 ] && [ "$_dft_job_signals" -gt 0 ]; then
         dft_job_say "the run finished although a stop was requested (during its last step): not requeued"
     fi
+    [ "$rc" -eq 0 ] && DFT_JOB_FINISHED=1
     return "$rc"
 }
 

@@ -8,7 +8,9 @@
 #    each interesting code after each signal, and a fake scontrol records requeues.
 # 2. On a local one-node Slurm cluster (scripts/slurm/local-cluster.sh), with the smoke
 #    configuration: train.sbatch, train-multinode.sbatch and a 4-task sweep.sbatch run and
-#    finish (2 ranks, done:, config.yaml, the sweep's grid and rows), and are not requeued.
+#    finish (2 ranks, done:, config.yaml, the sweep's grid and rows), and are not requeued;
+#    eval.sbatch grades two files; reproduce.sbatch runs a 2 x 2 grid on the built-in base
+#    model plus the base, evaluates each, and results.py makes the table.
 # 3. Preemption, end to end: train.sbatch with a 40-step run gets SIGUSR1 on its batch shell
 #    mid-run (what --signal=B:USR1@120 sends before the time limit); the ranks stop at a step
 #    boundary, save, exit 75; the job is requeued, released at once (Slurm would hold it
@@ -290,6 +292,27 @@ check "eval: log shows 2 ranks, the table and done:" \
     log_has "$WORK/dft-eval-$eval_job.out" '^dft-mpi [0-9.]+ eval \| 2 ranks' 'avg@2' '^done: 8 samples graded'
 check "eval: summary.json and samples.jsonl (8 lines) written" \
     eval '[ -s "$WORK/out-eval/summary.json" ] && [ "$(wc -l < "$WORK/out-eval/samples.jsonl")" = 8 ]'
+
+# ---- 2c. jobs/reproduce.sbatch: a small grid on the built-in base model, then the table ------
+echo "== jobs/reproduce.sbatch: sft and dft x 2 seeds, 2 steps each, + the base model; results.py"
+submit reproduce --array=0-4 --ntasks=1 --cpus-per-task=1 \
+    --export="ALL,DFT_MPI=$DFT_MPI,OUT=$WORK/out-reproduce,OBJECTIVES=sft:dft,LRS=1e-3,SEEDS=1:2,SAMPLES=2,EVAL_DATA=arith-heldout,EXTRA_ARGS=--steps 2 --eval-generate 0 --save-every 0" \
+    jobs/reproduce.sbatch
+reproduce_job=$job
+wait_for $((2 * JOB_TIMEOUT)) job_done "$reproduce_job" || echo "== timeout: reproduce job still running"
+check "reproduce: all 5 tasks COMPLETED with exit code 0 ($(job_summary "$reproduce_job"))" \
+    job_is "$reproduce_job" JobState=COMPLETED ExitCode=0:0 Restarts=0
+for run in base sft-lr1e-3-seed1 sft-lr1e-3-seed2 dft-lr1e-3-seed1 dft-lr1e-3-seed2; do
+    check "reproduce: $run evaluated (eval-sampled avg@2 and eval-greedy summaries)" \
+        eval '[ "$($PYTHON -c "import json,sys; print(json.load(open(sys.argv[1]))[\"samples\"])" "$WORK/out-reproduce/$run/eval-sampled/summary.json")" = 2 ] && [ -s "$WORK/out-reproduce/$run/eval-greedy/summary.json" ]'
+done
+check "reproduce: the dft task of seed 2 trained with seed 2 and objective dft" \
+    eval 'grep -q "^seed: 2$" "$WORK/out-reproduce/dft-lr1e-3-seed2/config.yaml" && grep -q "^objective: dft$" "$WORK/out-reproduce/dft-lr1e-3-seed2/config.yaml"'
+check "reproduce: results.py writes the table, one row per objective with 2 seeds and an interval" \
+    eval '$PYTHON scripts/reproduce/results.py "$WORK/out-reproduce" > /dev/null &&
+          grep -qE "^\| base \| - \| 1 \| [0-9.]+ \|" "$WORK/out-reproduce/results.md" &&
+          grep -qE "^\| sft \| 1e-3 \| 2 \| [0-9.]+ ± [0-9.]+ \|" "$WORK/out-reproduce/results.md" &&
+          grep -qE "^\| dft \| 1e-3 \| 2 \| [0-9.]+ ± [0-9.]+ \|" "$WORK/out-reproduce/results.md"'
 
 # ---- 3. preemption: SIGUSR1, stop, save, requeue, resume, complete, same parameters --------
 echo "== preemption: jobs/train.sbatch, $PREEMPT_STEPS steps, SIGUSR1 to its batch shell mid-run"
