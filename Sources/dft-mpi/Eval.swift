@@ -45,7 +45,9 @@ struct Eval: ParsableCommand {
         StopSignal.install()
         let policy = ThreadPolicy.forThisProcess(requested: threads, ranksOnNode: communicator.localSize)
         Parallel.configure(threads: policy.threads)
-        func say(_ text: String) { if communicator.isRoot { FileHandleOutput.standardOutput.write(text + "\n") } }
+        func say(_ text: String) {
+            if communicator.isRoot { FileHandleOutput.standardOutput.write(BuiltinAssets.abbreviate(text) + "\n") }
+        }
         do {
             // The harness's stop strings need a tokenizer; without one (pre-tokenized
             // problems) only the EOS ids stop.

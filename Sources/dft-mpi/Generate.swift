@@ -1,4 +1,5 @@
 import ArgumentParser
+import DFTBuiltin
 import DFTCore
 import DFTDecode
 import DFTTrain
@@ -44,7 +45,7 @@ struct Generate: ParsableCommand {
                 func print(_ text: String) { FileHandleOutput.standardOutput.write(text + "\n") }
                 print("dft-mpi \(DFTVersionInfo.version) generate | \(communicator.size) rank\(communicator.size == 1 ? "" : "s") x "
                     + "\(policy.threads) thread\(policy.threads == 1 ? "" : "s") | OpenBLAS \(MachineDescription.openBLAS)")
-                print("model:  \(inputs.modelDescription): \(c.numHiddenLayers) layers, hidden \(c.hiddenSize), vocab \(c.vocabSize)")
+                print("model:  \(BuiltinAssets.abbreviate(inputs.modelDescription)): \(c.numHiddenLayers) layers, hidden \(c.hiddenSize), vocab \(c.vocabSize)")
                 print("data:   \(data): \(inputs.prompts.prompts.count) prompts"
                     + (inputs.prompts.skipped.isEmpty ? "" : " (\(inputs.prompts.skipped.count) records skipped)")
                     + " x \(samples) sample\(samples == 1 ? "" : "s"), template \(settings.template)")
