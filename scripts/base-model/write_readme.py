@@ -86,7 +86,7 @@ this page.
 
 ## What it scores
 
-Prompts "Question: ...\\nAnswer: " (template `plain`), at most 96 new tokens, graded as
+Prompts "Question: ...\\nAnswer:" (template `plain`; the answer starts with its own space), at most 96 new tokens, graded as
 `dft-mpi eval` grades (the last `\\boxed{{}}`, else "the answer is", else the last number).
 The fine-tuning data `arith-cot` (4000 demonstrations "Step 1: ... So the answer is
 \\boxed{{N}}.") and both held-out sets are in `../arith-data/`; arith-heldout has 200 problems of
