@@ -244,7 +244,7 @@ struct EvaluationTests {
 
     @Test("a missing eval_data file is an error naming the key and the file")
     func missingFile() throws {
-        let config = try TrainConfig.resolve(layers: [["data": "list.jsonl", "eval_data": "/nonexistent/held.jsonl",
+        let config = try TrainConfig.resolve(layers: [["model": "demo", "data": "list.jsonl", "eval_data": "/nonexistent/held.jsonl",
                                                        "max_length": 16, "global_batch": 4, "micro_batch": 2]])
         #expect {
             _ = try Trainer(config: config, modelSource: RandomInitialization(config: TrainerTests.modelConfig, name: "test", seed: 9),
@@ -254,6 +254,6 @@ struct EvaluationTests {
 
     @Test("eval_every without eval_data is an error naming the key")
     func everyNeedsData() {
-        #expect { _ = try TrainConfig.resolve(layers: [["eval_every": 5]]) } throws: { "\($0)".contains("'eval_every'") }
+        #expect { _ = try TrainConfig.resolve(layers: [["data": "list.jsonl", "eval_every": 5]]) } throws: { "\($0)".contains("'eval_every'") }
     }
 }

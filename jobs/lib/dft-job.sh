@@ -209,3 +209,25 @@ _dft_job_requeue_if_wanted() {
     fi
     return 0
 }
+
+# dft_job_evaluate MODEL DIR LAUNCHER...: one `dft-mpi eval` of MODEL on EVAL_DATA (files
+# separated by ':') per ';'-separated entry "NAME FLAGS..." of EVALS, into DIR/NAME, each
+# through dft_job_launch (a stop requeues; the requeued job's `eval` continues the pass).
+# Returns 0 when every pass finished, else what the unfinished pass's launch returned.
+dft_job_evaluate() {
+    local model=$1 dir=$2 pass rc
+    shift 2
+    [ -n "${EVAL_DATA:-}" ] || dft_job_die "EVALS is set but EVAL_DATA names no file"
+    local passes words
+    IFS=';' read -r -a passes <<< "$EVALS"
+    for pass in "${passes[@]}"; do
+        read -r -a words <<< "$pass"
+        [ "${#words[@]}" -gt 0 ] || continue
+        dft_job_say "evaluation ${words[0]} of $model"
+        rc=0
+        dft_job_launch "$dir/${words[0]}" "$@" "$DFT_MPI" eval --model "$model" --data "${EVAL_DATA//:/,}" \
+            --out "$dir/${words[0]}" "${words[@]:1}" || rc=$?
+        if [ "$rc" -ne 0 ] || [ "$DFT_JOB_FINISHED" -ne 1 ]; then return "$rc"; fi
+    done
+    return 0
+}
