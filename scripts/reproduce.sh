@@ -2,7 +2,7 @@
 # The paper's claim in miniature (docs/REPRODUCTION.md): the built-in base model (arith-base)
 # fine-tuned on the built-in chain-of-thought demonstrations (arith-cot) with SFT, DFT and
 # relatives, the same data order for each seed, every run then evaluated on the held-out
-# problems of the fine-tuning distribution and on a harder set (4 steps, unseen phrasings):
+# problems of the fine-tuning distribution and on a harder set (3 steps, unseen phrasings):
 # avg@N at temperature 1 and greedy accuracy, mean completion length and the share that
 # never stops. Writes OUT/results.md (mean and 95% interval over seeds) and the report
 # pictures (OUT/report/index.html).

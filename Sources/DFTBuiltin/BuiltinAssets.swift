@@ -28,9 +28,9 @@ public enum BuiltinAssets {
         Asset(name: demonstrations, relativePath: "arith-data/finetune.jsonl",
               summary: "4000 chain-of-thought demonstrations ending in \\boxed{} ({prompt, response, answer})"),
         Asset(name: heldOut, relativePath: "arith-data/heldout.jsonl",
-              summary: "200 held-out problems of the fine-tuning distribution ({prompt, answer})"),
+              summary: "200 held-out problems of the fine-tuning distribution ({prompt, response, answer})"),
         Asset(name: heldOutHard, relativePath: "arith-data/heldout-hard.jsonl",
-              summary: "200 harder held-out problems: 4 steps and phrasings seen nowhere in training ({prompt, answer})"),
+              summary: "200 harder held-out problems: 3 steps each, about two in three with a phrasing seen nowhere in training ({prompt, response, answer})"),
     ]
 
     public static var names: [String] { all.map(\.name) }

@@ -1,10 +1,12 @@
 import ArgumentParser
+import DFTBuiltin
 import DFTCore
 import DFTTrain
+import Foundation
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the CPU, the OpenBLAS kernel and the thread count this machine would run with.",
+        abstract: "Show the CPU, the OpenBLAS kernel and the thread count this machine would run with, and the built-in model and data.",
         discussion: """
             Speed and the exact bits of results depend on the OpenBLAS kernel (picked from the CPU, \
             or forced with OPENBLAS_CORETYPE, e.g. Haswell for the AVX2 kernels on an AVX-512 host). \
@@ -25,5 +27,9 @@ struct Info: ParsableCommand {
         print("cpu:      \(MachineDescription.cpu)")
         print("openblas: \(MachineDescription.openBLAS)")
         print("threads:  \(policy.threads) for one process (\(policy.source))")
+        print("built-in (usable wherever a model or data path is):")
+        for asset in BuiltinAssets.all {
+            print("  \(asset.name.padding(toLength: 19, withPad: " ", startingAt: 0)) \(asset.summary)")
+        }
     }
 }

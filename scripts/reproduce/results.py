@@ -22,7 +22,7 @@ import sys
 # Two-sided 95% quantiles of Student's t by degrees of freedom (n - 1 seeds).
 T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
 RUN = re.compile(r"^(?P<objective>[a-z-]+)-lr(?P<lr>[0-9.e+-]+?)(-seed(?P<seed>\d+))?$")
-SETS = [("heldout", "held-out (fine-tuning distribution)"), ("heldout-hard", "harder held-out (4 steps, unseen phrasings)")]
+SETS = [("heldout", "held-out (fine-tuning distribution)"), ("heldout-hard", "harder held-out (3 steps, unseen phrasings)")]
 
 
 def read_summary(path):
