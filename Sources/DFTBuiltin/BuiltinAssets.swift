@@ -33,8 +33,6 @@ public enum BuiltinAssets {
               summary: "200 harder held-out problems: 3 steps each, about two in three with a phrasing seen nowhere in training ({prompt, response, answer})"),
     ]
 
-    public static var names: [String] { all.map(\.name) }
-
     /// The path of a built-in asset, or nil when `name` is not one.
     public static func path(of name: String) -> String? {
         guard let asset = all.first(where: { $0.name == name }) else { return nil }

@@ -109,6 +109,8 @@ dft_job_init() {
 dft_job_launch() {
     local out=$1 log tee_pid rc seen stopped finished
     shift
+    # Unfinished until the step is seen to finish (also on the early return below).
+    DFT_JOB_FINISHED=0
     if [ "$_dft_job_signals" -gt 0 ]; then
         dft_job_say "a stop was requested before the launch: not starting"
         _dft_job_requeue_if_wanted && return 0
@@ -174,7 +176,6 @@ dft_job_launch() {
         sed 's/^/    /' "$out/config.yaml"
     fi
 
-    DFT_JOB_FINISHED=0
     if [ "$early" -eq 1 ]; then
         _dft_job_requeue_if_wanted && return 0
         # Not requeued: the job ends with 75, an unfinished run (afterok dependencies wait).
