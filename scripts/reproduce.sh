@@ -8,9 +8,12 @@
 # pictures (OUT/report/index.html).
 #
 #   bash scripts/reproduce.sh [--quick] [--out DIR] [--objectives "sft dft ..."] [--lrs "1e-3 ..."]
-#                             [--seeds "1 2 3"] [--samples N] [--threads T]
+#                             [--seeds "1 2 3"] [--samples N] [--threads T] [--model M]
 #
 # --quick: one learning rate (the demo's) instead of two; within 30 minutes on 2 cores.
+# --model: another base (a Hugging Face directory or a checkpoint) instead of arith-base,
+# e.g. an earlier checkpoint of its pretraining, to see how the objectives compare on a base
+# that knows the task less well.
 # Every step is resumable: run the same command again after a stop and finished runs and
 # evaluations are skipped. On a Slurm cluster: jobs/reproduce.sbatch runs the same grid.
 set -euo pipefail
@@ -22,6 +25,7 @@ lrs=""
 seeds="1 2 3"
 samples=16
 threads=0
+model=arith-base
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1; shift ;;
@@ -31,14 +35,19 @@ while [ $# -gt 0 ]; do
         --seeds) seeds=$2; shift 2 ;;
         --samples) samples=$2; shift 2 ;;
         --threads) threads=$2; shift 2 ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --model) model=$2; shift 2 ;;
+        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "reproduce.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
 if [ -z "$lrs" ]; then
     if [ "$quick" -eq 1 ]; then lrs="3e-4"; else lrs="3e-4 1e-4"; fi
 fi
-command="bash scripts/reproduce.sh$([ "$quick" -eq 1 ] && echo " --quick") --out $out --objectives \"$objectives\" --lrs \"$lrs\" --seeds \"$seeds\" --samples $samples"
+# (Built with ifs: under set -e an assignment whose last $(...) fails would end the script.)
+command="bash scripts/reproduce.sh"
+if [ "$quick" -eq 1 ]; then command+=" --quick"; fi
+command+=" --out $out --objectives \"$objectives\" --lrs \"$lrs\" --seeds \"$seeds\" --samples $samples"
+if [ "$model" != arith-base ]; then command+=" --model $model"; fi
 
 source scripts/setup.sh
 swift build -c release --product dft-mpi
@@ -56,9 +65,9 @@ evaluate() {
     say "$2: $(grep -h '^average' "$2/eval-sampled.log" | head -n 1 | tr -s ' ')"
 }
 
-say "base model: arith-base"
+say "base model: $model"
 mkdir -p "$out/base"
-evaluate arith-base "$out/base"
+evaluate "$model" "$out/base"
 for lr in $lrs; do
     for seed in $seeds; do
         for objective in $objectives; do
@@ -67,7 +76,7 @@ for lr in $lrs; do
             mkdir -p "$run"
             # The demo's settings (data arith-cot), without its accuracy-during-training: each
             # run is evaluated once, below, with N samples.
-            "$bin" train --objective "$objective" --lr "$lr" --seed "$seed" --eval-generate 0 --threads "$threads" \
+            "$bin" train --model "$model" --objective "$objective" --lr "$lr" --seed "$seed" --eval-generate 0 --threads "$threads" \
                 --save-every 0 --keep-last 1 --out "$run" > "$run/train.log"
             grep -h '^done:' "$run/train.log" | tail -n 1 || true
             checkpoint=$(ls "$run"/checkpoints/step-*.h5 | tail -n 1)
