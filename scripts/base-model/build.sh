@@ -11,8 +11,9 @@
 # held-out files to Sources/DFTBuiltin/Resources/arith-data, where the binary's resource
 # bundle takes them from (rebuild dft-mpi afterwards). The trainer is bit-deterministic for a
 # given OpenBLAS kernel, so the same command on the same kind of host gives the same weights
-# to the bit; another kernel (AVX2 against AVX-512) rounds differently and gives a nearby model
-# (the README gives both hosts' figures). 2 threads on 2 cores: about 15 minutes.
+# to the bit (checked: a second build gave the committed model.safetensors); another kernel
+# (AVX2 against AVX-512) rounds differently and gives a nearby model (the model's README gives
+# both kernels' figures). 2 threads on 2 cores: about 21 minutes, corpus to README.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=Sources/DFTBuiltin/Resources/arith-base
@@ -59,7 +60,6 @@ rm -rf "$out"
 $bin export "$checkpoint" --out "$out" --dtype bf16
 mkdir -p "$data"
 cp "$work/corpus/finetune.jsonl" "$work/corpus/heldout.jsonl" "$work/corpus/heldout-hard.jsonl" "$data/"
-minutes=$(( (SECONDS - started + 30) / 60 ))
 
 # Accuracy of the base itself: 16 answers per held-out problem at temperature 1 (the paper's
 # avg@16), and greedy.
@@ -68,6 +68,7 @@ $bin eval --model "$out" --template plain --data "$sets" --samples 16 --temperat
     --threads 2 --out "$work/eval-sampled"
 $bin eval --model "$out" --template plain --data "$sets" --samples 1 --temperature 0 --max-new-tokens 96 \
     --threads 2 --out "$work/eval-greedy"
+minutes=$(( (SECONDS - started + 30) / 60 ))
 $python scripts/base-model/write_readme.py --model "$out" --train-log "$work/train.log" \
     --sampled "$work/eval-sampled/summary.json" --greedy "$work/eval-greedy/summary.json" --minutes "$minutes" \
     --kernel "$($bin info --openblas-core 2>/dev/null || echo unknown)" --command "bash scripts/base-model/build.sh"

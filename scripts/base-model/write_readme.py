@@ -26,6 +26,8 @@ def main():
     parser.add_argument("--rebuild-check", default="not yet checked by a second build",
                         help="what a second build of the same command gave")
     parser.add_argument("--time-note", default="", help="said after the build time (e.g. what else ran on the host)")
+    parser.add_argument("--other-kernel", default="whose figures below may differ by a few points",
+                        help="what a build with the other OpenBLAS kernel gave (ends the reproducibility item)")
     args = parser.parse_args()
     with open(os.path.join(args.model, "config.json"), encoding="utf-8") as f:
         config = json.load(f)
@@ -81,8 +83,8 @@ this page.
 - Reproducibility: the corpus follows from the seed alone and the trainer is bit-deterministic
   for a given OpenBLAS kernel and thread count (tested), so the same command on a host with the
   same kernel should rebuild model.safetensors to the bit (the sha256 above; {args.rebuild_check}).
-  Another kernel (AVX2 against AVX-512) rounds differently and gives a nearby model, whose
-  figures below may differ by a few points.
+  Another kernel (AVX2 against AVX-512) rounds differently and gives a nearby model,
+  {args.other_kernel}.
 
 ## What it scores
 
