@@ -85,13 +85,15 @@ fi
 core_other=$("${other_env[@]}" .build/debug/dft-mpi info --openblas-core)
 if [ "$core_other" = "$core_given" ]; then other_env=(); fi
 
+# The tests' temporary files and directories go under $LOGS, removed at the end.
+mkdir -p "$LOGS/tmp"
 echo "== swift test (OpenBLAS kernel $core_given)"
-swift test --skip-build 2>&1 | tee "$LOGS/swift-test.log"
+TMPDIR=$LOGS/tmp swift test --skip-build 2>&1 | tee "$LOGS/swift-test.log"
 stage_done swift-test
 
 if [ ${#other_env[@]} -gt 0 ]; then
     echo "== swift test again (OpenBLAS kernel $core_other: ${other_env[*]})"
-    "${other_env[@]}" swift test --skip-build 2>&1 | tee "$LOGS/swift-test-other.log"
+    TMPDIR=$LOGS/tmp "${other_env[@]}" swift test --skip-build 2>&1 | tee "$LOGS/swift-test-other.log"
 else
     echo "== this CPU's detected OpenBLAS kernel is $core_given too: the suite ran on one kernel"
 fi
