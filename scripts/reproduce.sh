@@ -8,12 +8,12 @@
 # pictures (OUT/report/index.html).
 #
 #   bash scripts/reproduce.sh [--quick] [--out DIR] [--objectives "sft dft ..."] [--lrs "1e-3 ..."]
-#                             [--seeds "1 2 3"] [--samples N] [--threads T] [--model M]
+#                             [--seeds "1 2 3"] [--samples N] [--threads T] [--model M] [--dry-run]
 #
 # --quick: one learning rate (the demo's) instead of two; within 30 minutes on 2 cores.
 # --model: another base (a Hugging Face directory or a checkpoint) instead of arith-base,
 # e.g. an earlier checkpoint of its pretraining, to see how the objectives compare on a base
-# that knows the task less well.
+# that knows the task less well. --dry-run: print the command and the runs, run nothing.
 # Every step is resumable: run the same command again after a stop and finished runs and
 # evaluations are skipped. On a Slurm cluster: jobs/reproduce.sbatch runs the same grid.
 set -euo pipefail
@@ -26,6 +26,7 @@ seeds="1 2 3"
 samples=16
 threads=0
 model=arith-base
+dry_run=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1; shift ;;
@@ -36,6 +37,7 @@ while [ $# -gt 0 ]; do
         --samples) samples=$2; shift 2 ;;
         --threads) threads=$2; shift 2 ;;
         --model) model=$2; shift 2 ;;
+        --dry-run) dry_run=1; shift ;;
         -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "reproduce.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
@@ -48,6 +50,14 @@ command="bash scripts/reproduce.sh"
 if [ "$quick" -eq 1 ]; then command+=" --quick"; fi
 command+=" --out $out --objectives \"$objectives\" --lrs \"$lrs\" --seeds \"$seeds\" --samples $samples"
 if [ "$model" != arith-base ]; then command+=" --model $model"; fi
+if [ "$dry_run" -eq 1 ]; then
+    echo "$command"
+    echo "base $model -> $out/base"
+    for lr in $lrs; do for seed in $seeds; do for objective in $objectives; do
+        echo "run $objective lr $lr seed $seed -> $out/$objective-lr$lr-seed$seed"
+    done; done; done
+    exit 0
+fi
 
 source scripts/setup.sh
 swift build -c release --product dft-mpi

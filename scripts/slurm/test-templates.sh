@@ -10,7 +10,8 @@
 #    configuration: train.sbatch, train-multinode.sbatch and a 4-task sweep.sbatch run and
 #    finish (2 ranks, done:, config.yaml, the sweep's grid and rows), and are not requeued;
 #    eval.sbatch grades two files; reproduce.sbatch runs a 2 x 2 grid on the built-in base
-#    model plus the base, evaluates each, and results.py makes the table.
+#    model plus the base, evaluates each, and results.py makes the table; scripts/reproduce.sh
+#    plans the same grid (--dry-run).
 # 3. Preemption, end to end: train.sbatch with a 40-step run gets SIGUSR1 on its batch shell
 #    mid-run (what --signal=B:USR1@120 sends before the time limit); the ranks stop at a step
 #    boundary, save, exit 75; the job is requeued, released at once (Slurm would hold it
@@ -313,6 +314,14 @@ check "reproduce: results.py writes the table, one row per objective with 2 seed
           grep -qE "^\| base \| - \| 1 \| [0-9.]+ \|" "$WORK/out-reproduce/results.md" &&
           grep -qE "^\| sft \| 1e-3 \| 2 \| [0-9.]+ ± [0-9.]+ \|" "$WORK/out-reproduce/results.md" &&
           grep -qE "^\| dft \| 1e-3 \| 2 \| [0-9.]+ ± [0-9.]+ \|" "$WORK/out-reproduce/results.md"'
+# scripts/reproduce.sh, the same grid without Slurm: its plan (--dry-run runs nothing).
+check "reproduce.sh --dry-run: the full grid is the base + 4 objectives x 2 lrs x 3 seeds" \
+    eval '[ "$(bash scripts/reproduce.sh --dry-run --out "$WORK/rp" | grep -c "^run ")" = 24 ] &&
+          bash scripts/reproduce.sh --dry-run --out "$WORK/rp" | grep -q "^base arith-base -> $WORK/rp/base$"'
+check "reproduce.sh --dry-run --quick --model M: 12 runs, from M, the command names both" \
+    eval 'plan=$(bash scripts/reproduce.sh --dry-run --quick --model /m --out "$WORK/rp") &&
+          [ "$(grep -c "^run " <<< "$plan")" = 12 ] && grep -q "^base /m -> " <<< "$plan" &&
+          grep -q "^bash scripts/reproduce.sh --quick .* --model /m$" <<< "$plan"'
 
 # ---- 3. preemption: SIGUSR1, stop, save, requeue, resume, complete, same parameters --------
 echo "== preemption: jobs/train.sbatch, $PREEMPT_STEPS steps, SIGUSR1 to its batch shell mid-run"
