@@ -5,6 +5,7 @@
 //   b  Y^T = W X^T      W as A
 //   c  Y = X Wt         a transposed copy Wt [K, N] as B
 //   d  Y^T = Wt^T X^T   the copy as a transposed A, X^T stored [K, M]
+// and for M = 1 (one sequence: the decoder calls sgemv there) sgemv on W and on Wt.
 //
 //   cc -O2 scripts/bench/gemm_orientation.c -o /tmp/gemm_orientation
 //      -I/usr/include/x86_64-linux-gnu/openblas-pthread -lopenblas     (one line)
@@ -57,6 +58,21 @@ int main(int argc, char **argv) {
             if (t < best[way]) best[way] = t;
         }
     }
+    double gemv[2] = {1e9, 1e9};
+    for (int r = 0; M == 1 && r < reps; r++) {
+        for (int way = 0; way < 2; way++) {
+            const long o = (long)((r + way) % copies) * size;
+            double t = now();
+            if (way == 0) cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1, w + o, K, x, 1, 0, y, 1);
+            else cblas_sgemv(CblasRowMajor, CblasTrans, K, N, 1, wT + o, N, x, 1, 0, y, 1);
+            t = now() - t;
+            if (t < gemv[way]) gemv[way] = t;
+        }
+    }
+    if (M == 1)
+        printf("M=1 N=%d K=%d (%s): sgemv on W %.3f ms (%.1f GB/s)  on Wt %.3f ms (%.1f GB/s)\n", N, K,
+               openblas_get_corename(), gemv[0] * 1e3, 4.0 * size / gemv[0] / 1e9, gemv[1] * 1e3,
+               4.0 * size / gemv[1] / 1e9);
     const double flops = 2.0 * M * N * K;
     printf("M=%d N=%d K=%d (%s): a %.3f ms  b %.3f ms  c %.3f ms  d %.3f ms  (a %.1f GFLOP/s)\n", M, N, K,
            openblas_get_corename(), best[0] * 1e3, best[1] * 1e3, best[2] * 1e3, best[3] * 1e3, flops / best[0] / 1e9);
