@@ -6,8 +6,7 @@ extension Integration {
     /// scripts/fixtures/make_lora_fixtures.py) merged into its base model; a bad one is named.
     @Suite("PEFT adapters on the command line")
     struct AdapterCommands {
-        static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("DFTModelTests/Fixtures")
+        static let fixtures = RepositoryPaths.root.appendingPathComponent("Tests/DFTModelTests/Fixtures")
         static var base: String { fixtures.appendingPathComponent("qwen2-tied").path }
         static var adapter: String { fixtures.appendingPathComponent("lora/qwen2-tied-plain").path }
 

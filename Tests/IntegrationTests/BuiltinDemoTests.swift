@@ -21,8 +21,7 @@ extension Integration {
         }
 
         static func builtinData(_ name: String) -> String {
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("Sources/DFTBuiltin/Resources/arith-data/\(name)").path
+            RepositoryPaths.path("Sources/DFTBuiltin/Resources/arith-data/\(name)")
         }
 
         @Test("train with no model or data: arith-base on arith-cot with DFT, accuracy before and after")
@@ -50,8 +49,7 @@ extension Integration {
 
         /// The figure the base model's README gives for greedy accuracy on arith-heldout, in %.
         static func documentedGreedyAccuracy() throws -> Double {
-            let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("Sources/DFTBuiltin/Resources/arith-base/README.md")
+            let readme = RepositoryPaths.root.appendingPathComponent("Sources/DFTBuiltin/Resources/arith-base/README.md")
             let text = try String(contentsOf: readme, encoding: .utf8)
             let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("| arith-heldout | greedy |") },
                                     "no '| arith-heldout | greedy |' row in \(readme.path)")

@@ -7,8 +7,7 @@ extension Integration {
     /// and bad input named by file, line and field.
     @Suite("dft-mpi generate")
     struct GenerateTests {
-        static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("DFTDecodeTests/Fixtures")
+        static let fixtures = RepositoryPaths.root.appendingPathComponent("Tests/DFTDecodeTests/Fixtures")
         static var qwen: String { fixtures.appendingPathComponent("qwen2").path }
 
         func run(_ arguments: [String], ranks: Int = 1) throws -> ProcessResult {

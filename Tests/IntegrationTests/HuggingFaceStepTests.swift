@@ -9,8 +9,7 @@ extension Integration {
     /// times the gradient transformers recorded for the same batch and objective.
     @Suite("Hugging Face model: one SGD step, then export")
     struct HuggingFaceStepTests {
-        static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("DFTModelTests/Fixtures").path
+        static let fixtures = RepositoryPaths.path("Tests/DFTModelTests/Fixtures")
 
         @Test("SGD step + export equals parameters - lr * transformers' gradients",
               arguments: [("qwen2-tied", "sft"), ("qwen2-tied", "dft"), ("llama-gqa-untied", "sft"),

@@ -6,8 +6,7 @@ extension Integration {
     /// file and the line, and training on the prepared file is training on the JSONL.
     @Suite("dft-mpi prepare")
     struct PrepareTests {
-        static let tokenizer = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("DFTDataTests/Fixtures/tokenizers/qwen2").path
+        static let tokenizer = RepositoryPaths.path("Tests/DFTDataTests/Fixtures/tokenizers/qwen2")
 
         static let lines = [
             #"{"prompt": "What is 2+3?", "response": "2+3 = 5. \\boxed{5}"}"#,

@@ -5,8 +5,7 @@ extension Integration {
     /// scripts/report.py: the pictures of SFT beside DFT from their metrics.h5 files.
     @Suite("Report pictures")
     struct Report {
-        static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/report.py").path
+        static let script = RepositoryPaths.path("scripts/report.py")
 
         @Test("two runs with held-out evaluations give curves, held-out and before/after histogram PNGs and a page showing them")
         func sftBesideDFT() throws {

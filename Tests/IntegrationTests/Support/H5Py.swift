@@ -9,8 +9,7 @@ enum H5Py {
 
     /// `Tests/IntegrationTests/python/check_h5.py`, next to this source file's directory.
     static var script: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("python").appendingPathComponent("check_h5.py").path
+        RepositoryPaths.path("Tests/IntegrationTests/python/check_h5.py")
     }
 
     /// Runs `check_h5.py arguments` and returns its JSON output.
