@@ -50,12 +50,18 @@ command="bash scripts/reproduce.sh"
 if [ "$quick" -eq 1 ]; then command+=" --quick"; fi
 command+=" --out $out --objectives \"$objectives\" --lrs \"$lrs\" --seeds \"$seeds\" --samples $samples"
 if [ "$model" != arith-base ]; then command+=" --model $model"; fi
+# The grid, "objective lr seed" per run, in the order the runs are made.
+runs=()
+for lr in $lrs; do for seed in $seeds; do for objective in $objectives; do
+    runs+=("$objective $lr $seed")
+done; done; done
 if [ "$dry_run" -eq 1 ]; then
     echo "$command"
     echo "base $model -> $out/base"
-    for lr in $lrs; do for seed in $seeds; do for objective in $objectives; do
+    for point in "${runs[@]}"; do
+        read -r objective lr seed <<< "$point"
         echo "run $objective lr $lr seed $seed -> $out/$objective-lr$lr-seed$seed"
-    done; done; done
+    done
     exit 0
 fi
 
@@ -78,21 +84,18 @@ evaluate() {
 say "base model: $model"
 mkdir -p "$out/base"
 evaluate "$model" "$out/base"
-for lr in $lrs; do
-    for seed in $seeds; do
-        for objective in $objectives; do
-            run=$out/$objective-lr$lr-seed$seed
-            say "$objective, lr $lr, seed $seed -> $run"
-            mkdir -p "$run"
-            # The demo's settings (data arith-cot), without its accuracy-during-training: each
-            # run is evaluated once, below, with N samples.
-            "$bin" train --model "$model" --objective "$objective" --lr "$lr" --seed "$seed" --eval-generate 0 --threads "$threads" \
-                --save-every 0 --keep-last 1 --out "$run" > "$run/train.log"
-            grep -h '^done:' "$run/train.log" | tail -n 1 || true
-            checkpoint=$(ls "$run"/checkpoints/step-*.h5 | tail -n 1)
-            evaluate "$checkpoint" "$run"
-        done
-    done
+for point in "${runs[@]}"; do
+    read -r objective lr seed <<< "$point"
+    run=$out/$objective-lr$lr-seed$seed
+    say "$objective, lr $lr, seed $seed -> $run"
+    mkdir -p "$run"
+    # The demo's settings (data arith-cot), without its accuracy-during-training: each run is
+    # evaluated once, below, with N samples.
+    "$bin" train --model "$model" --objective "$objective" --lr "$lr" --seed "$seed" --eval-generate 0 --threads "$threads" \
+        --save-every 0 --keep-last 1 --out "$run" > "$run/train.log"
+    grep -h '^done:' "$run/train.log" | tail -n 1 || true
+    checkpoint=$(ls "$run"/checkpoints/step-*.h5 | tail -n 1)
+    evaluate "$checkpoint" "$run"
 done
 python3 scripts/reproduce/results.py "$out" --command "$command" --objectives "base $objectives"
 /usr/bin/python3 scripts/report.py $(ls -d "$out"/*-lr*-seed"${seeds%% *}" | sort) --out "$out/report" > /dev/null

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DFTBuiltin
 import DFTCore
 import DFTTrain
 import Foundation
@@ -47,7 +48,8 @@ struct Score: ParsableCommand {
         ]
         if let template {
             layer["template"] = template
-        } else if data.hasPrefix("arith-") {
+        } else if BuiltinAssets.resolve(data) != data {
+            // A built-in set (arith-heldout, ...; arith-cot's demo settings say plain too).
             layer["template"] = "plain"
         }
         let config = try TrainConfig.resolve(layers: [layer])
