@@ -314,10 +314,12 @@ check "reproduce: results.py writes the table, one row per objective with 2 seed
           grep -qE "^\| base \| - \| 1 \| [0-9.]+ \|" "$WORK/out-reproduce/results.md" &&
           grep -qE "^\| sft \| 1e-3 \| 2 \| [0-9.]+ ± [0-9.]+ \|" "$WORK/out-reproduce/results.md" &&
           grep -qE "^\| dft \| 1e-3 \| 2 \| [0-9.]+ ± [0-9.]+ \|" "$WORK/out-reproduce/results.md"'
-# scripts/reproduce.sh, the same grid without Slurm: its plan (--dry-run runs nothing).
+# scripts/reproduce.sh, the same grid without Slurm: its plan (--dry-run runs nothing). The
+# plan is read whole before grep looks at it: `| grep -q` may close the pipe while the script
+# still writes, and pipefail would count its SIGPIPE as a failure.
 check "reproduce.sh --dry-run: the full grid is the base + 4 objectives x 2 lrs x 3 seeds" \
-    eval '[ "$(bash scripts/reproduce.sh --dry-run --out "$WORK/rp" | grep -c "^run ")" = 24 ] &&
-          bash scripts/reproduce.sh --dry-run --out "$WORK/rp" | grep -q "^base arith-base -> $WORK/rp/base$"'
+    eval 'plan=$(bash scripts/reproduce.sh --dry-run --out "$WORK/rp") &&
+          [ "$(grep -c "^run " <<< "$plan")" = 24 ] && grep -q "^base arith-base -> $WORK/rp/base$" <<< "$plan"'
 check "reproduce.sh --dry-run --quick --model M: 12 runs, from M, the command names both" \
     eval 'plan=$(bash scripts/reproduce.sh --dry-run --quick --model /m --out "$WORK/rp") &&
           [ "$(grep -c "^run " <<< "$plan")" = 12 ] && grep -q "^base /m -> " <<< "$plan" &&
