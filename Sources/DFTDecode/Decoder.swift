@@ -6,7 +6,9 @@ import DFTModel
 /// run) and decode steps (one token per active slot, every projection one sgemm over the
 /// slots, so the weights are read once per step for the whole batch). Same semantics as the
 /// training forward pass (RMSNorm, RoPE with the model's frequencies, GQA, q/k/v bias, SwiGLU,
-/// tied or untied head); the weights are the model's own buffer, not a copy.
+/// tied or untied head); the weights are the model's own buffer, not a copy, read in the
+/// `DecodeLayout` (the matrices transposed to [in, out]) that `withTransposedWeights` switches
+/// the buffer to and back: every `step` runs inside it.
 ///
 /// Buffers are allocated once for `maxTokens` tokens per step and `slots x context` cached
 /// positions; `step` allocates nothing.
@@ -19,6 +21,7 @@ public final class Decoder: @unchecked Sendable {
     let offsets: ParameterOffsets
     let rope: RotaryEmbedding
     let attention: CachedAttention
+    let layout: DecodeLayout
     // Step buffers, [maxTokens, width] each.
     let hidden: FloatBuffer    // [maxTokens, hidden] the residual stream
     let normed: FloatBuffer    // [maxTokens, hidden]
@@ -48,6 +51,7 @@ public final class Decoder: @unchecked Sendable {
                         headDim: c.headDim)
         attention = CachedAttention(heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, headDim: c.headDim,
                                     maxQueries: maxTokens, context: context)
+        layout = DecodeLayout(model: model, qkvWidth: attention.qkvWidth, attentionWidth: attention.outWidth)
         let h = c.hiddenSize, f = c.intermediateSize
         hidden = FloatBuffer(count: maxTokens * h)
         normed = FloatBuffer(count: maxTokens * h)
@@ -60,19 +64,30 @@ public final class Decoder: @unchecked Sendable {
         logits = FloatBuffer(count: slots * c.vocabSize)
     }
 
-    /// Bytes held: the cache, the step buffers and the logits (not the model's weights).
+    /// Bytes held: the cache, the step buffers and the logits (not the model's weights, nor the
+    /// one matrix of scratch that switching their layout holds for a moment).
     public var bytes: Int {
         cache.bytes + attention.bytes
             + [hidden, normed, rstd, qkv, attended, gateUp, mlp, lastRows, logits].reduce(0) { $0 + $1.bytes }
+    }
+
+    /// Runs `body` with the model's matrices transposed for decoding, and restores them after
+    /// (bit for bit, also when `body` throws). Nested calls switch once. While it runs, the model
+    /// must not be used for anything but this decoder's steps. The transposition reads and
+    /// writes every matrix twice, so callers wrap a whole job (all of `generate`, one accuracy
+    /// evaluation), not each step; `GenerationEngine.run` wraps itself for callers that do not.
+    public func withTransposedWeights<T>(_ body: () throws -> T) rethrows -> T {
+        try layout.withLayout(body)
     }
 
     @inline(__always) func p(_ offset: Int) -> UnsafeMutablePointer<Float> { model.parameters.pointer + offset }
 
     /// Runs the batch's tokens through every layer, appending their keys and values to their
     /// slots' caches, and writes the logits of each run's last token to `logits` rows 0..<runs.
-    /// Each run must start at its slot's cached length.
+    /// Each run must start at its slot's cached length. Only inside `withTransposedWeights`.
     public func step(_ batch: DecodeBatch) {
         let c = config, n = batch.tokens, h = c.hiddenSize, f = c.intermediateSize
+        precondition(layout.isActive, "Decoder.step outside withTransposedWeights: the weights are in Hugging Face's layout")
         precondition(n > 0 && n <= maxTokens, "a step of \(n) tokens (at most \(maxTokens))")
         precondition(batch.runs.count <= cache.slots, "a step of \(batch.runs.count) runs for \(cache.slots) slots")
         var seen = 0 as UInt64  // slots of this step, when there are at most 64 (else checked pairwise below)
@@ -92,28 +107,38 @@ public final class Decoder: @unchecked Sendable {
             for t in 0..<n {
                 precondition(ids[t] >= 0 && Int(ids[t]) < c.vocabSize, "token id \(ids[t]) outside the vocabulary")
             }
-            Embedding.forward(out: hidden.pointer, ids: ids.baseAddress!, table: p(offsets.embedding), tokens: n, hidden: h)
+            if c.tieWordEmbeddings {  // the table is the head, transposed: [hidden, vocab]
+                Embedding.forward(out: hidden.pointer, ids: ids.baseAddress!, transposedTable: p(offsets.embedding),
+                                  vocab: c.vocabSize, tokens: n, hidden: h)
+            } else {
+                Embedding.forward(out: hidden.pointer, ids: ids.baseAddress!, table: p(offsets.embedding), tokens: n, hidden: h)
+            }
         }
         for l in 0..<c.numHiddenLayers {
             let o = offsets.layers[l]
             RMSNorm.forward(out: normed.pointer, rstd: rstd.pointer, input: hidden.pointer, weight: p(o.inputNorm),
                             tokens: n, hidden: h, eps: eps)
-            Linear.forward(out: qkv.pointer, input: normed.pointer, weight: p(o.qkvWeight),
-                           bias: o.qkvBias.map { p($0) }, tokens: n, inFeatures: h, outFeatures: attention.qkvWidth)
+            // qkv = normed qkv_proj + bias, qkv_proj stored [hidden, qkvWidth]
+            if let bias = o.qkvBias {
+                for t in 0..<n { (qkv.pointer + t * attention.qkvWidth).update(from: p(bias), count: attention.qkvWidth) }
+            }
+            BLAS.gemm(m: n, n: attention.qkvWidth, k: h, a: normed.pointer, b: p(o.qkvWeight),
+                      beta: o.qkvBias == nil ? 0 : 1, c: qkv.pointer)
             batch.positions.withUnsafeBufferPointer { pos in
                 rope.forward(qkv.pointer, rowStride: attention.qkvWidth, heads: c.numAttentionHeads + c.numKeyValueHeads,
                              positions: pos.baseAddress!, tokens: n)
             }
             attention.forward(out: attended.pointer, qkv: qkv.pointer, runs: batch.runs, cache: cache, layer: l)
-            // hidden += attended o_proj^T
-            BLAS.gemm(transB: true, m: n, n: h, k: attention.outWidth, a: attended.pointer, b: p(o.oProj),
+            // hidden += attended o_proj, o_proj stored [attention width, hidden]
+            BLAS.gemm(m: n, n: h, k: attention.outWidth, a: attended.pointer, b: p(o.oProj),
                       beta: 1, c: hidden.pointer)
             RMSNorm.forward(out: normed.pointer, rstd: rstd.pointer, input: hidden.pointer, weight: p(o.postNorm),
                             tokens: n, hidden: h, eps: eps)
-            Linear.forward(out: gateUp.pointer, input: normed.pointer, weight: p(o.gateUp), bias: nil,
-                           tokens: n, inFeatures: h, outFeatures: 2 * f)
+            // gate and up stored together [hidden, 2 ffn]: each row of the product is [gate | up]
+            BLAS.gemm(m: n, n: 2 * f, k: h, a: normed.pointer, b: p(o.gateUp), c: gateUp.pointer)
             SwiGLU.forward(out: mlp.pointer, gateUp: gateUp.pointer, tokens: n, ffn: f)
-            BLAS.gemm(transB: true, m: n, n: h, k: f, a: mlp.pointer, b: p(o.down), beta: 1, c: hidden.pointer)
+            // hidden += mlp down_proj, down_proj stored [ffn, hidden]
+            BLAS.gemm(m: n, n: h, k: f, a: mlp.pointer, b: p(o.down), beta: 1, c: hidden.pointer)
         }
         for run in batch.runs { cache.setLength(run.start + run.count, slot: run.slot) }
         // Only each run's last token needs logits: gather those rows, normalise, one head sgemm.
@@ -123,7 +148,7 @@ public final class Decoder: @unchecked Sendable {
         }
         RMSNorm.forward(out: lastRows.pointer, rstd: rstd.pointer, input: normed.pointer, weight: p(offsets.finalNorm),
                         tokens: rows, hidden: h, eps: eps)
-        BLAS.gemm(transB: true, m: rows, n: c.vocabSize, k: h, a: lastRows.pointer, b: p(offsets.lmHead),
-                  c: logits.pointer)
+        // The head stored [hidden, vocab].
+        BLAS.gemm(m: rows, n: c.vocabSize, k: h, a: lastRows.pointer, b: p(offsets.lmHead), c: logits.pointer)
     }
 }

@@ -121,7 +121,7 @@ public final class GenerationEngine {
             }
             reusedPromptTokens += prompt.count
         } else {
-            let logits = prefill(prompt, slot: slot)
+            let logits = fill(prompt, slot: slot)
             (promptLogits.pointer + slot * vocab).update(from: logits, count: vocab)
         }
         slotPrompt[slot] = prompt
@@ -134,7 +134,12 @@ public final class GenerationEngine {
     }
 
     /// Generates every request, calling `finished` as each one ends (in the order they end).
+    /// Inside the decoder's `withTransposedWeights` (entered here when the caller has not).
     public func run(_ requests: [GenerationRequest], finished: (GenerationResult) throws -> Void) throws {
+        try decoder.withTransposedWeights { try generate(requests, finished: finished) }
+    }
+
+    private func generate(_ requests: [GenerationRequest], finished: (GenerationResult) throws -> Void) throws {
         let slots = decoder.cache.slots
         // Prompts are shared within one run only: the weights may have changed since the last
         // (accuracy during training runs the same prompts after every evaluation interval).
@@ -195,6 +200,10 @@ public final class GenerationEngine {
 
     /// Prefills `prompt` into `slot` (emptied first) and returns the logits after its last token.
     public func prefill(_ prompt: [Int32], slot: Int) -> UnsafePointer<Float> {
+        decoder.withTransposedWeights { fill(prompt, slot: slot) }
+    }
+
+    private func fill(_ prompt: [Int32], slot: Int) -> UnsafePointer<Float> {
         precondition(!prompt.isEmpty, "an empty prompt")
         decoder.cache.reset(slot: slot)
         slotPrompt[slot] = nil  // overwritten below (`start` records it again)

@@ -122,7 +122,8 @@ struct Bench: ParsableCommand {
             1e3 * r.secondsPerStep, Double(r.weightBytesPerStep) / 1e6, r.kvBytesPerStep / 1e6,
             r.triadBytesPerSecond / 1e9, against, Double(r.peakResidentBytes) / 1e9))
         print(MachineDescription.line)
-        print(String(format: "context %d positions | up to %d tokens per step | KV cache, step buffers and logits %.1f MB",
-                     r.context, r.maxTokens, Double(r.decoderBytes) / 1e6))
+        print(String(format: "context %d positions | up to %d tokens per step | KV cache, step buffers and logits %.1f MB "
+            + "| weights to the decoding layout and back %.3f s (once per job)",
+                     r.context, r.maxTokens, Double(r.decoderBytes) / 1e6, r.layoutSwitchSeconds))
     }
 }

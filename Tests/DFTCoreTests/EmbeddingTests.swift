@@ -27,6 +27,16 @@ extension CoreKernels {
             }
         }
 
+        @Test("the lookup from a transposed table [hidden, vocab] gives the same rows, bit for bit")
+        func forwardFromTransposedTable() {
+            let t = table
+            var transposed = [Float](repeating: .nan, count: t.count)  // [hidden, vocab]
+            for v in 0..<vocab { for i in 0..<hidden { transposed[i * vocab + v] = t[v * hidden + i] } }
+            var out = [Float](repeating: .nan, count: tokens * hidden)
+            Embedding.forward(out: &out, ids: ids, transposedTable: transposed, vocab: vocab, tokens: tokens, hidden: hidden)
+            #expect(out == forward(t))
+        }
+
         @Test("the table gradient matches finite differences, repeated ids summing")
         func tableGradient() {
             let t = table

@@ -43,13 +43,15 @@ struct DecoderTests {
             largest = max(largest, scale)
             for i in 0..<vocab { worst = max(worst, abs(logits[i] - row[row.startIndex + i]) / scale) }
         }
-        compare(engine.prefill(Array(tokens[0..<prompt]), slot: 1), position: prompt - 1)
-        let batch = DecodeBatch(maxTokens: 32, maxRuns: 32)
-        for t in prompt..<length {
-            batch.removeAll()
-            batch.append(slot: 1, position: t, id: tokens[t])
-            decoder.step(batch)
-            compare(decoder.logits.pointer, position: t)
+        decoder.withTransposedWeights {
+            compare(engine.prefill(Array(tokens[0..<prompt]), slot: 1), position: prompt - 1)
+            let batch = DecodeBatch(maxTokens: 32, maxRuns: 32)
+            for t in prompt..<length {
+                batch.removeAll()
+                batch.append(slot: 1, position: t, id: tokens[t])
+                decoder.step(batch)
+                compare(decoder.logits.pointer, position: t)
+            }
         }
         #expect(worst < 1e-5, "largest difference \(worst) of the largest logit (up to \(largest))")
     }
@@ -74,16 +76,18 @@ struct DecoderTests {
         // The logits along the path, one prompt at a time, against transformers' own.
         let vocab = model.config.vocabSize
         var worst: Float = 0
-        for (i, prompt) in expected.prompts.enumerated() {
-            let theirs = try DecodeFixtures.logits(name, prompt: i)
-            var logits = engine.prefill(prompt, slot: 0)
-            let batch = DecodeBatch(maxTokens: 1, maxRuns: 1)
-            for step in 0..<expected.new_tokens {
-                for v in 0..<vocab { worst = max(worst, abs(logits[v] - theirs[step * vocab + v])) }
-                batch.removeAll()
-                batch.append(slot: 0, position: prompt.count + step, id: expected.greedy[i][step])
-                decoder.step(batch)
-                logits = UnsafePointer(decoder.logits.pointer)
+        try decoder.withTransposedWeights {
+            for (i, prompt) in expected.prompts.enumerated() {
+                let theirs = try DecodeFixtures.logits(name, prompt: i)
+                var logits = engine.prefill(prompt, slot: 0)
+                let batch = DecodeBatch(maxTokens: 1, maxRuns: 1)
+                for step in 0..<expected.new_tokens {
+                    for v in 0..<vocab { worst = max(worst, abs(logits[v] - theirs[step * vocab + v])) }
+                    batch.removeAll()
+                    batch.append(slot: 0, position: prompt.count + step, id: expected.greedy[i][step])
+                    decoder.step(batch)
+                    logits = UnsafePointer(decoder.logits.pointer)
+                }
             }
         }
         #expect(worst < 1e-4, "largest logit difference from transformers \(worst)")
@@ -164,5 +168,31 @@ struct PromptSharingTests {
             .run(requests) { fresh[$0.id] = $0.completion }
         #expect(after == fresh)
         #expect(before != fresh, "the weight change must change the completions for this check to mean anything")
+    }
+
+    /// The decoder reads the model's matrices transposed in place (`DecodeLayout`); training,
+    /// scoring and checkpoints read the same buffer afterwards.
+    @Test("decoding leaves the model's weights bit for bit as they were, also when the job throws (tied and untied heads)",
+          arguments: ["random", "llama3"])
+    func weightsRestoredAfterDecoding(name: String) throws {
+        struct Interrupted: Error {}
+        let model = name == "random" ? try DecodeFixtures.randomModel(rowLength: 8) : try DecodeFixtures.model(name)
+        #expect(model.config.tieWordEmbeddings == (name == "random"), "one case of each head")
+        let original = Array(UnsafeBufferPointer(start: model.parameters.pointer, count: model.layout.count))
+        let decoder = Decoder(model: model, slots: 2, context: 40, maxTokens: 32)
+        let engine = GenerationEngine(decoder: decoder, sampling: SamplingSettings(temperature: 0),
+                                      stop: StopRule(endOfSequence: [], maxNewTokens: 6))
+        let prompt = DecodeFixtures.randomTokens(20, vocab: 97, seed: 4)
+        let requests = (0..<3).map { GenerationRequest(id: $0, prompt: prompt, stream: SampleStream(seed: 1, index: 0, sample: $0)) }
+        func weights() -> [Float] { Array(UnsafeBufferPointer(start: model.parameters.pointer, count: model.layout.count)) }
+        var moved = false
+        try decoder.withTransposedWeights {
+            moved = weights() != original  // switched while decoding
+            try engine.run(requests) { _ in }  // nested: no second switch
+        }
+        #expect(moved, "inside the scope the matrices are transposed")
+        #expect(weights() == original)
+        #expect(throws: Interrupted.self) { try engine.run(requests) { _ in throw Interrupted() } }
+        #expect(weights() == original)
     }
 }

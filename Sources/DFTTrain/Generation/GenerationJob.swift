@@ -159,37 +159,41 @@ public struct GenerationJob {
 
         var summary = Summary()
         summary.skippedRecords = inputs.prompts.skipped.count
-        for u in stride(from: communicator.rank, to: units, by: communicator.size) {
-            let range = (u * unit)..<min(pairs.count, (u + 1) * unit)
-            let unfinished = range.contains { i in
-                let (p, s) = pairs[i]
-                return !done.contains(Pair(inputs.prompts.prompts[p].index, s))
-            }
-            if !unfinished { continue }
-            // The whole unit runs (so its batches are those of an uninterrupted run); only
-            // the missing pairs are written.
-            let requests = range.map { i in
-                let (p, s) = pairs[i]
-                let prompt = inputs.prompts.prompts[p]
-                return GenerationRequest(id: i, prompt: prompt.ids,
-                                         stream: SampleStream(seed: settings.sampling.seed, index: prompt.index, sample: s))
-            }
-            do {
-                try engine.run(requests) { result in
-                    let (p, s) = pairs[result.id]
-                    let prompt = inputs.prompts.prompts[p]
-                    if !done.contains(Pair(prompt.index, s)) {
-                        try writer.append(line(for: result, index: prompt.index, sample: s, tokenizer: inputs.tokenizer))
-                        summary.newlyGenerated += 1
-                        summary.tokens += result.completion.count
-                        summary.finishReasons[result.finishReason.rawValue, default: 0] += 1
-                        progress?.finished(tokens: result.completion.count)
-                    }
-                    if StopSignal.received != 0 { throw Stopped() }
+        // The weights switch to the decoding layout once for the whole job (and back, also
+        // when a unit throws or the job is stopped).
+        try decoder.withTransposedWeights {
+            for u in stride(from: communicator.rank, to: units, by: communicator.size) {
+                let range = (u * unit)..<min(pairs.count, (u + 1) * unit)
+                let unfinished = range.contains { i in
+                    let (p, s) = pairs[i]
+                    return !done.contains(Pair(inputs.prompts.prompts[p].index, s))
                 }
-            } catch is Stopped {
-                summary.stopped = true
-                break
+                if !unfinished { continue }
+                // The whole unit runs (so its batches are those of an uninterrupted run); only
+                // the missing pairs are written.
+                let requests = range.map { i in
+                    let (p, s) = pairs[i]
+                    let prompt = inputs.prompts.prompts[p]
+                    return GenerationRequest(id: i, prompt: prompt.ids,
+                                             stream: SampleStream(seed: settings.sampling.seed, index: prompt.index, sample: s))
+                }
+                do {
+                    try engine.run(requests) { result in
+                        let (p, s) = pairs[result.id]
+                        let prompt = inputs.prompts.prompts[p]
+                        if !done.contains(Pair(prompt.index, s)) {
+                            try writer.append(line(for: result, index: prompt.index, sample: s, tokenizer: inputs.tokenizer))
+                            summary.newlyGenerated += 1
+                            summary.tokens += result.completion.count
+                            summary.finishReasons[result.finishReason.rawValue, default: 0] += 1
+                            progress?.finished(tokens: result.completion.count)
+                        }
+                        if StopSignal.received != 0 { throw Stopped() }
+                    }
+                } catch is Stopped {
+                    summary.stopped = true
+                    break
+                }
             }
         }
         communicator.barrier()

@@ -103,21 +103,25 @@ public final class AccuracyEvaluation {
         // [pairs] verdicts and lengths, filled by the rank that generates each pair.
         var cells = [Double](repeating: 0, count: 3 * pairs)  // correct, tokens, hit the limit
         let units = (pairs + unitPairs - 1) / unitPairs
-        for u in stride(from: communicator.rank, to: units, by: communicator.size) {
-            let range = (u * unitPairs)..<min(pairs, (u + 1) * unitPairs)
-            let requests = range.map { i in
-                let prompt = problems.prompts[i / samples]
-                return GenerationRequest(id: i, prompt: prompt.ids,
-                                         stream: SampleStream(seed: engine.sampler.settings.seed, index: prompt.index,
-                                                              sample: i % samples))
-            }
-            try engine.run(requests) { result in
-                let ids = result.finishReason == .eos ? Array(result.completion.dropLast()) : result.completion
-                let text = tokenizer.decode(ids, skipSpecialTokens: false)
-                let verdict = grader.grade(completion: text, golds: golds[result.id / samples])
-                cells[3 * result.id] = verdict.correct ? 1 : 0
-                cells[3 * result.id + 1] = Double(result.completion.count)
-                cells[3 * result.id + 2] = result.finishReason == .length ? 1 : 0
+        // One switch of the weights to the decoding layout for the evaluation, and back before
+        // training goes on (bit for bit).
+        try engine.decoder.withTransposedWeights {
+            for u in stride(from: communicator.rank, to: units, by: communicator.size) {
+                let range = (u * unitPairs)..<min(pairs, (u + 1) * unitPairs)
+                let requests = range.map { i in
+                    let prompt = problems.prompts[i / samples]
+                    return GenerationRequest(id: i, prompt: prompt.ids,
+                                             stream: SampleStream(seed: engine.sampler.settings.seed, index: prompt.index,
+                                                                  sample: i % samples))
+                }
+                try engine.run(requests) { result in
+                    let ids = result.finishReason == .eos ? Array(result.completion.dropLast()) : result.completion
+                    let text = tokenizer.decode(ids, skipSpecialTokens: false)
+                    let verdict = grader.grade(completion: text, golds: golds[result.id / samples])
+                    cells[3 * result.id] = verdict.correct ? 1 : 0
+                    cells[3 * result.id + 1] = Double(result.completion.count)
+                    cells[3 * result.id + 2] = result.finishReason == .length ? 1 : 0
+                }
             }
         }
         communicator.allreduceSum(&cells)

@@ -1,0 +1,39 @@
+import DFTCore
+import Testing
+
+extension CoreKernels {
+    @Suite("Transpose")
+    struct TransposeTests {
+        /// Shapes around the 32-wide tiles: smaller, exact multiples, ragged edges, one row.
+        static let shapes = [(1, 1), (1, 70), (70, 1), (5, 3), (32, 64), (33, 31), (100, 257)]
+
+        @Test("copy puts element [r, c] at [c, r], bit for bit, on 1 and 3 threads", arguments: shapes)
+        func copyTransposes(shape: (Int, Int)) {
+            let (rows, columns) = shape
+            let matrix = randomFloats(rows * columns, seed: 5)  // [rows, columns]
+            for threads in [1, 3] {
+                Parallel.configure(threads: threads)
+                defer { Parallel.configure(threads: 1) }
+                var out = [Float](repeating: .nan, count: rows * columns)  // [columns, rows]
+                Transpose.copy(matrix, rows: rows, columns: columns, into: &out)
+                var wrong = 0
+                for r in 0..<rows { for c in 0..<columns where out[c * rows + r] != matrix[r * columns + c] { wrong += 1 } }
+                #expect(wrong == 0, "\(wrong) elements misplaced on \(threads) threads")
+            }
+        }
+
+        @Test("in place, twice, gives the matrix back; once, the same as copy", arguments: shapes)
+        func inPlaceRoundTrip(shape: (Int, Int)) {
+            let (rows, columns) = shape
+            let matrix = randomFloats(rows * columns, seed: 6)
+            var expected = [Float](repeating: .nan, count: rows * columns)
+            Transpose.copy(matrix, rows: rows, columns: columns, into: &expected)
+            var buffer = matrix
+            var scratch = [Float](repeating: 0, count: rows * columns)
+            Transpose.inPlace(&buffer, rows: rows, columns: columns, scratch: &scratch)
+            #expect(buffer == expected)
+            Transpose.inPlace(&buffer, rows: columns, columns: rows, scratch: &scratch)
+            #expect(buffer == matrix)
+        }
+    }
+}
