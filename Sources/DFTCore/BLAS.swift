@@ -45,6 +45,30 @@ public enum BLAS {
         }
     }
 
+    /// C[m, n] = A[m, k] B + beta C, with B [k, n] stored in column panels (`Transpose.toPanels`
+    /// of B^T): columns j0..<j0+w (w = panelWidth, less for the last panel) as a [k, w] block at
+    /// offset j0 * k. One sgemm per panel, the panels shared out over the pool, so every element
+    /// comes from the same call whatever the thread count. With panelWidth >= n, B is a plain
+    /// [k, n] matrix and this is `gemm`.
+    ///
+    /// Why panels: a decode step multiplies a few rows by every weight matrix, and OpenBLAS's
+    /// sgemm packs the whole matrix before using it for those few rows. Its AVX-512 kernels
+    /// (SkylakeX, Cooperlake) take a path without packing for small products, which a product
+    /// by one [k, 32] panel is: the 32000 x 512 head for 16 rows in 5.8 ms against 11.6 ms
+    /// from [k, n], one thread, from memory (docs/PERFORMANCE.md, "Decoding").
+    public static func gemmPanels(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, panels b: UnsafePointer<Float>,
+                                  panelWidth: Int, beta: Float = 0, c: UnsafeMutablePointer<Float>) {
+        if panelWidth >= n {
+            gemm(m: m, n: n, k: k, a: a, b: b, beta: beta, c: c)
+            return
+        }
+        if m == 0 || n == 0 { return }
+        Parallel.forBlocks((n + panelWidth - 1) / panelWidth) { p in
+            let j0 = p * panelWidth, width = min(panelWidth, n - j0)
+            sgemm(false, false, m, width, k, 1, a, k, b + j0 * k, width, beta, c + j0, n)
+        }
+    }
+
     /// One block: sgemm, or for a single row OpenBLAS's sgemv. A one-row sgemm still packs
     /// all of B before using it once, three passes over memory for what sgemv reads once
     /// (measured on `small`'s weights, one thread, Haswell kernel: 16.1 ms against 5.7 ms):

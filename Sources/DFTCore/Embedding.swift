@@ -10,16 +10,21 @@ public enum Embedding {
         }
     }
 
-    /// The same lookup from a table stored transposed, [hidden, vocab] (the decoder's layout of a
-    /// tied embedding, whose columns are the tokens' vectors).
-    /// out: [tokens, hidden]; ids: [tokens]; table: [hidden, vocab].
+    /// The same lookup from a table stored in column panels of its transpose (the decoder's
+    /// layout of a tied embedding, `Transpose.toPanels`): token v's element i sits in panel
+    /// v / panelWidth, a [hidden, w] block, at row i, column v % panelWidth.
+    /// out: [tokens, hidden]; ids: [tokens]; table: [vocab, hidden] elements in panels.
     public static func forward(
         out: UnsafeMutablePointer<Float>, ids: UnsafePointer<Int32>,
-        transposedTable table: UnsafePointer<Float>, vocab: Int, tokens: Int, hidden: Int
+        panelTable table: UnsafePointer<Float>, vocab: Int, panelWidth: Int, tokens: Int, hidden: Int
     ) {
+        let width = min(panelWidth, vocab)
         for t in 0..<tokens {
-            let row = out + t * hidden, column = table + Int(ids[t])
-            for i in 0..<hidden { row[i] = column[i * vocab] }
+            let v = Int(ids[t]), p = v / width, j0 = p * width
+            let w = min(width, vocab - j0)  // the last panel may be narrower
+            let column = table + j0 * hidden + (v - j0)
+            let row = out + t * hidden
+            for i in 0..<hidden { row[i] = column[i * w] }
         }
     }
 

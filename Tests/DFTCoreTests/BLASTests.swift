@@ -158,5 +158,38 @@ extension CoreKernels {
                 #expect(maxAbsDifference(one, reference.map(Double.init)) < 1e-4, "the blocks compute the product")
             }
         }
+
+        @Test("a product by column panels equals the product by the plain matrix, bit-identical on 1 to 3 threads",
+              arguments: [32, 7, 5000])
+        func panelProduct(panelWidth: Int) {
+            for (m, n, k) in [(1, 3000, 64), (16, 1000, 96), (5, 70, 33)] {
+                let a = randomFloats(m * k, seed: 51)                      // [m, k]
+                let b = randomFloats(k * n, seed: 52)                      // [k, n]
+                let c0 = randomFloats(m * n, seed: 53)                     // [m, n]
+                // Panels of B's columns: columns j0..<j0+w as a [k, w] block at offset j0 * k.
+                var panels = [Float](repeating: .nan, count: k * n)
+                var j0 = 0
+                while j0 < n {
+                    let w = min(panelWidth, n - j0)
+                    for r in 0..<k { for j in 0..<w { panels[j0 * k + r * w + j] = b[r * n + j0 + j] } }
+                    j0 += w
+                }
+                func run(threads: Int) -> [Float] {
+                    Parallel.configure(threads: threads)
+                    defer { Parallel.configure(threads: 1) }
+                    var c = c0
+                    BLAS.gemmPanels(m: m, n: n, k: k, a: a, panels: panels, panelWidth: panelWidth, beta: 1, c: &c)
+                    return c
+                }
+                let one = run(threads: 1)
+                for threads in 2...3 {
+                    #expect(one.withUnsafeBytes { Array($0) } == run(threads: threads).withUnsafeBytes { Array($0) },
+                            "\(m)x\(n)x\(k), panels of \(panelWidth), \(threads) threads, OpenBLAS core \(BLAS.coreName)")
+                }
+                var reference = c0
+                BLAS.gemm(m: m, n: n, k: k, a: a, b: b, beta: 1, c: &reference, parallel: false)
+                #expect(maxAbsDifference(one, reference.map(Double.init)) < 1e-4, "\(m)x\(n)x\(k), panels of \(panelWidth)")
+            }
+        }
     }
 }

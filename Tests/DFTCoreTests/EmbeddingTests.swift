@@ -27,13 +27,21 @@ extension CoreKernels {
             }
         }
 
-        @Test("the lookup from a transposed table [hidden, vocab] gives the same rows, bit for bit")
-        func forwardFromTransposedTable() {
+        @Test("the lookup from a table in column panels gives the same rows, bit for bit (panels of 4, 3, and one panel)",
+              arguments: [4, 3, 11, 64])
+        func forwardFromPanelTable(panelWidth: Int) {
             let t = table
-            var transposed = [Float](repeating: .nan, count: t.count)  // [hidden, vocab]
-            for v in 0..<vocab { for i in 0..<hidden { transposed[i * vocab + v] = t[v * hidden + i] } }
+            // Panel p: tokens j0..<j0+w as a [hidden, w] block at offset j0 * hidden.
+            var panels = [Float](repeating: .nan, count: t.count)
+            var j0 = 0
+            while j0 < vocab {
+                let w = min(panelWidth, vocab - j0)
+                for j in 0..<w { for i in 0..<hidden { panels[j0 * hidden + i * w + j] = t[(j0 + j) * hidden + i] } }
+                j0 += w
+            }
             var out = [Float](repeating: .nan, count: tokens * hidden)
-            Embedding.forward(out: &out, ids: ids, transposedTable: transposed, vocab: vocab, tokens: tokens, hidden: hidden)
+            Embedding.forward(out: &out, ids: ids, panelTable: panels, vocab: vocab, panelWidth: panelWidth,
+                              tokens: tokens, hidden: hidden)
             #expect(out == forward(t))
         }
 

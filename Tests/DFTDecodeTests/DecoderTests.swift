@@ -6,6 +6,10 @@ import Testing
 
 @Suite("Decoder", .serialized)
 struct DecoderTests {
+    /// The decoding layout's two kinds (`DecodeLayout`), whatever the OpenBLAS kernel: column
+    /// panels (of 7: ragged last panels everywhere) and one panel per matrix.
+    static let panelWidths = [7, Int.max]
+
     /// Logits of every position of `tokens` by the training forward pass (one row, no cache).
     static func fullForwardLogits(_ model: Transformer, _ tokens: [Int32]) -> [Float] {
         let batch = TokenBatch(maxRows: 1, rowLength: model.rowLength)
@@ -19,9 +23,9 @@ struct DecoderTests {
         return model.logits(slots: Array(0..<tokens.count))
     }
 
-    @Test("every decode step's logits equal a full forward pass over the same prefix (prefill in chunks, 1 and 2 threads)",
-          arguments: [1, 2])
-    func stepsEqualFullForward(threads: Int) throws {
+    @Test("every decode step's logits equal a full forward pass over the same prefix (prefill in chunks, 1 and 2 threads, both layouts)",
+          arguments: [1, 2], DecoderTests.panelWidths)
+    func stepsEqualFullForward(threads: Int, panelWidth: Int) throws {
         Parallel.configure(threads: threads)
         defer { Parallel.configure(threads: 1) }
         let length = 90
@@ -30,7 +34,7 @@ struct DecoderTests {
         let reference = Self.fullForwardLogits(model, tokens)
         let vocab = model.config.vocabSize
         // maxTokens 32: a 40-token prompt is prefilled in two chunks (32 + 8).
-        let decoder = Decoder(model: model, slots: 3, context: length, maxTokens: 32)
+        let decoder = Decoder(model: model, slots: 3, context: length, maxTokens: 32, panelWidth: panelWidth)
         let engine = GenerationEngine(decoder: decoder, sampling: SamplingSettings(temperature: 0),
                                       stop: StopRule(endOfSequence: [], maxNewTokens: 1))
         let prompt = 40
@@ -56,13 +60,13 @@ struct DecoderTests {
         #expect(worst < 1e-5, "largest difference \(worst) of the largest logit (up to \(largest))")
     }
 
-    @Test("greedy decoding equals transformers' greedy generate token for token (Qwen2; Llama 3 with rope scaling)",
-          arguments: ["qwen2", "llama3"])
-    func greedyMatchesTransformers(name: String) throws {
+    @Test("greedy decoding equals transformers' greedy generate token for token (Qwen2; Llama 3 with rope scaling; both layouts)",
+          arguments: ["qwen2", "llama3"], DecoderTests.panelWidths)
+    func greedyMatchesTransformers(name: String, panelWidth: Int) throws {
         let expected = try DecodeFixtures.expected(name)
         let model = try DecodeFixtures.model(name)
         let longest = expected.prompts.map(\.count).max()! + expected.new_tokens
-        let decoder = Decoder(model: model, slots: 4, context: longest, maxTokens: 64)
+        let decoder = Decoder(model: model, slots: 4, context: longest, maxTokens: 64, panelWidth: panelWidth)
         let engine = GenerationEngine(decoder: decoder, sampling: SamplingSettings(temperature: 0),
                                       stop: StopRule(endOfSequence: [], maxNewTokens: expected.new_tokens))
         let requests = expected.prompts.enumerated().map { i, prompt in
@@ -95,15 +99,15 @@ struct DecoderTests {
 
     @Test("batched decoding equals one-at-a-time decoding, greedy and seeded sampling",
           arguments: [SamplingSettings(temperature: 0), SamplingSettings(temperature: 1, seed: 3),
-                      SamplingSettings(temperature: 0.7, topP: 0.9, topK: 20, seed: 4)])
-    func batchedEqualsAlone(sampling: SamplingSettings) throws {
+                      SamplingSettings(temperature: 0.7, topP: 0.9, topK: 20, seed: 4)], DecoderTests.panelWidths)
+    func batchedEqualsAlone(sampling: SamplingSettings, panelWidth: Int) throws {
         let model = try DecodeFixtures.randomModel(rowLength: 8)
         let requests = (0..<7).map { i in
             GenerationRequest(id: i, prompt: DecodeFixtures.randomTokens(5 + 9 * i, vocab: 97, seed: UInt64(20 + i)),
                               stream: SampleStream(seed: sampling.seed, index: i, sample: 0))
         }
         func generate(slots: Int) throws -> [Int: GenerationResult] {
-            let decoder = Decoder(model: model, slots: slots, context: 128, maxTokens: 48)
+            let decoder = Decoder(model: model, slots: slots, context: 128, maxTokens: 48, panelWidth: panelWidth)
             // EOS id 5 ends some sequences early, so slots are refilled mid-batch.
             let engine = GenerationEngine(decoder: decoder, sampling: sampling,
                                           stop: StopRule(endOfSequence: [5], maxNewTokens: 24))
@@ -172,14 +176,14 @@ struct PromptSharingTests {
 
     /// The decoder reads the model's matrices transposed in place (`DecodeLayout`); training,
     /// scoring and checkpoints read the same buffer afterwards.
-    @Test("decoding leaves the model's weights bit for bit as they were, also when the job throws (tied and untied heads)",
-          arguments: ["random", "llama3"])
-    func weightsRestoredAfterDecoding(name: String) throws {
+    @Test("decoding leaves the model's weights bit for bit as they were, also when the job throws (tied and untied heads, both layouts)",
+          arguments: ["random", "llama3"], DecoderTests.panelWidths)
+    func weightsRestoredAfterDecoding(name: String, panelWidth: Int) throws {
         struct Interrupted: Error {}
         let model = name == "random" ? try DecodeFixtures.randomModel(rowLength: 8) : try DecodeFixtures.model(name)
         #expect(model.config.tieWordEmbeddings == (name == "random"), "one case of each head")
         let original = Array(UnsafeBufferPointer(start: model.parameters.pointer, count: model.layout.count))
-        let decoder = Decoder(model: model, slots: 2, context: 40, maxTokens: 32)
+        let decoder = Decoder(model: model, slots: 2, context: 40, maxTokens: 32, panelWidth: panelWidth)
         let engine = GenerationEngine(decoder: decoder, sampling: SamplingSettings(temperature: 0),
                                       stop: StopRule(endOfSequence: [], maxNewTokens: 6))
         let prompt = DecodeFixtures.randomTokens(20, vocab: 97, seed: 4)
