@@ -8,7 +8,7 @@ import DFTModel
 /// rows by these matrices, and how fast OpenBLAS runs them depends on the layout:
 /// - [in, out] rather than [out, in]: one row's sgemv reads 32000 x 512 at 23.7 GB/s against
 ///   13.5 GB/s (scripts/bench/gemm_orientation.c, one thread; AVX-512 and AVX2 kernels alike).
-/// - Panels of 32 on the AVX-512 kernels (SkylakeX, Cooperlake, SapphireRapids): a product by
+/// - Panels of 32 (16 for wide inputs at large batches) on the AVX-512 kernels (SkylakeX, Cooperlake, SapphireRapids): a product by
 ///   one [in, 32] panel takes their small-matrix path, which skips sgemm's packing of the
 ///   weights: the head for 16 rows in 5.8 ms against 11.6 ms (scripts/bench/gemm_panels.c).
 ///   The AVX2 kernels have no such path and run the plain matrix faster (9.4 against 11.1 ms),
@@ -23,39 +23,56 @@ import DFTModel
 final class DecodeLayout {
     struct Matrix {
         let offset: Int
-        let rows: Int     // out features: rows in Hugging Face's layout
-        let columns: Int  // in features
+        let rows: Int        // out features: rows in Hugging Face's layout
+        let columns: Int     // in features
+        /// Outputs per panel; at least `rows` means one panel.
+        let panelWidth: Int
+    }
+
+    /// Each layer's matrices, in `matrices` order, and where the step finds them.
+    struct Layer {
+        let qkv: Matrix, oProj: Matrix, gateUp: Matrix, down: Matrix
     }
 
     let model: Transformer
-    let matrices: [Matrix]
-    /// Outputs per panel; at least a matrix's rows means one panel.
-    let panelWidth: Int
+    let layers: [Layer]
+    let head: Matrix
+    var matrices: [Matrix] { layers.flatMap { [$0.qkv, $0.oProj, $0.gateUp, $0.down] } + [head] }
     /// Nested `withLayout` calls: the layout switches at the outermost only.
     private(set) var depth = 0
 
     var isActive: Bool { depth > 0 }
 
-    /// The panel width for an OpenBLAS kernel (`BLAS.coreName`): 32 where the small-matrix path
-    /// exists, else one panel per matrix.
-    static func panelWidth(core: String) -> Int {
-        ["skylakex", "cooperlake", "sapphirerapids"].contains(core.lowercased()) ? 32 : Int.max
+    /// The panel width of a matrix with `inFeatures` inputs decoded `slots` rows at a time, on
+    /// an OpenBLAS kernel (`BLAS.coreName`). Where the small-matrix path exists: 32 outputs, or
+    /// 16 when a full step's product by a panel of 32 would pass the path's limit (OpenBLAS
+    /// 0.3.21 takes it up to M x N x K = 10^6: for `small`'s down_proj, 1408 inputs, at 32
+    /// slots, 0.71 ms in panels of 32 against 0.56 in panels of 16, one thread); beyond 16 as
+    /// well, 32 (fewer calls). Elsewhere one panel per matrix.
+    static func panelWidth(core: String, slots: Int, inFeatures: Int) -> Int {
+        guard ["skylakex", "cooperlake", "sapphirerapids"].contains(core.lowercased()) else { return Int.max }
+        let smallLimit = 1_000_000
+        if slots * 32 * inFeatures <= smallLimit { return 32 }
+        return slots * 16 * inFeatures <= smallLimit ? 16 : 32
     }
 
-    init(model: Transformer, qkvWidth: Int, attentionWidth: Int, panelWidth: Int) {
-        precondition(panelWidth >= 1, "a panel holds at least one output")
+    /// panelWidth: one width for every matrix (tests), or nil for `panelWidth(core:slots:inFeatures:)`.
+    init(model: Transformer, qkvWidth: Int, attentionWidth: Int, slots: Int, panelWidth: Int?) {
+        precondition((panelWidth ?? 1) >= 1, "a panel holds at least one output")
         let c = model.config, h = c.hiddenSize, f = c.intermediateSize
-        self.model = model
-        self.panelWidth = panelWidth
-        var matrices: [Matrix] = []
-        for o in model.parameterOffsets.layers {
-            matrices.append(Matrix(offset: o.qkvWeight, rows: qkvWidth, columns: h))
-            matrices.append(Matrix(offset: o.oProj, rows: h, columns: attentionWidth))
-            matrices.append(Matrix(offset: o.gateUp, rows: 2 * f, columns: h))
-            matrices.append(Matrix(offset: o.down, rows: h, columns: f))
+        let core = BLAS.coreName
+        func matrix(_ offset: Int, rows: Int, columns: Int) -> Matrix {
+            Matrix(offset: offset, rows: rows, columns: columns,
+                   panelWidth: panelWidth ?? Self.panelWidth(core: core, slots: slots, inFeatures: columns))
         }
-        matrices.append(Matrix(offset: model.parameterOffsets.lmHead, rows: c.vocabSize, columns: h))
-        self.matrices = matrices
+        self.model = model
+        layers = model.parameterOffsets.layers.map { o in
+            Layer(qkv: matrix(o.qkvWeight, rows: qkvWidth, columns: h),
+                  oProj: matrix(o.oProj, rows: h, columns: attentionWidth),
+                  gateUp: matrix(o.gateUp, rows: 2 * f, columns: h),
+                  down: matrix(o.down, rows: h, columns: f))
+        }
+        head = matrix(model.parameterOffsets.lmHead, rows: c.vocabSize, columns: h)
     }
 
     /// Runs `body` with the weights in the decoding layout, and puts them back after (also
@@ -71,12 +88,13 @@ final class DecodeLayout {
     }
 
     private func transpose(toDecoding: Bool) {
-        let largest = matrices.map { Transpose.panelScratch(rows: $0.rows, columns: $0.columns, panelWidth: panelWidth) }
+        let matrices = self.matrices
+        let largest = matrices.map { Transpose.panelScratch(rows: $0.rows, columns: $0.columns, panelWidth: $0.panelWidth) }
             .max() ?? 0
         let scratch = FloatBuffer(count: largest)  // freed on return: decoding does not hold it
         let base = model.parameters.pointer
         for m in matrices {
-            Transpose.toPanels(base + m.offset, rows: m.rows, columns: m.columns, panelWidth: panelWidth,
+            Transpose.toPanels(base + m.offset, rows: m.rows, columns: m.columns, panelWidth: m.panelWidth,
                                inverse: !toDecoding, scratch: scratch.pointer)
         }
     }

@@ -38,7 +38,8 @@ public final class Decoder: @unchecked Sendable {
     /// slots: sequences decoded at once; context: the most positions one sequence may reach
     /// (prompt + new tokens); maxTokens: tokens per step (at least slots; a prompt longer than
     /// this is prefilled in chunks). panelWidth: outputs per column panel of the decoding layout,
-    /// by default what suits the OpenBLAS kernel in use (`DecodeLayout`); tests set both kinds.
+    /// by default what suits the OpenBLAS kernel in use and each matrix (`DecodeLayout`); tests
+    /// set both kinds.
     public init(model: Transformer, slots: Int, context: Int, maxTokens: Int, panelWidth: Int? = nil) {
         precondition(maxTokens >= slots && slots >= 1, "a step must fit one token per slot")
         let c = model.config
@@ -53,7 +54,7 @@ public final class Decoder: @unchecked Sendable {
         attention = CachedAttention(heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, headDim: c.headDim,
                                     maxQueries: maxTokens, context: context)
         layout = DecodeLayout(model: model, qkvWidth: attention.qkvWidth, attentionWidth: attention.outWidth,
-                              panelWidth: panelWidth ?? DecodeLayout.panelWidth(core: BLAS.coreName))
+                              slots: slots, panelWidth: panelWidth)
         let h = c.hiddenSize, f = c.intermediateSize
         hidden = FloatBuffer(count: maxTokens * h)
         normed = FloatBuffer(count: maxTokens * h)
@@ -104,20 +105,20 @@ public final class Decoder: @unchecked Sendable {
                          + "its cache holds \(cache.lengths[run.slot])")
             precondition(run.start + run.count <= context, "slot \(run.slot) would pass the context of \(context)")
         }
-        let eps = Float(c.rmsNormEps), pw = layout.panelWidth
+        let eps = Float(c.rmsNormEps)
         batch.ids.withUnsafeBufferPointer { ids in
             for t in 0..<n {
                 precondition(ids[t] >= 0 && Int(ids[t]) < c.vocabSize, "token id \(ids[t]) outside the vocabulary")
             }
             if c.tieWordEmbeddings {  // the table is the head, in the decoding layout's panels
                 Embedding.forward(out: hidden.pointer, ids: ids.baseAddress!, panelTable: p(offsets.embedding),
-                                  vocab: c.vocabSize, panelWidth: layout.panelWidth, tokens: n, hidden: h)
+                                  vocab: c.vocabSize, panelWidth: layout.head.panelWidth, tokens: n, hidden: h)
             } else {
                 Embedding.forward(out: hidden.pointer, ids: ids.baseAddress!, table: p(offsets.embedding), tokens: n, hidden: h)
             }
         }
         for l in 0..<c.numHiddenLayers {
-            let o = offsets.layers[l]
+            let o = offsets.layers[l], w = layout.layers[l]
             RMSNorm.forward(out: normed.pointer, rstd: rstd.pointer, input: hidden.pointer, weight: p(o.inputNorm),
                             tokens: n, hidden: h, eps: eps)
             // qkv = normed qkv_proj + bias, qkv_proj stored [hidden, qkvWidth] in panels
@@ -125,22 +126,24 @@ public final class Decoder: @unchecked Sendable {
                 for t in 0..<n { (qkv.pointer + t * attention.qkvWidth).update(from: p(bias), count: attention.qkvWidth) }
             }
             BLAS.gemmPanels(m: n, n: attention.qkvWidth, k: h, a: normed.pointer, panels: p(o.qkvWeight),
-                            panelWidth: pw, beta: o.qkvBias == nil ? 0 : 1, c: qkv.pointer)
+                            panelWidth: w.qkv.panelWidth, beta: o.qkvBias == nil ? 0 : 1, c: qkv.pointer)
             batch.positions.withUnsafeBufferPointer { pos in
                 rope.forward(qkv.pointer, rowStride: attention.qkvWidth, heads: c.numAttentionHeads + c.numKeyValueHeads,
                              positions: pos.baseAddress!, tokens: n)
             }
             attention.forward(out: attended.pointer, qkv: qkv.pointer, runs: batch.runs, cache: cache, layer: l)
             // hidden += attended o_proj, o_proj stored [attention width, hidden] in panels
-            BLAS.gemmPanels(m: n, n: h, k: attention.outWidth, a: attended.pointer, panels: p(o.oProj), panelWidth: pw,
+            BLAS.gemmPanels(m: n, n: h, k: attention.outWidth, a: attended.pointer, panels: p(o.oProj), panelWidth: w.oProj.panelWidth,
                             beta: 1, c: hidden.pointer)
             RMSNorm.forward(out: normed.pointer, rstd: rstd.pointer, input: hidden.pointer, weight: p(o.postNorm),
                             tokens: n, hidden: h, eps: eps)
             // gate and up stored together [hidden, 2 ffn] in panels: each row of the product is [gate | up]
-            BLAS.gemmPanels(m: n, n: 2 * f, k: h, a: normed.pointer, panels: p(o.gateUp), panelWidth: pw, c: gateUp.pointer)
+            BLAS.gemmPanels(m: n, n: 2 * f, k: h, a: normed.pointer, panels: p(o.gateUp), panelWidth: w.gateUp.panelWidth,
+                            c: gateUp.pointer)
             SwiGLU.forward(out: mlp.pointer, gateUp: gateUp.pointer, tokens: n, ffn: f)
             // hidden += mlp down_proj, down_proj stored [ffn, hidden] in panels
-            BLAS.gemmPanels(m: n, n: h, k: f, a: mlp.pointer, panels: p(o.down), panelWidth: pw, beta: 1, c: hidden.pointer)
+            BLAS.gemmPanels(m: n, n: h, k: f, a: mlp.pointer, panels: p(o.down), panelWidth: w.down.panelWidth,
+                            beta: 1, c: hidden.pointer)
         }
         for run in batch.runs { cache.setLength(run.start + run.count, slot: run.slot) }
         // Only each run's last token needs logits: gather those rows, normalise, one head sgemm.
@@ -151,7 +154,7 @@ public final class Decoder: @unchecked Sendable {
         RMSNorm.forward(out: lastRows.pointer, rstd: rstd.pointer, input: normed.pointer, weight: p(offsets.finalNorm),
                         tokens: rows, hidden: h, eps: eps)
         // The head stored [hidden, vocab] in panels.
-        BLAS.gemmPanels(m: rows, n: c.vocabSize, k: h, a: lastRows.pointer, panels: p(offsets.lmHead), panelWidth: pw,
+        BLAS.gemmPanels(m: rows, n: c.vocabSize, k: h, a: lastRows.pointer, panels: p(offsets.lmHead), panelWidth: layout.head.panelWidth,
                         c: logits.pointer)
     }
 }
