@@ -47,25 +47,41 @@ public enum BLAS {
 
     /// C[m, n] = A[m, k] B + beta C, with B [k, n] stored in column panels (`Transpose.toPanels`
     /// of B^T): columns j0..<j0+w (w = panelWidth, less for the last panel) as a [k, w] block at
-    /// offset j0 * k. One sgemm per panel, the panels shared out over the pool, so every element
-    /// comes from the same call whatever the thread count. With panelWidth >= n, B is a plain
-    /// [k, n] matrix and this is `gemm`.
+    /// offset j0 * k. With panelWidth >= n, B is a plain [k, n] matrix and this is `gemm`.
     ///
     /// Why panels: a decode step multiplies a few rows by every weight matrix, and OpenBLAS's
     /// sgemm packs the whole matrix before using it for those few rows. Its AVX-512 kernels
     /// (SkylakeX, Cooperlake) take a path without packing for small products, which a product
     /// by one [k, 32] panel is: the 32000 x 512 head for 16 rows in 5.8 ms against 11.6 ms
-    /// from [k, n], one thread, from memory (docs/PERFORMANCE.md, "Decoding").
+    /// from [k, n], one thread, from memory (docs/PERFORMANCE.md, "Decoding"). Wide panels
+    /// (the other kernels' layout, 1024 outputs) cost nothing against the plain matrix and keep
+    /// the scratch of switching layouts small.
+    ///
+    /// Which calls compute which elements depends on the shape alone, never the thread count:
+    /// from 4 panels on, one call per panel, the panels shared out over the pool (sgemm; sgemv
+    /// for one row of a panel wider than 64, where the small path does not apply and sgemv
+    /// reads the weights once); fewer panels, one `gemm` each, cut by its own `BlockGrid`.
     public static func gemmPanels(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, panels b: UnsafePointer<Float>,
                                   panelWidth: Int, beta: Float = 0, c: UnsafeMutablePointer<Float>) {
-        if panelWidth >= n {
-            gemm(m: m, n: n, k: k, a: a, b: b, beta: beta, c: c)
+        if m == 0 || n == 0 { return }
+        let panelWidth = min(panelWidth, n)  // wider means one panel (and n + width stays finite)
+        let count = (n + panelWidth - 1) / panelWidth
+        if count < 4 {
+            var j0 = 0
+            while j0 < n {
+                let width = min(panelWidth, n - j0)
+                gemm(m: m, n: width, k: k, a: a, b: b + j0 * k, ldb: width, beta: beta, c: c + j0, ldc: n)
+                j0 += width
+            }
             return
         }
-        if m == 0 || n == 0 { return }
-        Parallel.forBlocks((n + panelWidth - 1) / panelWidth) { p in
+        Parallel.forBlocks(count) { p in
             let j0 = p * panelWidth, width = min(panelWidth, n - j0)
-            sgemm(false, false, m, width, k, 1, a, k, b + j0 * k, width, beta, c + j0, n)
+            if m == 1 && width > 64 {
+                product(false, false, 1, width, k, 1, a, k, b + j0 * k, width, beta, c + j0, n)
+            } else {
+                sgemm(false, false, m, width, k, 1, a, k, b + j0 * k, width, beta, c + j0, n)
+            }
         }
     }
 

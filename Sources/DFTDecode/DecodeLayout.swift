@@ -8,15 +8,16 @@ import DFTModel
 /// rows by these matrices, and how fast OpenBLAS runs them depends on the layout:
 /// - [in, out] rather than [out, in]: one row's sgemv reads 32000 x 512 at 23.7 GB/s against
 ///   13.5 GB/s (scripts/bench/gemm_orientation.c, one thread; AVX-512 and AVX2 kernels alike).
-/// - Panels of 32 (16 for wide inputs at large batches) on the AVX-512 kernels (SkylakeX, Cooperlake, SapphireRapids): a product by
-///   one [in, 32] panel takes their small-matrix path, which skips sgemm's packing of the
-///   weights: the head for 16 rows in 5.8 ms against 11.6 ms (scripts/bench/gemm_panels.c).
-///   The AVX2 kernels have no such path and run the plain matrix faster (9.4 against 11.1 ms),
-///   so elsewhere a matrix is one panel.
+/// - Panels of 32 outputs (16 for wide inputs at large batches) on the AVX-512 kernels
+///   (SkylakeX, Cooperlake, SapphireRapids): a product by one [in, 32] panel takes their
+///   small-matrix path, which skips sgemm's packing of the weights: the head for 16 rows in
+///   5.8 ms against 11.6 ms (scripts/bench/gemm_panels.c). The AVX2 kernels have no such path
+///   and run narrow panels slower (11.1 against 9.4 ms), so elsewhere panels are 1024 wide:
+///   as fast as the plain matrix, and cheap to switch.
 ///
 /// The matrices are rearranged in the model's own buffer, not copied, so decoding costs no
 /// second set of weights (a 7B model has none to spare); the scratch, held only while
-/// switching, is a panel per thread (or, with one panel, the largest matrix). Outside
+/// switching, is a panel per thread (the largest matrix when a test asks for one panel). Outside
 /// `withLayout` the buffer is in Hugging Face's layout, inside it only the decoder may read
 /// it: training, scoring and checkpoints never run inside. A tied head is the embedding,
 /// which the decoder then looks up in the panels.
@@ -48,9 +49,11 @@ final class DecodeLayout {
     /// 16 when a full step's product by a panel of 32 would pass the path's limit (OpenBLAS
     /// 0.3.21 takes it up to M x N x K = 10^6: for `small`'s down_proj, 1408 inputs, at 32
     /// slots, 0.71 ms in panels of 32 against 0.56 in panels of 16, one thread); beyond 16 as
-    /// well, 32 (fewer calls). Elsewhere one panel per matrix.
+    /// well, 32 (fewer calls). Elsewhere panels of 1024 outputs: as fast as the plain [in, out]
+    /// matrix there (the head for 16 rows 9.2 ms either way; one row, sgemv, 2.5-3.0 ms), and
+    /// switching needs a panel of scratch per thread rather than the largest matrix.
     static func panelWidth(core: String, slots: Int, inFeatures: Int) -> Int {
-        guard ["skylakex", "cooperlake", "sapphirerapids"].contains(core.lowercased()) else { return Int.max }
+        guard ["skylakex", "cooperlake", "sapphirerapids"].contains(core.lowercased()) else { return 1024 }
         let smallLimit = 1_000_000
         if slots * 32 * inFeatures <= smallLimit { return 32 }
         return slots * 16 * inFeatures <= smallLimit ? 16 : 32

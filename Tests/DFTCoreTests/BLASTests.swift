@@ -159,8 +159,10 @@ extension CoreKernels {
             }
         }
 
+        /// Narrow panels (7, 32: one sgemm each), wide ones (100: sgemv for one row), few (1000:
+        /// a gridded gemm each) and one (5000: the plain matrix).
         @Test("a product by column panels equals the product by the plain matrix, bit-identical on 1 to 3 threads",
-              arguments: [32, 7, 5000])
+              arguments: [7, 32, 100, 1000, 5000])
         func panelProduct(panelWidth: Int) {
             for (m, n, k) in [(1, 3000, 64), (16, 1000, 96), (5, 70, 33)] {
                 let a = randomFloats(m * k, seed: 51)                      // [m, k]

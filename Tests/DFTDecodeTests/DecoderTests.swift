@@ -7,8 +7,9 @@ import Testing
 @Suite("Decoder", .serialized)
 struct DecoderTests {
     /// The decoding layout's two kinds (`DecodeLayout`), whatever the OpenBLAS kernel: column
-    /// panels (of 7: ragged last panels everywhere) and one panel per matrix.
-    static let panelWidths = [7, Int.max]
+    /// panels (of 7: ragged last panels everywhere; of 100: the wide panels' path, sgemv for
+    /// one row) and one panel per matrix.
+    static let panelWidths = [7, 100, Int.max]
 
     /// Logits of every position of `tokens` by the training forward pass (one row, no cache).
     static func fullForwardLogits(_ model: Transformer, _ tokens: [Int32]) -> [Float] {
@@ -203,12 +204,12 @@ struct PromptSharingTests {
     @Test("the panel width follows the kernel and OpenBLAS's small-product limit (M x N x K <= 10^6)")
     func panelWidthRule() {
         // AVX-512 kernels: 32, or 16 where 32 slots x 32 x 1408 inputs pass the limit; 32 again
-        // when 16 would pass it too. AVX2 and others: one panel.
+        // when 16 would pass it too. AVX2 and others: panels of 1024.
         #expect(DecodeLayout.panelWidth(core: "Cooperlake", slots: 16, inFeatures: 1408) == 32)
         #expect(DecodeLayout.panelWidth(core: "Cooperlake", slots: 32, inFeatures: 1408) == 16)
         #expect(DecodeLayout.panelWidth(core: "SkylakeX", slots: 32, inFeatures: 512) == 32)
         #expect(DecodeLayout.panelWidth(core: "Cooperlake", slots: 64, inFeatures: 4864) == 32)
-        #expect(DecodeLayout.panelWidth(core: "Haswell", slots: 1, inFeatures: 512) == Int.max)
-        #expect(DecodeLayout.panelWidth(core: "Zen", slots: 32, inFeatures: 1408) == Int.max)
+        #expect(DecodeLayout.panelWidth(core: "Haswell", slots: 1, inFeatures: 512) == 1024)
+        #expect(DecodeLayout.panelWidth(core: "Zen", slots: 32, inFeatures: 1408) == 1024)
     }
 }
