@@ -168,14 +168,11 @@ extension CoreKernels {
                 let a = randomFloats(m * k, seed: 51)                      // [m, k]
                 let b = randomFloats(k * n, seed: 52)                      // [k, n]
                 let c0 = randomFloats(m * n, seed: 53)                     // [m, n]
-                // Panels of B's columns: columns j0..<j0+w as a [k, w] block at offset j0 * k.
-                var panels = [Float](repeating: .nan, count: k * n)
-                var j0 = 0
-                while j0 < n {
-                    let w = min(panelWidth, n - j0)
-                    for r in 0..<k { for j in 0..<w { panels[j0 * k + r * w + j] = b[r * n + j0 + j] } }
-                    j0 += w
-                }
+                // Panels of B's columns: columns j0..<j0+w as a [k, w] block at offset j0 * k,
+                // the panels of B^T [n, k].
+                var bT = [Float](repeating: .nan, count: k * n)
+                for r in 0..<k { for j in 0..<n { bT[j * k + r] = b[r * n + j] } }
+                let panels = referencePanels(bT, rows: n, columns: k, panelWidth: panelWidth)
                 func run(threads: Int) -> [Float] {
                     Parallel.configure(threads: threads)
                     defer { Parallel.configure(threads: 1) }

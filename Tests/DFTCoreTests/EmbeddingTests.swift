@@ -32,13 +32,7 @@ extension CoreKernels {
         func forwardFromPanelTable(panelWidth: Int) {
             let t = table
             // Panel p: tokens j0..<j0+w as a [hidden, w] block at offset j0 * hidden.
-            var panels = [Float](repeating: .nan, count: t.count)
-            var j0 = 0
-            while j0 < vocab {
-                let w = min(panelWidth, vocab - j0)
-                for j in 0..<w { for i in 0..<hidden { panels[j0 * hidden + i * w + j] = t[(j0 + j) * hidden + i] } }
-                j0 += w
-            }
+            let panels = referencePanels(t, rows: vocab, columns: hidden, panelWidth: panelWidth)
             var out = [Float](repeating: .nan, count: tokens * hidden)
             Embedding.forward(out: &out, ids: ids, panelTable: panels, vocab: vocab, panelWidth: panelWidth,
                               tokens: tokens, hidden: hidden)

@@ -21,6 +21,20 @@ func randomIds(_ count: Int, below: Int, seed: UInt64) -> [Int32] {
     return (0..<count).map { _ in Int32(rng.next() % UInt64(below)) }
 }
 
+/// The column panels of a [rows, columns] matrix's transpose, element by element (what
+/// `Transpose.toPanels` must produce): rows r0..<r0+w (w = panelWidth, less for the last) as a
+/// [columns, w] block at offset r0 * columns.
+func referencePanels(_ matrix: [Float], rows: Int, columns: Int, panelWidth: Int) -> [Float] {
+    var out = [Float](repeating: .nan, count: matrix.count)
+    var r0 = 0
+    while r0 < rows {
+        let w = min(panelWidth, rows - r0)
+        for j in 0..<w { for c in 0..<columns { out[r0 * columns + c * w + j] = matrix[(r0 + j) * columns + c] } }
+        r0 += w
+    }
+    return out
+}
+
 /// The scalar every gradient check differentiates: sum(out * projection), in Double.
 /// A random projection makes every output element count, each with its own weight, so a
 /// gradient that is wrong for one element only cannot hide behind a plain sum.

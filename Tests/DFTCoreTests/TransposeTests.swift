@@ -36,24 +36,12 @@ extension CoreKernels {
             #expect(buffer == matrix)
         }
 
-        /// Panel p of a [rows, columns] matrix: rows r0..<r0+w as a [columns, w] block at r0 * columns.
-        static func referencePanels(_ matrix: [Float], rows: Int, columns: Int, panelWidth: Int) -> [Float] {
-            var out = [Float](repeating: .nan, count: matrix.count)
-            var r0 = 0
-            while r0 < rows {
-                let w = min(panelWidth, rows - r0)
-                for j in 0..<w { for c in 0..<columns { out[r0 * columns + c * w + j] = matrix[(r0 + j) * columns + c] } }
-                r0 += w
-            }
-            return out
-        }
-
         @Test("toPanels lays out column panels of the transpose (ragged last panel, one panel = the transpose); inverse restores; 1 and 3 threads",
               arguments: [4, 32, 7, 1000])
         func panels(panelWidth: Int) {
             for (rows, columns) in [(70, 33), (64, 5), (3, 40)] {
                 let matrix = randomFloats(rows * columns, seed: 8)
-                let expected = Self.referencePanels(matrix, rows: rows, columns: columns, panelWidth: panelWidth)
+                let expected = referencePanels(matrix, rows: rows, columns: columns, panelWidth: panelWidth)
                 for threads in [1, 3] {
                     Parallel.configure(threads: threads)
                     defer { Parallel.configure(threads: 1) }
