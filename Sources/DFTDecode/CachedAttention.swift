@@ -4,7 +4,9 @@ import DFTCore
 /// head serves heads / kvHeads query heads). Work is split over (run, kv head) pairs; each pair
 /// first appends its run's keys and values to the cache, then multiplies with sgemm:
 /// - a one-token run (decoding): the group's query heads are adjacent in the qkv row, so
-///   scores [group, length] = Q [group, headDim] K^T is one product, and so is P V;
+///   scores [group, length] = Q [group, headDim] K^T and then P V are products over all the
+///   group's heads, in chunks of keys (`keyChunk`, `valueChunk`) sized for OpenBLAS's
+///   small-matrix path;
 /// - a longer run (prefill): per query head, scores [count, start + count] with row i seeing
 ///   keys 0...start + i, then P V.
 /// Softmax rows are computed in place with the trainer's `VectorMath` (same max, exp, 1/sum).
@@ -24,6 +26,15 @@ final class CachedAttention: @unchecked Sendable {
 
     /// Queries of a prefill run are done in panels of this many rows (bounds the scratch).
     static let queryPanel = 64
+    /// Keys per scores product of a decode step, and values per P V product. OpenBLAS's
+    /// AVX-512 kernels compute a small product without packing its operands (the decoder's
+    /// weight panels rely on the same path, see `DecodeLayout`), and OpenBLAS 0.3.21 takes that
+    /// path for Q K^T only while keys x group <= 1200 (and for P V while M x N x K <= 10^6);
+    /// past it, every step packed the whole cached K of the slot again before using it once.
+    /// Chunks depend on the shape alone, so the bits do not depend on the thread count.
+    /// (Tests set small ones to cut short contexts.)
+    var keyChunk: Int
+    var valueChunk: Int
 
     init(heads: Int, kvHeads: Int, headDim: Int, maxQueries: Int, context: Int) {
         self.heads = heads
@@ -36,6 +47,8 @@ final class CachedAttention: @unchecked Sendable {
         self.maxQueries = maxQueries
         self.context = context
         panelRows = max(group, Self.queryPanel)
+        keyChunk = max(16, 1200 / group)
+        valueChunk = max(16, 1_000_000 / (group * headDim))
         scratch = FloatBuffer(count: max(1, Parallel.threads) * panelRows * context)
     }
 
@@ -72,11 +85,22 @@ final class CachedAttention: @unchecked Sendable {
         if run.count == 1 {
             // The group's query heads, adjacent: [group, headDim] with leading dimension headDim.
             let q = qkv + run.offset * qkvWidth + g * group * headDim
-            BLAS.gemm(transB: true, m: group, n: end, k: headDim, alpha: scale, a: q, lda: headDim,
-                      b: keys, ldb: headDim, c: panel, ldc: end, parallel: false)
+            var c0 = 0
+            while c0 < end {  // scores[:, c0..<c0+n] = Q K[c0..<c0+n]^T
+                let n = min(keyChunk, end - c0)
+                BLAS.gemm(transB: true, m: group, n: n, k: headDim, alpha: scale, a: q, lda: headDim,
+                          b: keys + c0 * headDim, ldb: headDim, c: panel + c0, ldc: end, parallel: false)
+                c0 += n
+            }
             for r in 0..<group { softmax(panel + r * end, count: end) }
-            BLAS.gemm(m: group, n: headDim, k: end, a: panel, lda: end, b: values, ldb: headDim,
-                      c: out + run.offset * outWidth + g * group * headDim, ldc: headDim, parallel: false)
+            c0 = 0
+            while c0 < end {  // out += P[:, c0..<c0+n] V[c0..<c0+n]
+                let n = min(valueChunk, end - c0)
+                BLAS.gemm(m: group, n: headDim, k: n, a: panel + c0, lda: end, b: values + c0 * headDim, ldb: headDim,
+                          beta: c0 == 0 ? 0 : 1, c: out + run.offset * outWidth + g * group * headDim, ldc: headDim,
+                          parallel: false)
+                c0 += n
+            }
             return
         }
         for j in (g * group)..<((g + 1) * group) {

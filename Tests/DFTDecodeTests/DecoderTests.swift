@@ -213,3 +213,42 @@ struct PromptSharingTests {
         #expect(DecodeLayout.panelWidth(core: "Zen", slots: 32, inFeatures: 1408) == 1024)
     }
 }
+
+@Suite("CachedAttention")
+struct CachedAttentionTests {
+    /// A decode step's products run in chunks of keys sized for OpenBLAS's small-matrix path;
+    /// the chunks must give what one product over every key gives.
+    @Test("a decode step's attention in chunks of keys equals it in one product (uneven chunks, GQA group of 3)")
+    func chunkedEqualsWhole() {
+        let heads = 6, kvHeads = 2, headDim = 16, context = 100, past = 73
+        let attention = CachedAttention(heads: heads, kvHeads: kvHeads, headDim: headDim, maxQueries: past, context: context)
+        let cache = KVCache(layers: 1, slots: 1, kvHeads: kvHeads, capacity: context, headDim: headDim)
+        var rng = SplitMix64(seed: 9)
+        // [past + 1, qkvWidth]: a prefill of `past` tokens fills the cache, then one decode token.
+        let qkv = (0..<((past + 1) * attention.qkvWidth)).map { _ in Float(rng.nextNormal()) }
+        var scratchOut = [Float](repeating: 0, count: past * attention.outWidth)  // [past, heads * headDim]
+        let prefill = DecodeBatch(maxTokens: past, maxRuns: 1)
+        let ids = [Int32](repeating: 1, count: past)
+        ids.withUnsafeBufferPointer { prefill.append(slot: 0, start: 0, ids: $0) }
+        var prompt = Array(qkv[0..<(past * attention.qkvWidth)])
+        attention.forward(out: &scratchOut, qkv: &prompt, runs: prefill.runs, cache: cache, layer: 0)
+        let step = DecodeBatch(maxTokens: 1, maxRuns: 1)
+        step.append(slot: 0, position: past, id: 1)
+        func decode() -> [Float] {
+            var row = Array(qkv[(past * attention.qkvWidth)...])
+            var out = [Float](repeating: .nan, count: attention.outWidth)  // [heads * headDim]
+            attention.forward(out: &out, qkv: &row, runs: step.runs, cache: cache, layer: 0)
+            return out
+        }
+        #expect(attention.keyChunk >= past + 1 && attention.valueChunk >= past + 1, "the default makes one product here")
+        let whole = decode()
+        attention.keyChunk = 7
+        attention.valueChunk = 11
+        let chunked = decode()
+        var worst: Float = 0
+        for i in whole.indices { worst = max(worst, abs(whole[i] - chunked[i])) }
+        let finite = whole.allSatisfy { $0.isFinite }
+        #expect(worst < 1e-6, "largest difference \(worst)")
+        #expect(finite)
+    }
+}
