@@ -15,7 +15,8 @@ struct Bench: ParsableCommand {
             Decoding (--decode): a random-weight model of the shape prefills --batch prompts of \
             --prompt-length random tokens (each alone in its slot), then decodes the --batch sequences \
             together, greedily, for --new-tokens steps (after a few untimed warm-up steps). Prints \
-            prefill and decode tokens/s, the fp32 weight and KV-cache bytes one decode step reads, a \
+            prefill and decode tokens/s, end to end tokens/s (new tokens / prefill and decode time, \
+            the figure transformers' generate gives), the fp32 weight and KV-cache bytes one decode step reads, a \
             STREAM-like triad bandwidth measured in the same process with the same threads, the batch-1 \
             bound (bandwidth / bytes per token) and the fraction of it reached, and peak resident memory. \
             One process only: refused under mpirun with more than one rank.
@@ -116,10 +117,10 @@ struct Bench: ParsableCommand {
                 + "%.1f tokens/s (%.1f%%)", r.batchOneBound, fraction, batch, r.batchBound,
                 100 * r.decodeTokensPerSecond / r.batchBound)
         print(String(format: "bench %@ --decode: batch %d | prompt %d + %d new | %d thread(s) | prefill %.1f tokens/s "
-            + "| decode %.1f tokens/s (%.2f ms/step) | weights %.1f MB per step | KV cache read %.1f MB per step "
-            + "| triad %.1f GB/s | %@ | peak RSS %.2f GB",
+            + "| decode %.1f tokens/s (%.2f ms/step) | end to end %.1f tokens/s | weights %.1f MB per step "
+            + "| KV cache read %.1f MB per step | triad %.1f GB/s | %@ | peak RSS %.2f GB",
             shape, batch, promptLength, newTokens, threads, r.prefillTokensPerSecond, r.decodeTokensPerSecond,
-            1e3 * r.secondsPerStep, Double(r.weightBytesPerStep) / 1e6, r.kvBytesPerStep / 1e6,
+            1e3 * r.secondsPerStep, r.endToEndTokensPerSecond, Double(r.weightBytesPerStep) / 1e6, r.kvBytesPerStep / 1e6,
             r.triadBytesPerSecond / 1e9, against, Double(r.peakResidentBytes) / 1e9))
         print(MachineDescription.line)
         print(String(format: "context %d positions | up to %d tokens per step | KV cache, step buffers and logits %.1f MB "

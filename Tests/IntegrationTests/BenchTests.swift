@@ -57,7 +57,7 @@ extension Integration {
                                               environment: Tools.environment, seconds: 300)
             #expect(result.succeeded, "\(result.transcript)")
             let head = result.stdoutLines.first { $0.hasPrefix("bench tiny --decode: batch 2 | prompt 8 + 4 new") } ?? ""
-            for part in ["prefill ", "decode ", "weights ", "KV cache read ", "triad ", "bound ", "peak RSS "] {
+            for part in ["prefill ", "decode ", "end to end ", "weights ", "KV cache read ", "triad ", "bound ", "peak RSS "] {
                 #expect(head.contains(part), "no '\(part)' in '\(head)'\(result.transcript)")
             }
             #expect(result.stdoutLines.contains { $0.hasPrefix("CPU ") && $0.contains("OpenBLAS ") }, "\(result.transcript)")

@@ -33,6 +33,10 @@ public struct DecodeBenchmark {
         public var prefillTokensPerSecond: Double  // prompt tokens, each prompt prefilled alone
         public var decodeTokensPerSecond: Double   // new tokens of all sequences together
         public var secondsPerStep: Double          // one decode step (batch tokens), greedy choice included
+        /// New tokens of all sequences / (prefill + decode seconds): what transformers' `generate`
+        /// call measures (scripts/bench/transformers_generate.py), though our prompts are prefilled
+        /// one at a time and its are batched.
+        public var endToEndTokensPerSecond: Double
         public var weightBytesPerStep: Int
         public var kvBytesPerStep: Double          // keys and values read per step, all sequences, mean over the run
         public var triadBytesPerSecond: Double
@@ -138,6 +142,7 @@ public struct DecodeBenchmark {
             prefillTokensPerSecond: Double(batch * promptLength) / prefillSeconds,
             decodeTokensPerSecond: Double(batch * newTokens) / decodeSeconds,
             secondsPerStep: decodeSeconds / Double(newTokens),
+            endToEndTokensPerSecond: Double(batch * newTokens) / (prefillSeconds + decodeSeconds),
             weightBytesPerStep: weightBytes, kvBytesPerStep: kvBytesPerStep, triadBytesPerSecond: bandwidth,
             batchOneBound: bandwidth / (Double(weightBytes) + kvBytesPerStep / Double(batch)),
             batchBound: Double(batch) * bandwidth / (Double(weightBytes) + kvBytesPerStep),
