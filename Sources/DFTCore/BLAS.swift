@@ -121,6 +121,19 @@ public enum BLAS {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// OpenBLAS's small-matrix path, which computes a product without packing its operands:
+    /// only its AVX-512 kernels have it (OpenBLAS 0.3.21), and they take it while m n k is at
+    /// most `smallProductLimit` and, for a product by a transposed B (row-major), also while
+    /// m n is at most `smallTransposedBArea` (its permit function's rules). The decoder sizes
+    /// its weight panels and attention chunks by these.
+    public static let smallProductLimit = 1_000_000
+    public static let smallTransposedBArea = 1200
+
+    /// Whether the OpenBLAS kernel `core` (a `coreName`) has the small-matrix path.
+    public static func hasSmallProductPath(core: String) -> Bool {
+        ["skylakex", "cooperlake", "sapphirerapids"].contains(core.lowercased())
+    }
+
     /// OpenBLAS's own thread count. The trainer keeps it at 1 and parallelises with
     /// `Parallel` (see there); the sgemm benchmark sets it to measure the machine's limit.
     public static var threads: Int {

@@ -47,8 +47,8 @@ final class CachedAttention: @unchecked Sendable {
         self.maxQueries = maxQueries
         self.context = context
         panelRows = max(group, Self.queryPanel)
-        keyChunk = max(16, 1200 / group)
-        valueChunk = max(16, 1_000_000 / (group * headDim))
+        keyChunk = max(16, BLAS.smallTransposedBArea / group)
+        valueChunk = max(16, BLAS.smallProductLimit / (group * headDim))
         scratch = FloatBuffer(count: max(1, Parallel.threads) * panelRows * context)
     }
 

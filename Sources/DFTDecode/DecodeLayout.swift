@@ -53,10 +53,9 @@ final class DecodeLayout {
     /// matrix there (the head for 16 rows 9.2 ms either way; one row, sgemv, 2.5-3.0 ms), and
     /// switching needs a panel of scratch per thread rather than the largest matrix.
     static func panelWidth(core: String, slots: Int, inFeatures: Int) -> Int {
-        guard ["skylakex", "cooperlake", "sapphirerapids"].contains(core.lowercased()) else { return 1024 }
-        let smallLimit = 1_000_000
-        if slots * 32 * inFeatures <= smallLimit { return 32 }
-        return slots * 16 * inFeatures <= smallLimit ? 16 : 32
+        guard BLAS.hasSmallProductPath(core: core) else { return 1024 }
+        if slots * 32 * inFeatures <= BLAS.smallProductLimit { return 32 }
+        return slots * 16 * inFeatures <= BLAS.smallProductLimit ? 16 : 32
     }
 
     /// panelWidth: one width for every matrix (tests), or nil for `panelWidth(core:slots:inFeatures:)`.

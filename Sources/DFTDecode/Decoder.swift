@@ -68,7 +68,7 @@ public final class Decoder: @unchecked Sendable {
     }
 
     /// Bytes held: the cache, the step buffers and the logits (not the model's weights, nor the
-    /// one matrix of scratch that switching their layout holds for a moment).
+    /// panel of scratch per thread that switching their layout holds for a moment).
     public var bytes: Int {
         cache.bytes + attention.bytes
             + [hidden, normed, rstd, qkv, attended, gateUp, mlp, lastRows, logits].reduce(0) { $0 + $1.bytes }
