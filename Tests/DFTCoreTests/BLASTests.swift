@@ -164,7 +164,9 @@ extension CoreKernels {
         @Test("a product by column panels equals the product by the plain matrix, bit-identical on 1 to 3 threads",
               arguments: [7, 32, 100, 1000, 5000])
         func panelProduct(panelWidth: Int) {
-            for (m, n, k) in [(1, 3000, 64), (16, 1000, 96), (5, 70, 33)] {
+            // 400 rows: past the small-matrix path's limit with panels of 32 and 100, so on the
+            // kernels that have the path each panel's product is cut into blocks of rows.
+            for (m, n, k) in [(1, 3000, 64), (16, 1000, 96), (5, 70, 33), (400, 1000, 96)] {
                 let a = randomFloats(m * k, seed: 51)                      // [m, k]
                 let b = randomFloats(k * n, seed: 52)                      // [k, n]
                 let c0 = randomFloats(m * n, seed: 53)                     // [m, n]
@@ -189,6 +191,14 @@ extension CoreKernels {
                 BLAS.gemm(m: m, n: n, k: k, a: a, b: b, beta: 1, c: &reference, parallel: false)
                 #expect(maxAbsDifference(one, reference.map(Double.init)) < 1e-4, "\(m)x\(n)x\(k), panels of \(panelWidth)")
             }
+        }
+
+        @Test("a many-row product by a panel is cut into blocks of rows within the small-matrix path, on the kernels that have it")
+        func panelBlockRows() {
+            let cut = BLAS.smallProductPathInUse
+            #expect(BLAS.panelBlockRows(m: 400, panelWidth: 32, k: 96) == (cut ? 325 : 400), "core \(BLAS.coreName)")
+            #expect(BLAS.panelBlockRows(m: 16, panelWidth: 32, k: 512) == 16, "a decode step's product stays whole")
+            #expect(BLAS.panelBlockRows(m: 64, panelWidth: 32, k: 40_000) == 64, "one row already passes the limit")
         }
     }
 }
