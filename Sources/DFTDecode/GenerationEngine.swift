@@ -78,7 +78,7 @@ public struct StopRule: Sendable {
 
 /// Continuous batching over a `Decoder`: up to `slots` sequences decode together, one token
 /// per slot per step; a finished sequence leaves and the next waiting request takes its slot
-/// (its prompt prefilled alone, in chunks of the decoder's `maxTokens`). The waiting queue is
+/// (the prompts of the slots freed by one step prefilled together, `Decoder.prefill`). The waiting queue is
 /// taken in order, so the same requests with the same settings always form the same batches.
 public final class GenerationEngine {
     public let decoder: Decoder
@@ -96,6 +96,11 @@ public final class GenerationEngine {
     /// another prompt is prefilled there, or the run ends), and the logits after its last token.
     private var slotPrompt: [[Int32]?]
     private let promptLogits: FloatBuffer  // [slots, vocab]
+    // Kept across refills (emptied, not freed): the slots being refilled, the prompts they
+    // prefill, and the slots that borrow a prompt prefilled in the same refill.
+    private var starting: [(slot: Int, request: GenerationRequest)] = []
+    private var prefills: [(slot: Int, ids: [Int32])] = []
+    private var borrowers: [(slot: Int, leader: Int)] = []
 
     public init(decoder: Decoder, sampling: SamplingSettings, stop: StopRule) {
         self.decoder = decoder
@@ -108,24 +113,51 @@ public final class GenerationEngine {
         promptLogits = FloatBuffer(count: decoder.cache.slots * decoder.config.vocabSize)
     }
 
-    /// Starts `prompt` in `slot` and returns the logits after its last token. Samples of one
-    /// prompt share its prefill: a slot that holds the same prompt lends its keys, values and
-    /// logits, which are exactly what a prefill would compute again (a prefill runs alone).
-    func start(_ prompt: [Int32], slot: Int) -> UnsafePointer<Float> {
+    /// Starts each request's prompt in its slot and leaves the logits after its last token in
+    /// row `slot` of `promptLogits`. Samples of one prompt share its prefill: a slot that holds
+    /// the same prompt lends its keys, values and logits, which are exactly what a prefill would
+    /// compute again. The other prompts are prefilled together (`Decoder.prefill`), and a prompt
+    /// met twice among them is prefilled once and lent to the second slot after.
+    private func start(_ starting: [(slot: Int, request: GenerationRequest)]) {
         let vocab = decoder.config.vocabSize
-        let holder = slotPrompt[slot] == prompt ? slot : slotPrompt.firstIndex { $0 == prompt }
-        if let holder {
-            decoder.cache.reuse(prefixOf: holder, count: prompt.count, in: slot)
+        func lend(from holder: Int, to slot: Int, count: Int) {
+            decoder.cache.reuse(prefixOf: holder, count: count, in: slot)
             if holder != slot {
                 (promptLogits.pointer + slot * vocab).update(from: promptLogits.pointer + holder * vocab, count: vocab)
             }
-            reusedPromptTokens += prompt.count
-        } else {
-            let logits = fill(prompt, slot: slot)
-            (promptLogits.pointer + slot * vocab).update(from: logits, count: vocab)
+            reusedPromptTokens += count
         }
-        slotPrompt[slot] = prompt
-        return UnsafePointer(promptLogits.pointer + slot * vocab)
+        prefills.removeAll(keepingCapacity: true)
+        borrowers.removeAll(keepingCapacity: true)
+        for (slot, request) in starting {
+            let prompt = request.prompt
+            precondition(!prompt.isEmpty, "an empty prompt")
+            // Slots being prefilled hold no prompt yet (their entry is cleared below), so a
+            // holder found here keeps its keys and values until the copy, which is now.
+            if let holder = slotPrompt[slot] == prompt ? slot : slotPrompt.firstIndex(where: { $0 == prompt }) {
+                lend(from: holder, to: slot, count: prompt.count)
+                slotPrompt[slot] = prompt
+            } else if let leader = prefills.first(where: { $0.ids == prompt }) {
+                borrowers.append((slot, leader.slot))
+                slotPrompt[slot] = nil
+            } else {
+                prefills.append((slot, prompt))
+                slotPrompt[slot] = nil
+            }
+        }
+        if !prefills.isEmpty {
+            decoder.prefill(prefills, using: batch) { i, logits in
+                (promptLogits.pointer + prefills[i].slot * vocab).update(from: logits, count: vocab)
+            }
+            for prompt in prefills {
+                slotPrompt[prompt.slot] = prompt.ids
+                prefilledTokens += prompt.ids.count
+            }
+        }
+        for (slot, leader) in borrowers {
+            lend(from: leader, to: slot, count: slotPrompt[leader]!.count)
+            slotPrompt[slot] = slotPrompt[leader]
+        }
     }
 
     struct Active {
@@ -148,14 +180,17 @@ public final class GenerationEngine {
         var next = 0
         let vocab = decoder.config.vocabSize
         while true {
-            // Refill free slots from the queue, in order.
+            // Refill free slots from the queue, in order; their prompts start together.
+            starting.removeAll(keepingCapacity: true)
             for slot in 0..<slots where active[slot] == nil && next < requests.count {
-                let request = requests[next]
+                precondition(requests[next].prompt.count + stop.maxNewTokens <= decoder.context,
+                             "prompt of \(requests[next].prompt.count) tokens + \(stop.maxNewTokens) new passes the context")
+                starting.append((slot, requests[next]))
                 next += 1
-                precondition(request.prompt.count + stop.maxNewTokens <= decoder.context,
-                             "prompt of \(request.prompt.count) tokens + \(stop.maxNewTokens) new passes the context")
-                let first = start(request.prompt, slot: slot)
-                let token = sampler.choose(first, u: request.stream.uniform(at: 0))
+            }
+            if !starting.isEmpty { start(starting) }
+            for (slot, request) in starting {
+                let token = sampler.choose(promptLogits.pointer + slot * vocab, u: request.stream.uniform(at: 0))
                 var entry = Active(request: request, completion: [])
                 entry.completion.reserveCapacity(stop.maxNewTokens)
                 entry.completion.append(token)
@@ -200,24 +235,10 @@ public final class GenerationEngine {
 
     /// Prefills `prompt` into `slot` (emptied first) and returns the logits after its last token.
     public func prefill(_ prompt: [Int32], slot: Int) -> UnsafePointer<Float> {
-        decoder.withTransposedWeights { fill(prompt, slot: slot) }
-    }
-
-    private func fill(_ prompt: [Int32], slot: Int) -> UnsafePointer<Float> {
-        precondition(!prompt.isEmpty, "an empty prompt")
-        decoder.cache.reset(slot: slot)
-        slotPrompt[slot] = nil  // overwritten below (`start` records it again)
-        prompt.withUnsafeBufferPointer { ids in
-            var start = 0
-            while start < ids.count {
-                let count = min(decoder.maxTokens, ids.count - start)
-                batch.removeAll()
-                batch.append(slot: slot, start: start, ids: UnsafeBufferPointer(rebasing: ids[start..<start + count]))
-                decoder.step(batch)
-                start += count
-            }
+        decoder.withTransposedWeights {
+            slotPrompt[slot] = nil
+            start([(slot, GenerationRequest(id: 0, prompt: prompt, stream: SampleStream(seed: 0, index: 0, sample: 0)))])
         }
-        prefilledTokens += prompt.count
-        return UnsafePointer(decoder.logits.pointer)
+        return UnsafePointer(promptLogits.pointer + slot * decoder.config.vocabSize)
     }
 }

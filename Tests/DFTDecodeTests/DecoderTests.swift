@@ -98,6 +98,50 @@ struct DecoderTests {
         #expect(worst < 1e-4, "largest logit difference from transformers \(worst)")
     }
 
+    /// Prompts of 20, 30, 9 and 5 tokens in steps of 32: the first step holds the 20 and the
+    /// start of the 30, the second the rest of the 30, the 9 and the 5.
+    @Test("prompts prefilled together, several a step and one split over two, give the logits, keys and values of prompts prefilled alone",
+          arguments: DecoderTests.panelWidths)
+    func prefillTogetherEqualsAlone(panelWidth: Int) throws {
+        let model = try DecodeFixtures.randomModel(rowLength: 8)
+        let c = model.config, vocab = c.vocabSize
+        let prompts = [20, 30, 9, 5].enumerated().map { i, n in DecodeFixtures.randomTokens(n, vocab: 97, seed: UInt64(40 + i)) }
+        let together = Decoder(model: model, slots: 4, context: 40, maxTokens: 32, panelWidth: panelWidth)
+        let batch = DecodeBatch(maxTokens: 32, maxRuns: 4)
+        var logits = [[Float]](repeating: [], count: 4), order: [Int] = []
+        together.withTransposedWeights {
+            // Slots in another order than the prompts: runs follow the prompts, not the slots.
+            together.prefill(prompts.enumerated().map { (slot: 3 - $0, ids: $1) }, using: batch) { i, row in
+                order.append(i)
+                logits[i] = Array(UnsafeBufferPointer(start: row, count: vocab))
+            }
+        }
+        #expect(order == [0, 1, 2, 3])
+        #expect(batch.runs.map(\.slot) == [2, 1, 0] && batch.runs.map(\.start) == [12, 0, 0], "the last step: \(batch.runs)")
+        for (i, prompt) in prompts.enumerated() {
+            let alone = Decoder(model: model, slots: 1, context: 40, maxTokens: 32, panelWidth: panelWidth)
+            var expected: [Float] = []
+            alone.withTransposedWeights {
+                alone.prefill([(slot: 0, ids: prompt)], using: DecodeBatch(maxTokens: 32, maxRuns: 1)) { _, row in
+                    expected = Array(UnsafeBufferPointer(start: row, count: vocab))
+                }
+            }
+            let scale = max(1, expected.map(abs).max()!)
+            #expect(zip(logits[i], expected).map { abs($0 - $1) }.max()! <= 1e-5 * scale, "prompt \(i)")
+            #expect(together.cache.lengths[3 - i] == prompt.count)
+            var worst: Float = 0
+            for layer in 0..<c.numHiddenLayers {
+                for head in 0..<c.numKeyValueHeads {
+                    for (a, b) in [(together.cache.keys(layer: layer, slot: 3 - i, head: head), alone.cache.keys(layer: layer, slot: 0, head: head)),
+                                   (together.cache.values(layer: layer, slot: 3 - i, head: head), alone.cache.values(layer: layer, slot: 0, head: head))] {
+                        for j in 0..<(prompt.count * c.headDim) { worst = max(worst, abs(a[j] - b[j]) / max(1, abs(b[j]))) }
+                    }
+                }
+            }
+            #expect(worst <= 1e-5, "prompt \(i): keys and values")
+        }
+    }
+
     @Test("batched decoding equals one-at-a-time decoding, greedy and seeded sampling",
           arguments: [SamplingSettings(temperature: 0), SamplingSettings(temperature: 1, seed: 3),
                       SamplingSettings(temperature: 0.7, topP: 0.9, topK: 20, seed: 4)], DecoderTests.panelWidths)

@@ -30,12 +30,11 @@ public struct DecodeBenchmark {
     }
 
     public struct Result {
-        public var prefillTokensPerSecond: Double  // prompt tokens, each prompt prefilled alone
+        public var prefillTokensPerSecond: Double  // prompt tokens, all prompts prefilled together
         public var decodeTokensPerSecond: Double   // new tokens of all sequences together
         public var secondsPerStep: Double          // one decode step (batch tokens), greedy choice included
         /// New tokens of all sequences / (prefill + decode seconds): what transformers' `generate`
-        /// call measures (scripts/bench/transformers_generate.py), though our prompts are prefilled
-        /// one at a time and its are batched.
+        /// call measures (scripts/bench/transformers_generate.py).
         public var endToEndTokensPerSecond: Double
         public var weightBytesPerStep: Int
         public var kvBytesPerStep: Double          // keys and values read per step, all sequences, mean over the run
@@ -72,7 +71,7 @@ public struct DecodeBenchmark {
         let model = try Transformer(config: config, maxRows: 1, rowLength: 1, trainable: false)
         try RandomInitialization(config: config, name: shape, seed: 1).loadParameters(into: model.parameters,
                                                                                      layout: model.layout)
-        let maxTokens = max(batch, promptLength)
+        let maxTokens = Decoder.stepTokens(slots: batch)  // as `generate` and `eval` size their steps
         let decoder = Decoder(model: model, slots: batch, context: context, maxTokens: maxTokens)
         let step = DecodeBatch(maxTokens: maxTokens, maxRuns: batch)
         let vocab = config.vocabSize
@@ -82,12 +81,11 @@ public struct DecodeBenchmark {
         }
         var next = [Int32](repeating: 0, count: batch)  // [batch] each sequence's latest token
 
-        func prefill(_ slot: Int) {
-            decoder.cache.reset(slot: slot)
-            step.removeAll()
-            prompts[slot].withUnsafeBufferPointer { step.append(slot: slot, start: 0, ids: $0) }
-            decoder.step(step)
-            next[slot] = Sampler.argmax(decoder.logits.pointer, count: vocab)
+        /// Prefills the slots' prompts together, as a job's first refill does.
+        func prefill(_ slots: Range<Int>) {
+            decoder.prefill(slots.map { (slot: $0, ids: prompts[$0]) }, using: step) { i, logits in
+                next[slots.lowerBound + i] = Sampler.argmax(logits, count: vocab)
+            }
         }
         /// One token per sequence; returns the cached positions the step's attention read.
         func decodeStep() -> Int {
@@ -110,12 +108,12 @@ public struct DecodeBenchmark {
         let (prefillSeconds, decodeSeconds, positionsRead) = decoder.withTransposedWeights {
             // Warm-up, untimed: one prefill and a few steps over every slot (the others start
             // empty), then every slot is emptied for the measured run.
-            prefill(0)
+            prefill(0..<1)
             for _ in 0..<min(warmupSteps, newTokens) { _ = decodeStep() }
             for slot in 0..<batch { decoder.cache.reset(slot: slot) }
 
             start = DispatchTime.now().uptimeNanoseconds
-            for slot in 0..<batch { prefill(slot) }
+            prefill(0..<batch)
             let prefillSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 
             var positionsRead = 0

@@ -152,7 +152,7 @@ public struct GenerationJob {
         let units = (pairs.count + unit - 1) / unit
         let longest = inputs.prompts.prompts.map(\.ids.count).max() ?? 1
         let decoder = Decoder(model: inputs.model, slots: settings.maxBatch, context: longest + settings.maxNewTokens,
-                              maxTokens: max(settings.maxBatch, 256))
+                              maxTokens: Decoder.stepTokens(slots: settings.maxBatch))
         let engine = GenerationEngine(decoder: decoder, sampling: settings.sampling, stop: inputs.stop)
         let writer = try PartWriter(path: output.partPath(rank: communicator.rank))
         progress?.start(total: pairs.count, alreadyDone: done.count, output: output)

@@ -78,7 +78,7 @@ public final class AccuracyEvaluation {
         } else {
             merged = nil
         }
-        let decoder = Decoder(model: merged?.copy ?? model, slots: slots, context: longest + config.evalMaxNewTokens, maxTokens: max(slots, 256))
+        let decoder = Decoder(model: merged?.copy ?? model, slots: slots, context: longest + config.evalMaxNewTokens, maxTokens: Decoder.stepTokens(slots: slots))
         let modelDirectory = HuggingFaceDirectory.isModelDirectory(config.model) ? config.model : nil
         let eos = EndOfSequenceIds.collect(modelDirectory: modelDirectory, configEOS: model.config.eosTokenId, tokenizer: tokenizer)
         let stop = StopRule(endOfSequence: eos, maxNewTokens: config.evalMaxNewTokens)
