@@ -49,15 +49,19 @@ public enum Transpose {
     /// Rearranges a [rows, columns] matrix where it lies into column panels of its transpose:
     /// rows r0..<r0+w (w = panelWidth, less for the last) become a [columns, w] block at the
     /// same offset, r0 * columns. With panelWidth >= rows that is the plain transpose
-    /// [columns, rows]. `inverse` undoes it. scratch: `panelScratch(...)` floats.
+    /// [columns, rows]. `inverse` undoes it. scratch: `scratchCount` floats, at least
+    /// `panelScratch(...)`; the panels are shared over no more workers than it holds panels
+    /// for, so a pool resized since the scratch was sized cannot overrun it.
     public static func toPanels(_ matrix: UnsafeMutablePointer<Float>, rows: Int, columns: Int, panelWidth: Int,
-                                inverse: Bool = false, scratch: UnsafeMutablePointer<Float>) {
+                                inverse: Bool = false, scratch: UnsafeMutablePointer<Float>, scratchCount: Int) {
         if panelWidth >= rows {
+            precondition(scratchCount >= rows * columns, "a transpose of \(rows) x \(columns) with \(scratchCount) floats of scratch")
             inPlace(matrix, rows: inverse ? columns : rows, columns: inverse ? rows : columns, scratch: scratch)
             return
         }
         let panels = (rows + panelWidth - 1) / panelWidth
-        let workers = min(Parallel.threads, panels)
+        let workers = min(Parallel.threads, panels, scratchCount / (panelWidth * columns))
+        precondition(workers >= 1, "panels of \(panelWidth) x \(columns) with \(scratchCount) floats of scratch")
         Parallel.forEach(workers) { worker in
             let own = scratch + worker * panelWidth * columns
             for p in (panels * worker / workers)..<(panels * (worker + 1) / workers) {

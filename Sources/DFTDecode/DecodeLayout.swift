@@ -97,7 +97,7 @@ final class DecodeLayout {
         let base = model.parameters.pointer
         for m in matrices {
             Transpose.toPanels(base + m.offset, rows: m.rows, columns: m.columns, panelWidth: m.panelWidth,
-                               inverse: !toDecoding, scratch: scratch.pointer)
+                               inverse: !toDecoding, scratch: scratch.pointer, scratchCount: scratch.count)
         }
     }
 }

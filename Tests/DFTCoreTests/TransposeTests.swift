@@ -48,13 +48,31 @@ extension CoreKernels {
                     var buffer = matrix
                     var scratch = [Float](repeating: 0, count: Transpose.panelScratch(rows: rows, columns: columns,
                                                                                      panelWidth: panelWidth))
-                    Transpose.toPanels(&buffer, rows: rows, columns: columns, panelWidth: panelWidth, scratch: &scratch)
+                    Transpose.toPanels(&buffer, rows: rows, columns: columns, panelWidth: panelWidth, scratch: &scratch,
+                                       scratchCount: scratch.count)
                     #expect(buffer == expected, "\(rows) x \(columns), panels of \(panelWidth), \(threads) threads")
                     Transpose.toPanels(&buffer, rows: rows, columns: columns, panelWidth: panelWidth, inverse: true,
-                                       scratch: &scratch)
+                                       scratch: &scratch, scratchCount: scratch.count)
                     #expect(buffer == matrix)
                 }
             }
+        }
+
+        /// The scratch is sized from the pool when a job starts; tests (and nothing else) resize
+        /// the pool meanwhile. With 3 workers and scratch for one panel, only one worker may run.
+        @Test("toPanels uses no more workers than its scratch holds panels for")
+        func panelsWithinScratch() {
+            let (rows, columns, panelWidth) = (70, 33, 8)
+            let matrix = randomFloats(rows * columns, seed: 9)
+            let expected = referencePanels(matrix, rows: rows, columns: columns, panelWidth: panelWidth)
+            Parallel.configure(threads: 3)
+            defer { Parallel.configure(threads: 1) }
+            let one = panelWidth * columns  // one panel's floats, then a guard band that must stay as it is
+            var scratch = [Float](repeating: -7, count: 3 * one)
+            var buffer = matrix
+            Transpose.toPanels(&buffer, rows: rows, columns: columns, panelWidth: panelWidth, scratch: &scratch, scratchCount: one)
+            #expect(buffer == expected)
+            #expect(scratch[one...].allSatisfy { $0 == -7 }, "toPanels wrote past the scratch it was given")
         }
     }
 }
