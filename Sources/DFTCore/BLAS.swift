@@ -54,25 +54,32 @@ public enum BLAS {
     /// (SkylakeX, Cooperlake) take a path without packing for small products, which a product
     /// by one [k, 32] panel is: the 32000 x 512 head for 16 rows in 5.8 ms against 11.6 ms
     /// from [k, n], one thread, from memory (docs/PERFORMANCE.md, "Decoding"). Wide panels
-    /// (the other kernels' layout, 1024 outputs) cost nothing against the plain matrix and keep
+    /// (the other kernels' layout, 4096 outputs) cost nothing against the plain matrix and keep
     /// the scratch of switching layouts small.
     ///
     /// Which calls compute which elements depends on the shape alone, never the thread count:
     /// from 4 panels on, one call per panel and block of rows (`panelBlockRows`), shared out
     /// over the pool (sgemm; sgemv for one row of a panel wider than 64, where the small path
-    /// does not apply and sgemv reads the weights once); fewer panels, one `gemm` each, cut by
-    /// its own `BlockGrid`.
+    /// does not apply and sgemv reads the weights once); fewer panels, each cut by its own
+    /// `BlockGrid` as `gemm` would cut it, the blocks of all of them shared out at once.
     public static func gemmPanels(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, panels b: UnsafePointer<Float>,
                                   panelWidth: Int, beta: Float = 0, c: UnsafeMutablePointer<Float>) {
         if m == 0 || n == 0 { return }
         let panelWidth = min(panelWidth, n)  // wider means one panel (and n + width stays finite)
         let count = (n + panelWidth - 1) / panelWidth
         if count < 4 {
-            var j0 = 0
-            while j0 < n {
-                let width = min(panelWidth, n - j0)
-                gemm(m: m, n: width, k: k, a: a, b: b + j0 * k, ldb: width, beta: beta, c: c + j0, ldc: n)
-                j0 += width
+            // Each panel cut as `gemm` cuts it, all the blocks in one parallel region (a decode
+            // step of one sequence is dozens of these products, each a few tens of microseconds).
+            let lastWidth = n - (count - 1) * panelWidth
+            let grid = BlockGrid(m: m, n: panelWidth, k: k), lastGrid = BlockGrid(m: m, n: lastWidth, k: k)
+            let leading = (count - 1) * grid.count  // blocks of the full-width panels
+            Parallel.forBlocks(leading + lastGrid.count) { unit in
+                let p = unit < leading ? unit / grid.count : count - 1
+                let g = unit < leading ? grid : lastGrid, block = unit < leading ? unit % grid.count : unit - leading
+                let j0 = p * panelWidth, width = p == count - 1 ? lastWidth : panelWidth
+                let rows = g.rows(block, of: m), columns = g.columns(block, of: width)
+                product(false, false, rows.count, columns.count, k, 1, a + rows.lowerBound * k, k,
+                        b + j0 * k + columns.lowerBound, width, beta, c + rows.lowerBound * n + j0 + columns.lowerBound, n)
             }
             return
         }

@@ -12,8 +12,8 @@ import DFTModel
 ///   (SkylakeX, Cooperlake, SapphireRapids): a product by one [in, 32] panel takes their
 ///   small-matrix path, which skips sgemm's packing of the weights: the head for 16 rows in
 ///   5.8 ms against 11.6 ms (scripts/bench/gemm_panels.c). The AVX2 kernels have no such path
-///   and run narrow panels slower (11.1 against 9.4 ms), so elsewhere panels are 1024 wide:
-///   as fast as the plain matrix, and cheap to switch.
+///   and run narrow panels slower (11.1 against 9.4 ms), so elsewhere panels are 4096 wide:
+///   as fast as the plain matrix or faster, and cheap to switch.
 ///
 /// The matrices are rearranged in the model's own buffer, not copied, so decoding costs no
 /// second set of weights (a 7B model has none to spare); the scratch, held only while
@@ -49,11 +49,13 @@ final class DecodeLayout {
     /// 16 when a full step's product by a panel of 32 would pass the path's limit (OpenBLAS
     /// 0.3.21 takes it up to M x N x K = 10^6: for `small`'s down_proj, 1408 inputs, at 32
     /// slots, 0.71 ms in panels of 32 against 0.56 in panels of 16, one thread); beyond 16 as
-    /// well, 32 (fewer calls). Elsewhere panels of 1024 outputs: as fast as the plain [in, out]
-    /// matrix there (the head for 16 rows 9.2 ms either way; one row, sgemv, 2.5-3.0 ms), and
-    /// switching needs a panel of scratch per thread rather than the largest matrix.
+    /// well, 32 (fewer calls). Elsewhere panels of 4096 outputs: the head for one row (sgemv)
+    /// 2.39 ms against 2.62 in panels of 1024 and 2.61 for the plain [in, out] matrix, for 16 rows
+    /// 8.8-9.0 ms any of the three (scripts/bench/gemm_panels.c, Haswell, one thread), and
+    /// `small`'s layers a matrix in one panel; `bench --decode` on `small` batch 1 +6-10% against
+    /// panels of 1024. Switching needs a panel of scratch per thread, not the largest matrix.
     static func panelWidth(core: String, slots: Int, inFeatures: Int) -> Int {
-        guard BLAS.hasSmallProductPath(core: core) else { return 1024 }
+        guard BLAS.hasSmallProductPath(core: core) else { return 4096 }
         if slots * 32 * inFeatures <= BLAS.smallProductLimit { return 32 }
         return slots * 16 * inFeatures <= BLAS.smallProductLimit ? 16 : 32
     }

@@ -248,13 +248,13 @@ struct PromptSharingTests {
     @Test("the panel width follows the kernel and OpenBLAS's small-product limit (M x N x K <= 10^6)")
     func panelWidthRule() {
         // AVX-512 kernels: 32, or 16 where 32 slots x 32 x 1408 inputs pass the limit; 32 again
-        // when 16 would pass it too. AVX2 and others: panels of 1024.
+        // when 16 would pass it too. AVX2 and others: panels of 4096.
         #expect(DecodeLayout.panelWidth(core: "Cooperlake", slots: 16, inFeatures: 1408) == 32)
         #expect(DecodeLayout.panelWidth(core: "Cooperlake", slots: 32, inFeatures: 1408) == 16)
         #expect(DecodeLayout.panelWidth(core: "SkylakeX", slots: 32, inFeatures: 512) == 32)
         #expect(DecodeLayout.panelWidth(core: "Cooperlake", slots: 64, inFeatures: 4864) == 32)
-        #expect(DecodeLayout.panelWidth(core: "Haswell", slots: 1, inFeatures: 512) == 1024)
-        #expect(DecodeLayout.panelWidth(core: "Zen", slots: 32, inFeatures: 1408) == 1024)
+        #expect(DecodeLayout.panelWidth(core: "Haswell", slots: 1, inFeatures: 512) == 4096)
+        #expect(DecodeLayout.panelWidth(core: "Zen", slots: 32, inFeatures: 1408) == 4096)
     }
 }
 
