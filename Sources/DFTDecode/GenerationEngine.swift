@@ -113,12 +113,12 @@ public final class GenerationEngine {
         promptLogits = FloatBuffer(count: decoder.cache.slots * decoder.config.vocabSize)
     }
 
-    /// Starts each request's prompt in its slot and leaves the logits after its last token in
-    /// row `slot` of `promptLogits`. Samples of one prompt share its prefill: a slot that holds
+    /// Starts each prompt in its slot and leaves the logits after its last token in row `slot`
+    /// of `promptLogits`. Samples of one prompt share its prefill: a slot that holds
     /// the same prompt lends its keys, values and logits, which are exactly what a prefill would
     /// compute again. The other prompts are prefilled together (`Decoder.prefill`), and a prompt
     /// met twice among them is prefilled once and lent to the second slot after.
-    private func start(_ starting: [(slot: Int, request: GenerationRequest)]) {
+    private func start<Prompts: Sequence>(_ prompts: Prompts) where Prompts.Element == (slot: Int, prompt: [Int32]) {
         let vocab = decoder.config.vocabSize
         func lend(from holder: Int, to slot: Int, count: Int) {
             decoder.cache.reuse(prefixOf: holder, count: count, in: slot)
@@ -129,8 +129,7 @@ public final class GenerationEngine {
         }
         prefills.removeAll(keepingCapacity: true)
         borrowers.removeAll(keepingCapacity: true)
-        for (slot, request) in starting {
-            let prompt = request.prompt
+        for (slot, prompt) in prompts {
             precondition(!prompt.isEmpty, "an empty prompt")
             // Slots being prefilled hold no prompt yet (their entry is cleared below), so a
             // holder found here keeps its keys and values until the copy, which is now.
@@ -188,7 +187,7 @@ public final class GenerationEngine {
                 starting.append((slot, requests[next]))
                 next += 1
             }
-            if !starting.isEmpty { start(starting) }
+            if !starting.isEmpty { start(starting.lazy.map { (slot: $0.slot, prompt: $0.request.prompt) }) }
             for (slot, request) in starting {
                 let token = sampler.choose(promptLogits.pointer + slot * vocab, u: request.stream.uniform(at: 0))
                 var entry = Active(request: request, completion: [])
@@ -237,7 +236,7 @@ public final class GenerationEngine {
     public func prefill(_ prompt: [Int32], slot: Int) -> UnsafePointer<Float> {
         decoder.withTransposedWeights {
             slotPrompt[slot] = nil
-            start([(slot, GenerationRequest(id: 0, prompt: prompt, stream: SampleStream(seed: 0, index: 0, sample: 0)))])
+            start(CollectionOfOne((slot: slot, prompt: prompt)))
         }
         return UnsafePointer(promptLogits.pointer + slot * decoder.config.vocabSize)
     }
