@@ -37,12 +37,20 @@ public enum BLAS {
             return
         }
         Parallel.forBlocks(grid.count) { block in
-            let rows = grid.rows(block, of: m), columns = grid.columns(block, of: n)
-            let aBlock = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
-            let bBlock = transB ? b + columns.lowerBound * ldb : b + columns.lowerBound
-            product(transA, transB, rows.count, columns.count, k, alpha, aBlock, lda, bBlock, ldb,
-                    beta, c + rows.lowerBound * ldc + columns.lowerBound, ldc)
+            product(block: block, of: grid, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         }
+    }
+
+    /// Block `block` of `grid` of the product C[m, n] = alpha op(A) op(B) + beta C: one call.
+    @inline(__always)
+    static func product(block: Int, of grid: BlockGrid, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+                        _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                        _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        let rows = grid.rows(block, of: m), columns = grid.columns(block, of: n)
+        let aBlock = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
+        let bBlock = transB ? b + columns.lowerBound * ldb : b + columns.lowerBound
+        product(transA, transB, rows.count, columns.count, k, alpha, aBlock, lda, bBlock, ldb,
+                beta, c + rows.lowerBound * ldc + columns.lowerBound, ldc)
     }
 
     /// C[m, n] = A[m, k] B + beta C, with B [k, n] stored in column panels (`Transpose.toPanels`
@@ -74,12 +82,10 @@ public enum BLAS {
             let grid = BlockGrid(m: m, n: panelWidth, k: k), lastGrid = BlockGrid(m: m, n: lastWidth, k: k)
             let leading = (count - 1) * grid.count  // blocks of the full-width panels
             Parallel.forBlocks(leading + lastGrid.count) { unit in
-                let p = unit < leading ? unit / grid.count : count - 1
-                let g = unit < leading ? grid : lastGrid, block = unit < leading ? unit % grid.count : unit - leading
-                let j0 = p * panelWidth, width = p == count - 1 ? lastWidth : panelWidth
-                let rows = g.rows(block, of: m), columns = g.columns(block, of: width)
-                product(false, false, rows.count, columns.count, k, 1, a + rows.lowerBound * k, k,
-                        b + j0 * k + columns.lowerBound, width, beta, c + rows.lowerBound * n + j0 + columns.lowerBound, n)
+                let (p, g, block) = unit < leading ? (unit / grid.count, grid, unit % grid.count)
+                                                   : (count - 1, lastGrid, unit - leading)
+                let j0 = p * panelWidth, width = min(panelWidth, n - j0)
+                product(block: block, of: g, false, false, m, width, k, 1, a, k, b + j0 * k, width, beta, c + j0, n)
             }
             return
         }

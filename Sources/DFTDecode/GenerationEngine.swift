@@ -78,8 +78,9 @@ public struct StopRule: Sendable {
 
 /// Continuous batching over a `Decoder`: up to `slots` sequences decode together, one token
 /// per slot per step; a finished sequence leaves and the next waiting request takes its slot
-/// (the prompts of the slots freed by one step prefilled together, `Decoder.prefill`). The waiting queue is
-/// taken in order, so the same requests with the same settings always form the same batches.
+/// (the prompts of the slots freed by one step prefilled together, `Decoder.prefill`). The
+/// waiting queue is taken in order, so the same requests with the same settings always form
+/// the same batches.
 public final class GenerationEngine {
     public let decoder: Decoder
     public let sampler: Sampler
