@@ -3,10 +3,9 @@ import DFTCore
 /// Causal attention of a step's queries over their slots' cached keys and values (GQA: each kv
 /// head serves heads / kvHeads query heads). Work is split over (run, kv head) pairs; each pair
 /// first appends its run's keys and values to the cache, then multiplies with sgemm:
-/// - a one-token run (decoding): the group's query heads are adjacent in the qkv row, so
-///   scores [group, length] = Q [group, headDim] K^T and then P V are products over all the
-///   group's heads, in chunks of keys (`keyChunk`, `valueChunk`) sized for OpenBLAS's
-///   small-matrix path;
+/// - a one-token run (decoding): the group's query heads are adjacent in the qkv row, so the
+///   scores of all of them are one product with the slot's cached keys, in the order
+///   `decodeProducts` picks for the OpenBLAS kernel; then P V;
 /// - a longer run (prefill): per query head, scores [count, start + count] with row i seeing
 ///   keys 0...start + i, then P V.
 /// Softmax rows are computed in place with the trainer's `VectorMath` (same max, exp, 1/sum).
@@ -20,9 +19,26 @@ final class CachedAttention: @unchecked Sendable {
     let scale: Float
     let maxQueries: Int
     let context: Int
-    /// Per worker: a [rows, context] score panel, rows = max(group, query panel).
+    /// Per worker: a [rows, context] score panel, rows = max(2 group, query panel).
     let scratch: FloatBuffer
     let panelRows: Int
+
+    /// How a decode step multiplies a group's queries with a slot's cached keys and values.
+    enum DecodeProducts {
+        /// scores [group, length] = Q K^T and P V, in chunks of keys (`keyChunk`,
+        /// `valueChunk`) sized for OpenBLAS's small-matrix path, which packs neither operand.
+        case keyChunks
+        /// scores^T [length, group] = K Q^T, then P V one sgemv per query head. Without the
+        /// small path, sgemm packs its A operand in full before using it: Q K^T packed the
+        /// slot's whole cached K for a product of a few rows, and K Q^T packs the few queries
+        /// instead; sgemv reads V as it is. Per (slot, kv head), Haswell kernel, one thread,
+        /// group 4, head 64, keys from memory: 13.1 -> 9.1 us at 192 cached positions, 30.8 ->
+        /// 19.4 at 448, 66.9 -> 40.2 at 1024, near the 15 GB/s a thread reads K and V at.
+        /// With the small path the chunks win: 4.0 against 8.2 us at 192 (Cooperlake).
+        case keysAsRows
+    }
+    /// What suits the kernel in use; tests set both.
+    var decodeProducts: DecodeProducts = BLAS.smallProductPathInUse ? .keyChunks : .keysAsRows
 
     /// Queries of a prefill run are done in panels of this many rows (bounds the scratch).
     static let queryPanel = 64
@@ -46,7 +62,7 @@ final class CachedAttention: @unchecked Sendable {
         scale = 1 / Float(headDim).squareRoot()
         self.maxQueries = maxQueries
         self.context = context
-        panelRows = max(group, Self.queryPanel)
+        panelRows = max(2 * group, Self.queryPanel)
         keyChunk = max(16, BLAS.smallTransposedBArea / group)
         valueChunk = max(16, BLAS.smallProductLimit / (group * headDim))
         scratch = FloatBuffer(count: max(1, Parallel.threads) * panelRows * context)
@@ -85,6 +101,11 @@ final class CachedAttention: @unchecked Sendable {
         if run.count == 1 {
             // The group's query heads, adjacent: [group, headDim] with leading dimension headDim.
             let q = qkv + run.offset * qkvWidth + g * group * headDim
+            let attended = out + run.offset * outWidth + g * group * headDim  // [group, headDim]
+            if decodeProducts == .keysAsRows {
+                decodeByKeyRows(q: q, keys: keys, values: values, length: end, out: attended, panel: panel)
+                return
+            }
             var c0 = 0
             while c0 < end {  // scores[:, c0..<c0+n] = Q K[c0..<c0+n]^T
                 let n = min(keyChunk, end - c0)
@@ -97,8 +118,7 @@ final class CachedAttention: @unchecked Sendable {
             while c0 < end {  // out += P[:, c0..<c0+n] V[c0..<c0+n]
                 let n = min(valueChunk, end - c0)
                 BLAS.gemm(m: group, n: headDim, k: n, a: panel + c0, lda: end, b: values + c0 * headDim, ldb: headDim,
-                          beta: c0 == 0 ? 0 : 1, c: out + run.offset * outWidth + g * group * headDim, ldc: headDim,
-                          parallel: false)
+                          beta: c0 == 0 ? 0 : 1, c: attended, ldc: headDim, parallel: false)
                 c0 += n
             }
             return
@@ -121,6 +141,26 @@ final class CachedAttention: @unchecked Sendable {
                           c: out + (run.offset + q0) * outWidth + j * headDim, ldc: outWidth, parallel: false)
                 q0 += rows
             }
+        }
+    }
+
+    /// `DecodeProducts.keysAsRows`. q: [group, headDim]; keys, values: [length, headDim];
+    /// out: [group, headDim] with leading dimension headDim; panel: [2 group, length] at least.
+    @inline(__always)
+    private func decodeByKeyRows(q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                                 length: Int, out: UnsafeMutablePointer<Float>, panel: UnsafeMutablePointer<Float>) {
+        let probabilities = panel                    // [group, length]
+        let scoresByKey = panel + group * length     // [length, group]
+        BLAS.gemm(transB: true, m: length, n: group, k: headDim, alpha: scale, a: keys, lda: headDim,
+                  b: q, ldb: headDim, c: scoresByKey, ldc: group, parallel: false)
+        for j in 0..<length {
+            for r in 0..<group { probabilities[r * length + j] = scoresByKey[j * group + r] }
+        }
+        for r in 0..<group {
+            let row = probabilities + r * length
+            softmax(row, count: length)
+            // One row: `gemm` hands it to sgemv, which reads V once without packing it.
+            BLAS.gemm(m: 1, n: headDim, k: length, a: row, b: values, ldb: headDim, c: out + r * headDim, parallel: false)
         }
     }
 
