@@ -7,6 +7,9 @@ import Dispatch
 ///
 /// Work is split so that every output element is computed by exactly one worker in the same
 /// order as serially: results do not depend on the thread count.
+///
+/// Regions run on `WorkerPool`'s helper threads, which stay awake briefly between regions; a
+/// region asked for while another runs (nested, or from another thread) runs on Dispatch's.
 public enum Parallel {
     /// Workers used by `forEach`; 1 runs everything on the calling thread.
     nonisolated(unsafe) public private(set) static var threads = 1
@@ -22,7 +25,8 @@ public enum Parallel {
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         if threads == 1 || count == 1 {
             for i in 0..<count { body(i) }
-        } else {
+        } else if !WorkerPool.shared.run(count, threads: min(threads, count), body) {
+            // Another region is running (a nested call, or concurrent tests): Dispatch's threads.
             // The kernels hand raw buffer pointers to disjoint parts of their work; the caller
             // waits for every iteration, so the closure never outlives the call.
             withoutActuallyEscaping(body) { escapable in
