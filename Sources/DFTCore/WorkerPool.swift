@@ -18,9 +18,10 @@ final class WorkerPool: @unchecked Sendable {
     static let spinNanoseconds: UInt64 = 200_000
 
     /// The current region's serial number (high bits) and its number of participating threads,
-    /// caller included (low 8 bits), published together: a helper that wakes late must not pair
-    /// one region's number with the next one's participants.
+    /// caller included (low `threadBits` bits), published together: a helper that wakes late
+    /// must not pair one region's number with the next one's participants.
     private let region = Atomic<Int>(0)
+    private static let threadBits = 16
     /// The next index of the current region to hand out.
     private let nextIndex = Atomic<Int>(0)
     /// Helpers of the current region that have not finished their share.
@@ -39,10 +40,12 @@ final class WorkerPool: @unchecked Sendable {
     static let shared = WorkerPool()
 
     /// Runs `body(i)` for i in 0..<count on `threads` threads (the caller and threads - 1
-    /// helpers), or returns false without running anything when a region is already running.
+    /// helpers), or returns false without running anything when a region is already running
+    /// (or for more threads than a region can name).
     func run(_ count: Int, threads: Int, _ body: (Int) -> Void) -> Bool {
-        precondition(threads >= 2 && threads < 256, "a pool region of \(threads) threads")
-        guard inUse.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+        precondition(threads >= 2, "a pool region of \(threads) threads")
+        guard threads < 1 << Self.threadBits,
+              inUse.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             return false
         }
         defer { inUse.store(false, ordering: .releasing) }
@@ -52,8 +55,8 @@ final class WorkerPool: @unchecked Sendable {
             self.count = count
             nextIndex.store(0, ordering: .relaxed)
             unfinished.store(threads - 1, ordering: .relaxed)
-            let serial = (region.load(ordering: .relaxed) >> 8) + 1
-            region.store(serial << 8 | threads, ordering: .releasing)
+            let serial = (region.load(ordering: .relaxed) >> Self.threadBits) + 1
+            region.store(serial << Self.threadBits | threads, ordering: .releasing)
             sleep.lock()
             if sleepers > 0 { sleep.broadcast() }
             sleep.unlock()
@@ -92,7 +95,7 @@ final class WorkerPool: @unchecked Sendable {
         var seen = seen
         while true {
             seen = waitForRegion(after: seen)
-            guard number < seen & 255 else { continue }  // not needed in this region
+            guard number < seen & (1 << Self.threadBits - 1) else { continue }  // not needed in this region
             work()
             unfinished.subtract(1, ordering: .releasing)
         }
