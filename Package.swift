@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "dft-mpi", targets: ["dft-mpi"]),
         .library(name: "DFTTrain", targets: ["DFTTrain"]),
+        .library(name: "DFTJobs", targets: ["DFTJobs"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,14 +37,29 @@ let package = Package(
         // The built-in base model and its fine-tuning and held-out data, as resources
         // (made by scripts/base-model/build.sh); Foundation only.
         .target(name: "DFTBuiltin", resources: [.copy("Resources/arith-base"), .copy("Resources/arith-data")]),
-        // Objectives, optimizers, schedules, communicators, checkpoints, the training loop;
-        // generation and evaluation jobs over DFTDecode and DFTEval.
+        // What every command shares: the communicator over MPI, stop signals, the thread policy,
+        // the machine description, and RankCommand, which runs a subcommand on the ranks.
+        .target(name: "DFTRuntime", dependencies: ["DFTCore", "CMPI"]),
+        // Generation over ranks (work units, sample streams, stops, part files gathered in file
+        // order, resume), prompt files, gold answers and scores: used by `generate`, `eval` and
+        // training's accuracy evaluation.
+        .target(name: "DFTGeneration", dependencies: [
+            "DFTRuntime", "DFTCore", "DFTModel", "DFTDecode", "DFTData", "DFTEval",
+        ]),
+        // Training: its configuration, objectives, optimizers, schedule, checkpoints (save and
+        // restore), the loop, metrics and held-out evaluation.
         .target(name: "DFTTrain", dependencies: [
-            "DFTCore", "DFTModel", "DFTDecode", "DFTEval", "DFTData", "DFTHDF5", "DFTBuiltin", "CMPI",
+            "DFTRuntime", "DFTGeneration", "DFTCore", "DFTModel", "DFTDecode", "DFTData", "DFTHDF5", "DFTBuiltin",
             .product(name: "Yams", package: "Yams"),
         ]),
+        // The jobs that are not training: generate, eval, score, export, prepare, bench, inspect.
+        .target(name: "DFTJobs", dependencies: [
+            "DFTTrain", "DFTGeneration", "DFTRuntime", "DFTCore", "DFTModel", "DFTDecode", "DFTData", "DFTEval",
+            "DFTHDF5", "DFTBuiltin",
+        ]),
         .executableTarget(name: "dft-mpi", dependencies: [
-            "DFTTrain", "DFTModel", "DFTData", "DFTCore", "DFTEval", "DFTBuiltin",
+            "DFTJobs", "DFTTrain", "DFTGeneration", "DFTRuntime", "DFTModel", "DFTDecode", "DFTData", "DFTCore", "DFTEval",
+            "DFTBuiltin",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -66,8 +82,11 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: [
             "DFTModel", .product(name: "Numerics", package: "swift-numerics"),
         ], exclude: ["python"]),
+        .testTarget(name: "DFTRuntimeTests", dependencies: ["DFTRuntime"]),
+        .testTarget(name: "DFTGenerationTests", dependencies: ["DFTGeneration"]),
+        .testTarget(name: "DFTJobsTests", dependencies: ["DFTJobs", "DFTTrain", "DFTRuntime", "DFTData", "DFTHDF5"]),
         .testTarget(name: "DFTTrainTests", dependencies: [
-            "DFTTrain", "DFTModel", "DFTData", "DFTCore", "DFTBuiltin",
+            "DFTTrain", "DFTRuntime", "DFTModel", "DFTData", "DFTCore", "DFTBuiltin",
             .product(name: "Numerics", package: "swift-numerics"),
         ]),
     ]

@@ -1,5 +1,8 @@
 import ArgumentParser
 import DFTCore
+import DFTGeneration
+import DFTJobs
+import DFTRuntime
 import DFTTrain
 import Foundation
 
@@ -59,17 +62,24 @@ struct Bench: ParsableCommand {
     var newTokens = 128
 
     func run() throws {
-        let communicator = try Communicators.make()
-        let policy = ThreadPolicy.forThisProcess(requested: threads, ranksOnNode: communicator.localSize)
-        if decode {
-            // Ranks on one node would share its memory bandwidth, the very figure measured.
-            if communicator.size > 1 {
-                communicator.abort(message: "bench --decode runs in one process: launch it without mpirun", code: 1)
+        let code = try RankCommand.run(threads: threads, stopsOnSignal: false) { context in
+            let communicator = context.communicator
+            if decode {
+                // Ranks on one node would share its memory bandwidth, the very figure measured.
+                if communicator.size > 1 {
+                    communicator.abort(message: "bench --decode runs in one process: launch it without mpirun", code: 1)
+                }
+                try runDecode(threads: context.threads.threads)
+                return .finished
             }
-            try runDecode(threads: policy.threads)
-            communicator.finalize()
-            return
+            try runTraining(context)
+            return .finished
         }
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    private func runTraining(_ context: RankContext) throws {
+        let (communicator, policy) = (context.communicator, context.threads)
         let benchmark = Benchmark(shape: shape, steps: steps, objective: objective, threads: policy.threads,
                                   zero: zero, length: length, recompute: recompute, loraR: loraR, communicator: communicator)
         let result: Benchmark.Result
@@ -104,7 +114,6 @@ struct Bench: ParsableCommand {
                     f.secondsPerStep, 100 * f.mfu, ratio))
             }
         }
-        communicator.finalize()
     }
 
     private func runDecode(threads: Int) throws {

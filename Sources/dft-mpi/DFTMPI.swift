@@ -1,4 +1,7 @@
 import ArgumentParser
+import DFTGeneration
+import DFTJobs
+import DFTRuntime
 import DFTTrain
 
 @main

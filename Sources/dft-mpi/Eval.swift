@@ -2,6 +2,9 @@ import ArgumentParser
 import DFTBuiltin
 import DFTCore
 import DFTDecode
+import DFTGeneration
+import DFTJobs
+import DFTRuntime
 import DFTTrain
 import Foundation
 
@@ -40,42 +43,29 @@ struct Eval: ParsableCommand {
         guard !files.isEmpty else { throw ValidationError("--data names no file") }
         var settings = options.settings(data: files[0], out: "", template: "qwen-boxed", maxNewTokens: 4096, samples: 16,
                                         extraStops: Self.harnessStops)
-        let (threads, logEvery) = (options.threads, options.logEvery)
-        let communicator = try Communicators.make()
-        StopSignal.install()
-        let policy = ThreadPolicy.forThisProcess(requested: threads, ranksOnNode: communicator.localSize)
-        Parallel.configure(threads: policy.threads)
-        func say(_ text: String) {
-            if communicator.isRoot { FileHandleOutput.standardOutput.write(BuiltinAssets.abbreviate(text) + "\n") }
-        }
-        do {
-            // The harness's stop strings need a tokenizer; without one (pre-tokenized
-            // problems) only the EOS ids stop.
-            settings.stopStringsNeedTokenizer = false
-            let loaded = try GenerationJob(settings: settings, communicator: communicator).loadModel()
-            say("dft-mpi \(DFTVersionInfo.version) eval | \(communicator.size) rank\(communicator.size == 1 ? "" : "s") x "
-                + "\(policy.threads) thread\(policy.threads == 1 ? "" : "s") | OpenBLAS \(MachineDescription.openBLAS)")
+        // The harness's stop strings need a tokenizer; without one (pre-tokenized problems)
+        // only the EOS ids stop.
+        settings.stopStringsNeedTokenizer = false
+        let code = try RankCommand.run(threads: options.threads, stopsOnSignal: true) { context in
+            func say(_ text: String) { context.say(BuiltinAssets.abbreviate(text)) }
+            let loaded = try GenerationJob(settings: settings, communicator: context.communicator).loadModel()
+            say(context.header("eval"))
             say("model:  \(loaded.description) | template \(settings.template)")
             say("sample: " + options.samplingLine(settings))
-            let job = EvalJob(generate: settings, files: files, directory: out, answerField: answerField, communicator: communicator)
-            let report = try job.run(progressInterval: logEvery, loaded: loaded) { file, problems, skipped in
+            let job = EvalJob(generate: settings, files: files, directory: out, answerField: answerField,
+                              communicator: context.communicator)
+            let report = try job.run(progressInterval: options.logEvery, loaded: loaded) { file, problems, skipped in
                 say("eval \(file): \(problems) problems" + (skipped > 0 ? " (\(skipped) records skipped)" : ""))
             }
-            if communicator.isRoot && !report.stopped {
-                say(EvalTable.render(report))
-                let total = report.files.reduce(0) { $0 + $1.scores.problems * $1.scores.samples }
-                say("done: \(total) samples graded -> \(out)/summary.json, \(out)/samples.jsonl")
-            }
-            communicator.finalize()
             if report.stopped {
                 say("stopped by \(StopSignal.name(StopSignal.received)): the finished samples are saved; run the same command to continue (exit 75)")
-                throw ExitCode(TrainingSession.stoppedEarlyExitCode)
+                return .stopped
             }
-        } catch let exit as ExitCode {
-            throw exit
-        } catch {
-            if communicator.size > 1 { communicator.abort(message: "\(error)", code: 1) }
-            throw error
+            say(EvalTable.render(report))
+            let total = report.files.reduce(0) { $0 + $1.scores.problems * $1.scores.samples }
+            say("done: \(total) samples graded -> \(out)/summary.json, \(out)/samples.jsonl")
+            return .finished
         }
+        if code != 0 { throw ExitCode(code) }
     }
 }

@@ -1,5 +1,8 @@
 import ArgumentParser
+import DFTGeneration
+import DFTJobs
 import DFTModel
+import DFTRuntime
 import DFTTrain
 import Foundation
 

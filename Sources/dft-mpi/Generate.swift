@@ -2,6 +2,9 @@ import ArgumentParser
 import DFTBuiltin
 import DFTCore
 import DFTDecode
+import DFTGeneration
+import DFTJobs
+import DFTRuntime
 import DFTTrain
 import Foundation
 
@@ -31,50 +34,34 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         let settings = options.settings(data: data, out: out, template: "chatml", maxNewTokens: 1024, samples: 1)
-        let (samples, threads, logEvery, stop) = (settings.samples, options.threads, options.logEvery, settings.stopStrings)
-        let communicator = try Communicators.make()
-        StopSignal.install()
-        let policy = ThreadPolicy.forThisProcess(requested: threads, ranksOnNode: communicator.localSize)
-        Parallel.configure(threads: policy.threads)
-        do {
+        let code = try RankCommand.run(threads: options.threads, stopsOnSignal: true) { context in
+            let communicator = context.communicator
             let job = GenerationJob(settings: settings, communicator: communicator)
             let inputs = try job.loadInputs()
-            if communicator.isRoot {
-                let c = inputs.model.config
-                // Unbuffered, like the progress lines that follow.
-                func print(_ text: String) { FileHandleOutput.standardOutput.write(text + "\n") }
-                print("dft-mpi \(DFTVersionInfo.version) generate | \(communicator.size) rank\(communicator.size == 1 ? "" : "s") x "
-                    + "\(policy.threads) thread\(policy.threads == 1 ? "" : "s") | OpenBLAS \(MachineDescription.openBLAS)")
-                print("model:  \(BuiltinAssets.abbreviate(inputs.modelDescription)): \(c.numHiddenLayers) layers, hidden \(c.hiddenSize), vocab \(c.vocabSize)")
-                print("data:   \(data): \(inputs.prompts.prompts.count) prompts"
-                    + (inputs.prompts.skipped.isEmpty ? "" : " (\(inputs.prompts.skipped.count) records skipped)")
-                    + " x \(samples) sample\(samples == 1 ? "" : "s"), template \(settings.template)")
-                print("sample: " + options.samplingLine(settings) + "; stop at EOS ids "
-                    + inputs.stop.endOfSequence.sorted().map(String.init).joined(separator: ",")
-                    + (stop.isEmpty ? "" : " or \(stop.map { "\"\($0)\"" }.joined(separator: ", "))"))
-                for skip in inputs.prompts.skipped.prefix(5) { print("skipped: \(skip)") }
-            }
-            let progress = communicator.isRoot ? GenerationProgress(interval: logEvery) : nil
+            let (samples, stop) = (settings.samples, settings.stopStrings)
+            let c = inputs.model.config
+            context.say(context.header("generate"))
+            context.say("model:  \(BuiltinAssets.abbreviate(inputs.modelDescription)): \(c.numHiddenLayers) layers, hidden \(c.hiddenSize), vocab \(c.vocabSize)")
+            context.say("data:   \(data): \(inputs.prompts.prompts.count) prompts"
+                + (inputs.prompts.skipped.isEmpty ? "" : " (\(inputs.prompts.skipped.count) records skipped)")
+                + " x \(samples) sample\(samples == 1 ? "" : "s"), template \(settings.template)")
+            context.say("sample: " + options.samplingLine(settings) + "; stop at EOS ids "
+                + inputs.stop.endOfSequence.sorted().map(String.init).joined(separator: ",")
+                + (stop.isEmpty ? "" : " or \(stop.map { "\"\($0)\"" }.joined(separator: ", "))"))
+            for skip in inputs.prompts.skipped.prefix(5) { context.say("skipped: \(skip)") }
+            let progress = communicator.isRoot ? GenerationProgress(interval: options.logEvery) : nil
             let summary = try job.run(inputs, progress: progress)
-            if communicator.isRoot {
-                func print(_ text: String) { FileHandleOutput.standardOutput.write(text + "\n") }
-                let reasons = summary.finishReasons.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-                print(String(format: "done: %d samples in %@ (%d new, %d tokens, %.0f tok/s)%@ -> %@", summary.generations,
-                             ProgressReporter.duration(summary.seconds), summary.newlyGenerated, summary.tokens,
-                             summary.seconds > 0 ? Double(summary.tokens) / summary.seconds : 0,
-                             reasons.isEmpty || communicator.size > 1 ? "" : "; finish: \(reasons)", out))
-                if summary.stopped {
-                    print("stopped by \(StopSignal.name(StopSignal.received)) before the end: the finished samples are in "
-                        + "\(out); run the same command to continue (exit 75)")
-                }
+            let reasons = summary.finishReasons.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            context.say(String(format: "done: %d samples in %@ (%d new, %d tokens, %.0f tok/s)%@ -> %@", summary.generations,
+                               DurationText.of(summary.seconds), summary.newlyGenerated, summary.tokens,
+                               summary.seconds > 0 ? Double(summary.tokens) / summary.seconds : 0,
+                               reasons.isEmpty || communicator.size > 1 ? "" : "; finish: \(reasons)", out))
+            if summary.stopped {
+                context.say("stopped by \(StopSignal.name(StopSignal.received)) before the end: the finished samples are in "
+                    + "\(out); run the same command to continue (exit 75)")
             }
-            communicator.finalize()
-            if summary.stopped { throw ExitCode(TrainingSession.stoppedEarlyExitCode) }
-        } catch let exit as ExitCode {
-            throw exit
-        } catch {
-            if communicator.size > 1 { communicator.abort(message: "\(error)", code: 1) }
-            throw error
+            return summary.stopped ? .stopped : .finished
         }
+        if code != 0 { throw ExitCode(code) }
     }
 }

@@ -1,6 +1,9 @@
 import ArgumentParser
 import DFTBuiltin
 import DFTDecode
+import DFTGeneration
+import DFTJobs
+import DFTRuntime
 import DFTTrain
 
 /// The options `generate` and `eval` share: the model, how prompts are made, how tokens are

@@ -1,6 +1,9 @@
 import ArgumentParser
 import DFTData
 import DFTEval
+import DFTGeneration
+import DFTJobs
+import DFTRuntime
 import Foundation
 
 struct Grade: ParsableCommand {

@@ -1,6 +1,9 @@
 import ArgumentParser
 import DFTBuiltin
 import DFTCore
+import DFTGeneration
+import DFTJobs
+import DFTRuntime
 import DFTTrain
 import Foundation
 

@@ -1,5 +1,8 @@
 import ArgumentParser
 import DFTData
+import DFTGeneration
+import DFTJobs
+import DFTRuntime
 import DFTTrain
 import Foundation
 
@@ -51,8 +54,7 @@ struct Prepare: ParsableCommand {
     var textField = ""
 
     func run() throws {
-        let communicator = try Communicators.make()
-        do {
+        let code = try RankCommand.run(threads: 0, stopsOnSignal: false) { context in
             let config = try TrainConfig.resolve(layers: [[
                 "data": data, "tokenizer": tokenizer, "template": template, "format": format,
                 "prompt_field": promptField, "response_field": responseField, "messages_field": messagesField,
@@ -62,12 +64,10 @@ struct Prepare: ParsableCommand {
                 data: data, out: out, tokenizer: tokenizer, template: template, systemPrompt: systemPrompt,
                 format: try RunComponents.recordFormat(config), skipInvalid: skipInvalid, maxLength: maxLength)
             if let maxLength, maxLength < 2 { throw ValidationError("--max-length must be at least 2, got \(maxLength)") }
-            let summary = try DataPreparation(options: options, communicator: communicator).run()
-            if communicator.isRoot { print("prepared \(summary)") }
-            communicator.finalize()
-        } catch {
-            if communicator.size > 1 { communicator.abort(message: "\(error)", code: 1) }
-            throw error
+            let summary = try DataPreparation(options: options, communicator: context.communicator).run()
+            context.say("prepared \(summary)")
+            return .finished
         }
+        if code != 0 { throw ExitCode(code) }
     }
 }

@@ -1,6 +1,9 @@
 import ArgumentParser
 import DFTBuiltin
 import DFTCore
+import DFTGeneration
+import DFTJobs
+import DFTRuntime
 import DFTTrain
 import Foundation
 
@@ -53,20 +56,13 @@ struct Score: ParsableCommand {
             layer["template"] = "plain"
         }
         let config = try TrainConfig.resolve(layers: [layer])
-        let communicator = try Communicators.make()
-        let policy = ThreadPolicy.forThisProcess(requested: threads, ranksOnNode: communicator.localSize)
-        Parallel.configure(threads: policy.threads)
-        do {
-            let summary = try Scorer(config: config, communicator: communicator, adapter: adapter).run(outputPath: out)
-            if communicator.isRoot {
-                print(String(format: "scored %d examples, %d response tokens, mean NLL %.4f -> %@%@", summary.examples,
-                             summary.tokens, summary.meanNLL, out,
-                             summary.truncated > 0 ? " (\(summary.truncated) examples cut at \(maxLength) tokens)" : ""))
-            }
-            communicator.finalize()
-        } catch {
-            if communicator.size > 1 { communicator.abort(message: "\(error)", code: 1) }
-            throw error
+        let code = try RankCommand.run(threads: threads, stopsOnSignal: false) { context in
+            let summary = try Scorer(config: config, communicator: context.communicator, adapter: adapter).run(outputPath: out)
+            context.say(String(format: "scored %d examples, %d response tokens, mean NLL %.4f -> %@%@", summary.examples,
+                               summary.tokens, summary.meanNLL, out,
+                               summary.truncated > 0 ? " (\(summary.truncated) examples cut at \(maxLength) tokens)" : ""))
+            return .finished
         }
+        if code != 0 { throw ExitCode(code) }
     }
 }

@@ -1,5 +1,8 @@
 import ArgumentParser
 import DFTData
+import DFTGeneration
+import DFTJobs
+import DFTRuntime
 import Foundation
 
 struct Tokenize: ParsableCommand {

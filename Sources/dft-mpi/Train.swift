@@ -1,7 +1,10 @@
 import ArgumentParser
 import DFTCore
 import DFTData
+import DFTGeneration
+import DFTJobs
 import DFTModel
+import DFTRuntime
 import DFTTrain
 import Foundation
 
@@ -260,19 +263,16 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        // First of all: a stop request that arrives while the model loads must not kill the rank.
-        StopSignal.install()
         var layers: [[String: Any]] = []
         if let config { layers.append(try TrainConfig.layer(fromYAMLFile: config)) }
         layers.append(flagLayer())
+        // MPI starts only once the configuration is known to be valid: a bad flag is
+        // reported by every rank and ends them without any collective.
         let resolved = try TrainConfig.resolve(layers: layers, source: config.map { "config '\($0)' and flags" } ?? "flags")
         let debug = DebugInjection(failRank: debugFailRank, failStep: debugFailStep,
                                    nanRank: debugNanRank, nanStep: debugNanStep, stopStep: debugStopAtStep)
-        // MPI starts only once the configuration is known to be valid: a bad flag is
-        // reported by every rank and ends them without any collective.
-        let session = TrainingSession(config: resolved, communicator: try Communicators.make(), debug: debug,
-                                      debugDumpPath: debugDump, debugKillDuringSave: debugKillDuringSave)
-        let code = session.run()
+        let code = try TrainingSession.run(config: resolved, debug: debug, debugDumpPath: debugDump,
+                                           debugKillDuringSave: debugKillDuringSave)
         if code != 0 { throw ExitCode(code) }
     }
 }

@@ -1,5 +1,6 @@
 import DFTCore
 import DFTModel
+import DFTRuntime
 import Foundation
 import Numerics
 import Testing

@@ -1,6 +1,7 @@
+import DFTBuiltin
+import DFTRuntime
 import Foundation
 import Testing
-import DFTBuiltin
 @testable import DFTTrain
 
 @Suite("Configuration")

@@ -1,6 +1,7 @@
 import DFTCore
 import DFTData
 import DFTModel
+import DFTRuntime
 import Foundation
 import Numerics
 import Testing

@@ -1,4 +1,5 @@
 import DFTCore
+import DFTRuntime
 import Foundation
 
 /// The names and rules of the checkpoint file format (docs/CHECKPOINT.md).

@@ -1,6 +1,7 @@
 import DFTCore
 import DFTHDF5
 import DFTModel
+import DFTRuntime
 import Foundation
 
 /// Reads a checkpoint back: its attributes, its model configuration, the parameters
@@ -8,7 +9,7 @@ import Foundation
 public struct CheckpointReader {
     public let path: String
     let file: HDF5File
-    let root: HDF5Group
+    public let root: HDF5Group
 
     public init(path: String) throws {
         self.path = path

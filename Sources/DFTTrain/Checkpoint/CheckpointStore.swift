@@ -1,6 +1,7 @@
 import DFTCore
 import DFTHDF5
 import DFTModel
+import DFTRuntime
 import Foundation
 
 /// Saves and finds checkpoints in `OUT/checkpoints/`.

@@ -1,7 +1,8 @@
-import Foundation
 import DFTCore
 import DFTData
 import DFTModel
+import DFTRuntime
+import Foundation
 
 /// Turns the names in a configuration into the things they name: a model source, a data
 /// set and an objective. Hugging Face directories, checkpoints and tokenized data formats

@@ -1,8 +1,9 @@
-import Foundation
-import Yams
 import DFTBuiltin
 import DFTCore
 import DFTModel
+import DFTRuntime
+import Foundation
+import Yams
 
 /// Everything a training run is configured by. YAML keys are the snake_case names below;
 /// command-line flags are the same names in kebab-case (`global_batch` = `--global-batch`).
@@ -203,12 +204,6 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         saveEvery = try v(.saveEvery, d.saveEvery); keepLast = try v(.keepLast, d.keepLast)
         keepEvery = try v(.keepEvery, d.keepEvery); resume = try v(.resume, d.resume)
     }
-}
-
-public struct ConfigError: Error, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
 }
 
 extension TrainConfig {

@@ -1,5 +1,6 @@
 import DFTData
 import DFTHDF5
+import DFTRuntime
 import Foundation
 
 /// Names of the prepared data file (docs/DATA.md).

@@ -1,3 +1,5 @@
+import DFTRuntime
+
 /// Faults a test can inject into a real run, to show that failures end every rank and that
 /// non-finite steps are skipped collectively. Set by the CLI's --debug-* flags only.
 public struct DebugInjection: Sendable, Equatable {
@@ -26,7 +28,7 @@ public struct DebugInjection: Sendable, Equatable {
 }
 
 /// Errors of the training loop.
-public enum TrainingError: Error, CustomStringConvertible {
+public enum TrainingError: CollectiveFailure, CustomStringConvertible {
     /// Raised on one rank; the job must be aborted.
     case injectedFailure(rank: Int, step: Int)
     /// Every rank reached the same conclusion (a collective decision): end cleanly.

@@ -33,3 +33,4 @@ public struct StepMetrics: Sendable {
 }
 
 import DFTCore
+import DFTRuntime

@@ -1,6 +1,7 @@
 import DFTCore
 import DFTData
 import DFTModel
+import DFTRuntime
 import Foundation
 
 /// The training loop: for every optimizer step, count the trained tokens of the whole global

@@ -1,13 +1,12 @@
 import DFTBuiltin
 import DFTCore
 import DFTModel
+import DFTRuntime
 import Foundation
 
 /// One `dft-mpi train` run on one rank: picks the threads, builds the trainer, writes
 /// OUT/config.yaml, prints a header, trains with progress until the end or a stop signal,
-/// and closes with a summary. Failures end the whole job: a collective failure (every rank
-/// decided it together) exits cleanly, anything else aborts all ranks through the
-/// communicator so that no rank waits forever in a collective.
+/// and closes with a summary. Failures end the whole job as `RankCommand` ends it.
 public struct TrainingSession {
     public let config: TrainConfig
     public let communicator: any Communicator
@@ -26,37 +25,19 @@ public struct TrainingSession {
         self.debugKillDuringSave = debugKillDuringSave
     }
 
-    /// The exit code of a run stopped by a signal before its last step, after its checkpoint
-    /// was saved: EX_TEMPFAIL of sysexits.h, "try again later". Job scripts requeue on it,
-    /// Slurm can with `RequeueExit=75`, and `--dependency=afterok` chains never start on an
-    /// unfinished model.
-    public static let stoppedEarlyExitCode: Int32 = 75
-
-    /// Runs and returns the process exit code; never returns on an abort.
-    public func run() -> Int32 {
-        do {
-            let finished = try train()
-            communicator.finalize()
-            return finished ? 0 : Self.stoppedEarlyExitCode
-        } catch let error as TrainingError where error.isCollective {
-            if communicator.isRoot { FileHandleOutput.standardError.write("error: \(error)\n") }
-            communicator.finalize()
-            return 1
-        } catch {
-            if communicator.size == 1 {
-                FileHandleOutput.standardError.write("error: \(error)\n")
-                communicator.finalize()
-                return 1
-            }
-            communicator.abort(message: "\(error)", code: 1)
+    /// Trains on every rank (`RankCommand`: communicator, signals, threads, failures) and
+    /// returns the process exit code.
+    public static func run(config: TrainConfig, debug: DebugInjection = DebugInjection(), debugDumpPath: String? = nil,
+                           debugKillDuringSave: Int? = nil) throws -> Int32 {
+        try RankCommand.run(threads: config.threads, stopsOnSignal: true) { context in
+            let session = TrainingSession(config: config, communicator: context.communicator, debug: debug,
+                                          debugDumpPath: debugDumpPath, debugKillDuringSave: debugKillDuringSave)
+            return try session.train(policy: context.threads) ? .finished : .stopped
         }
     }
 
     /// Returns true when every step is done, false when a stop request ended the run early.
-    func train() throws -> Bool {
-        let policy = ThreadPolicy.forThisProcess(requested: config.threads, ranksOnNode: communicator.localSize)
-        Parallel.configure(threads: policy.threads)
-        StopSignal.install()
+    func train(policy: ThreadPolicy) throws -> Bool {
         let trainer = try Trainer(config: config, communicator: communicator, debug: debug)
         let root = communicator.isRoot
         let untrainable = trainer.untrainableExamples
@@ -160,12 +141,12 @@ public struct TrainingSession {
             let name = StopSignal.received != 0 ? StopSignal.name(StopSignal.received)
                 : debug.stopStep != nil ? "--debug-stop-at-step" : "a signal on another rank"
             reporter.line("stopped after step \(trainer.step) of \(trainer.totalSteps) on \(name) (every rank stopped at the same step)"
-                + (trainer.isFinished ? "" : "; exit code \(Self.stoppedEarlyExitCode): run the same command to resume"))
+                + (trainer.isFinished ? "" : "; exit code \(ExitCodes.stoppedEarly): run the same command to resume"))
         }
         if let first = reporter.history.first, let last = reporter.history.last {
             reporter.line(String(
                 format: "done: %d steps in %@ | nll %.4f -> %.4f | mean p %.4f -> %.4f (first and last log interval)%@",
-                trainer.step, ProgressReporter.duration(seconds),
+                trainer.step, DurationText.of(seconds),
                 first.nll, last.nll, first.meanP, last.meanP,
                 trainer.skippedSteps > 0 ? " | \(trainer.skippedSteps) skipped" : ""))
         }
@@ -300,8 +281,4 @@ public struct TrainingSession {
             "output: \(config.out)/config.yaml, metrics.h5, checkpoints/ (every \(config.saveEvery > 0 ? "\(config.saveEvery) steps" : "run end") and on SIGTERM/SIGUSR1)",
         ]).compactMap { $0.map(BuiltinAssets.abbreviate) }
     }
-}
-
-public enum DFTVersionInfo {
-    public static let version = "0.1.0"
 }

@@ -1,4 +1,5 @@
 import DFTCore
+import DFTRuntime
 
 /// Global gradient-norm clipping as torch.nn.utils.clip_grad_norm_ does it: the L2 norm of
 /// all gradients together, and a scale of max / (norm + 1e-6) when the norm exceeds max. The

@@ -1,3 +1,4 @@
+import DFTRuntime
 import Foundation
 
 /// The learning rate of each optimizer step, as Hugging Face's schedulers define it (TRL and

@@ -1,5 +1,6 @@
 import DFTCore
 import DFTModel
+import DFTRuntime
 import Foundation
 
 /// Updates the flat parameter buffer from the flat gradient buffer over one contiguous range

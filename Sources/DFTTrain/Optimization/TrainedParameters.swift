@@ -1,5 +1,6 @@
 import DFTCore
 import DFTModel
+import DFTRuntime
 
 /// The buffers a run trains, as the optimizer, the gradient norm, the allreduce, ZeRO and the
 /// checkpoint see them: every weight of the model (full fine-tuning), or only the LoRA

@@ -1,5 +1,7 @@
 import DFTCore
+import DFTGeneration
 import DFTHDF5
+import DFTRuntime
 import Foundation
 
 /// `OUT/metrics.h5`: one row per optimizer step in extendible, chunked datasets, and a

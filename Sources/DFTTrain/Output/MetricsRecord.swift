@@ -1,4 +1,5 @@
 import DFTCore
+import DFTRuntime
 import Foundation
 
 /// Per-step metrics kept in memory and written as JSON with full precision, with the final

@@ -1,4 +1,5 @@
 import DFTCore
+import DFTRuntime
 import Foundation
 
 /// Prints training progress, on rank 0 only. On a terminal a live line is redrawn every step
@@ -104,8 +105,8 @@ public final class ProgressReporter {
             "lr \(scientific(m.learningRate))",
             "gnorm \(fixed(m.gradNorm, 3))",
             "\(Self.count(rate)) tok/s",
-            "\(Self.duration(elapsed)) elapsed",
-            "ETA \(Self.duration(remaining))",
+            "\(DurationText.of(elapsed)) elapsed",
+            "ETA \(DurationText.of(remaining))",
         ]
         if showCommunication {
             // Share of the interval's time spent waiting on gradient communication after backward.
@@ -129,7 +130,7 @@ public final class ProgressReporter {
             "p \(fixed(sums.probability / t, 4))",
         ]
         if objective.needsReference { parts.append("kl \(fixed(sums.kl / t, 4))") }
-        parts += ["resp tok \(sums.tokens)", "\(Self.duration(seconds))"]
+        parts += ["resp tok \(sums.tokens)", "\(DurationText.of(seconds))"]
         return parts.joined(separator: " | ")
     }
 
@@ -143,12 +144,5 @@ public final class ProgressReporter {
 
     static func count(_ value: Double) -> String {
         value >= 10_000 ? String(format: "%.1fk", value / 1000) : String(format: "%.0f", value)
-    }
-
-    public static func duration(_ seconds: Double) -> String {
-        guard seconds.isFinite else { return "?" }
-        let s = Int(seconds.rounded())
-        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
-                         : String(format: "%d:%02d", s / 60, s % 60)
     }
 }
