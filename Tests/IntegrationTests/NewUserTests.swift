@@ -86,5 +86,18 @@ extension Integration {
             #expect(try !header(["--objective", "sft"]).contains("from random weights"))
             #expect(try !header(["--objective", "dft", "--sft-warmup-steps", "1"]).contains("from random weights"))
         }
+
+        @Test("a preset model (no tokenizer) given text data is told so, with the three ways out")
+        func presetWithoutTokenizer() throws {
+            let scratch = try Scratch()
+            defer { scratch.remove() }
+            let result = try run(["train", "--model", "tiny", "--steps", "1", "--threads", "1", "--out", scratch.file("run")])
+            #expect(result.status == 1, "\(result.transcript)")
+            for words in ["--model tiny is a preset (random weights) with no tokenizer", "arith-cot (built-in)",
+                          "--data embedded", "pre-tokenized data", "--tokenizer DIR"] {
+                #expect(result.output.contains(words), "missing '\(words)'\(result.transcript)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: scratch.file("run")), "\(result.transcript)")
+        }
     }
 }

@@ -1,3 +1,4 @@
+import DFTBuiltin
 import DFTCore
 import DFTData
 import DFTModel
@@ -60,7 +61,11 @@ public enum RunComponents {
         }
         if config.data.hasSuffix(".jsonl") {
             guard let source = tokenizerSource(config) else {
-                return try PretokenizedJSONL(path: config.data, vocabularySize: model.vocabSize, padId: 0)
+                do {
+                    return try PretokenizedJSONL(path: config.data, vocabularySize: model.vocabSize, padId: 0)
+                } catch let error as DataError where error.kind == .missingField && error.field == PretokenizedJSONL.idsField {
+                    throw ConfigError(withoutTokenizer: config, data: error)
+                }
             }
             let tokenizer = try TokenizerLoader.load(source)
             guard tokenizer.vocabularySize <= model.vocabSize else {
@@ -118,5 +123,20 @@ public enum RunComponents {
             throw ConfigError("'objective' must be one of \(Objective.names.joined(separator: ", ")), got '\(config.objective)'")
         }
         return objective
+    }
+}
+
+extension ConfigError {
+    /// Text records met by a model that has no tokenizer (a preset, a config.json, a checkpoint
+    /// of such a run): say so, and the three ways out, rather than only that `input_ids` is missing.
+    init(withoutTokenizer config: TrainConfig, data error: DataError) {
+        let model = ModelPresets.names.contains(config.model) ? "is a preset (random weights) with no tokenizer"
+            : "has no tokenizer.json"
+        let data = BuiltinAssets.abbreviate(config.data)
+        self.init("--model \(config.model) \(model), so it cannot read the text records of \(data) "
+            + "(line \(error.line ?? 1) has no \"\(PretokenizedJSONL.idsField)\"). Pass one of: --data embedded "
+            + "(byte-level arithmetic, with --model demo); pre-tokenized data ({\"input_ids\": [...], \"loss_mask\": [...]} "
+            + "records, or a .h5 of `dft-mpi prepare`); or --tokenizer DIR (a Hugging Face tokenizer directory or "
+            + "tokenizer.json whose vocabulary fits the model's)")
     }
 }
