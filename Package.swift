@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "DFTGenerationTests", dependencies: ["DFTGeneration"]),
         .testTarget(name: "DFTJobsTests", dependencies: ["DFTJobs", "DFTTrain", "DFTRuntime", "DFTData", "DFTHDF5"]),
         .testTarget(name: "DFTTrainTests", dependencies: [
-            "DFTTrain", "DFTRuntime", "DFTModel", "DFTData", "DFTCore", "DFTBuiltin",
+            "DFTTrain", "DFTRuntime", "DFTModel", "DFTDecode", "DFTData", "DFTCore", "DFTBuiltin",
             .product(name: "Numerics", package: "swift-numerics"),
         ]),
     ]

@@ -13,7 +13,10 @@ struct Bench: ParsableCommand {
             Training (the default): trains --steps optimizer steps (after one untimed warm-up step) of a \
             Qwen2-shaped model on random tokens, 3/4 of them trained, with AdamW, as shared/BASELINES.md \
             measured PyTorch. Prints tokens/s, achieved GFLOP/s, the sgemm rate measured in the same \
-            process with the same threads, MFU as their ratio, and peak resident memory. Runs under mpirun too.
+            process with the same threads, MFU as their ratio, and peak resident memory. Runs under mpirun too. \
+            The objective, LoRA and execution options are `train`'s. With --lora-r R, a full \
+            fine-tuning trainer of the same shape runs in the same process, its steps interleaved \
+            with LoRA's; both are printed and the ratio of their median step times.
 
             Decoding (--decode): a random-weight model of the shape prefills --batch prompts of \
             --prompt-length random tokens (each alone in its slot), then decodes the --batch sequences \
@@ -31,23 +34,12 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed optimizer steps (training).")
     var steps = 5
 
-    @Option(help: "OpenBLAS threads per rank (0: cores / ranks on the node).")
-    var threads = 0
-
-    @Option(help: "Objective (training).")
-    var objective = "dft"
-
-    @Option(help: "1 for ZeRO-1 (training).")
-    var zero = 0
-
     @Option(help: "Tokens per row instead of the shape's own (256 for tiny, 512 otherwise; training).")
     var length: Int?
 
-    @Option(help: ArgumentHelp("What the backward pass recomputes: none, selective (attention probabilities recomputed, none kept) or full (all but each layer's input recomputed; training).", valueName: "none|selective|full"))
-    var recompute = "none"
-
-    @Option(name: .customLong("lora-r"), help: "Train rank-R LoRA adapters (alpha 16, every projection) on frozen weights, with a full fine-tuning trainer of the same shape in the same process, their steps interleaved; prints both and the ratio of their median step times (training).")
-    var loraR = 0
+    @OptionGroup(title: "Objective (training)") var objective: ObjectiveOptions
+    @OptionGroup(title: "LoRA (training)") var lora: AdapterOptions
+    @OptionGroup(title: "Execution") var execution: ExecutionOptions
 
     @Flag(help: "Measure decoding (prefill and batched greedy decode steps) instead of training.")
     var decode = false
@@ -62,7 +54,7 @@ struct Bench: ParsableCommand {
     var newTokens = 128
 
     func run() throws {
-        let code = try RankCommand.run(threads: threads, stopsOnSignal: false) { context in
+        let code = try RankCommand.run(threads: execution.threads ?? 0, stopsOnSignal: false) { context in
             let communicator = context.communicator
             if decode {
                 // Ranks on one node would share its memory bandwidth, the very figure measured.
@@ -80,14 +72,14 @@ struct Bench: ParsableCommand {
 
     private func runTraining(_ context: RankContext) throws {
         let (communicator, policy) = (context.communicator, context.threads)
-        let benchmark = Benchmark(shape: shape, steps: steps, objective: objective, threads: policy.threads,
-                                  zero: zero, length: length, recompute: recompute, loraR: loraR, communicator: communicator)
+        let settings = objective.layer.merging(lora.layer) { _, new in new }.merging(execution.layer) { _, new in new }
+        let benchmark = Benchmark(shape: shape, steps: steps, threads: policy.threads, length: length, settings: settings,
+                                  communicator: communicator)
+        let loraR = lora.loraR ?? 0
         let result: Benchmark.Result
         var full: (result: Benchmark.Result, ratio: Double)?
         if loraR > 0 {
-            let compared = try Benchmark.compareLoRA(benchmark, against: Benchmark(
-                shape: shape, steps: steps, objective: objective, threads: policy.threads, zero: zero, length: length,
-                recompute: recompute, communicator: communicator))
+            let compared = try Benchmark.compareLoRA(benchmark, against: benchmark.with(settings: ["lora_r": 0]))
             result = compared.lora
             full = (compared.full, compared.medianRatio)
         } else {
@@ -101,7 +93,7 @@ struct Bench: ParsableCommand {
                 100 * result.mfu, Double(result.peakResidentBytes) / 1e9, 100 * result.commWaitFraction))
             print(MachineDescription.line)
             print(String(format: "rows of %d tokens | recompute %@ | activations and backward scratch %.2f GB (rank 0)",
-                         result.rowLength, recompute, Double(result.activationBytes) / 1e9))
+                         result.rowLength, "\(execution.recompute ?? .none)", Double(result.activationBytes) / 1e9))
             let measured = result.split.reduce(0) { $0 + $1.1 }
             let parts = result.split.filter { loraR > 0 || $0.0 != PhaseTimer.Phase.adapters.label }.map { String(format: "%@ %.1f%%", $0.0, 100 * $0.1 / result.secondsPerStep) }
             print("time per step (rank 0): " + parts.joined(separator: " | ")

@@ -41,7 +41,7 @@ struct Eval: ParsableCommand {
     func run() throws {
         let files = data.split(separator: ",").map { BuiltinAssets.resolve(String($0)) }.filter { !$0.isEmpty }
         guard !files.isEmpty else { throw ValidationError("--data names no file") }
-        var settings = options.settings(data: files[0], out: "", template: "qwen-boxed", maxNewTokens: 4096, samples: 16,
+        var settings = options.settings(data: files[0], out: "", template: .qwenBoxed, maxNewTokens: 4096, samples: 16,
                                         extraStops: Self.harnessStops)
         // The harness's stop strings need a tokenizer; without one (pre-tokenized problems)
         // only the EOS ids stop.

@@ -16,14 +16,7 @@ struct GenerationOptions: ParsableArguments {
     @Option(help: "A PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) merged into the model (docs/LORA.md).")
     var adapter = ""
 
-    @Option(help: "Tokenizer directory or tokenizer.json (default: the model directory's).")
-    var tokenizer = ""
-
-    @Option(help: ArgumentHelp("Chat template of the prompts: chatml, llama3, plain, qwen-math-boxed, or qwen-boxed (the Qwen2.5-Math evaluation prompt). Default: chatml for generate, qwen-boxed for eval.", valueName: "name"))
-    var template: String?
-
-    @Option(name: .customLong("system-prompt"), help: "System message (replaces the template's default).")
-    var systemPrompt: String?
+    @OptionGroup(title: "Prompts") var text: TemplateOptions
 
     @Option(name: .customLong("prompt-field"), help: "The record field holding the prompt (default: prompt, problem or question).")
     var promptField: String?
@@ -72,13 +65,13 @@ struct GenerationOptions: ParsableArguments {
 
     /// The settings of a job writing `out` from `data`, with the command's defaults; built-in
     /// names (arith-base, arith-heldout, ...) become their paths.
-    func settings(data: String, out: String, template defaultTemplate: String, maxNewTokens defaultMaxNew: Int,
+    func settings(data: String, out: String, template defaultTemplate: TemplateName, maxNewTokens defaultMaxNew: Int,
                   samples defaultSamples: Int, extraStops: [String] = []) -> GenerateSettings {
         var settings = GenerateSettings(model: BuiltinAssets.resolve(model), data: BuiltinAssets.resolve(data), out: out)
         settings.adapter = adapter
-        settings.tokenizer = tokenizer
-        settings.template = template ?? defaultTemplate
-        settings.systemPrompt = systemPrompt
+        settings.tokenizer = text.tokenizer ?? ""
+        settings.template = (text.template ?? defaultTemplate).rawValue
+        settings.systemPrompt = text.systemPrompt
         settings.promptField = promptField
         settings.maxNewTokens = maxNewTokens ?? defaultMaxNew
         settings.sampling = SamplingSettings(temperature: temperature, topP: topP, topK: topK, seed: seed)

@@ -20,50 +20,27 @@ struct Prepare: ParsableCommand {
     @Option(help: "The .jsonl file (the record shapes `train` reads).")
     var data: String
 
-    @Option(help: "A Hugging Face tokenizer directory or tokenizer.json, or `byte`.")
-    var tokenizer: String
-
-    @Option(help: "Chat template: \(ChatTemplates.names.joined(separator: ", ")).")
-    var template = "chatml"
-
     @Option(help: "The HDF5 file to write.")
     var out: String
 
-    @Option(name: .customLong("max-length"), help: "Only counts the examples training will cut to this length; examples are stored whole.")
+    @Option(help: "Only counts the examples training will cut to this length; examples are stored whole.")
     var maxLength: Int?
 
-    @Flag(name: .customLong("skip-invalid"), help: "Skip bad records (counted by reason) instead of stopping.")
-    var skipInvalid = false
+    @OptionGroup(title: "Text records") var template: TemplateOptions
+    @OptionGroup(title: "Text records") var records: RecordFieldOptions
 
-    @Option(help: "Record shape: auto or one of \(RecordFormat.names.joined(separator: ", ")).")
-    var format = "auto"
-
-    @Option(name: .customLong("system-prompt"), help: "System message the template adds.")
-    var systemPrompt: String?
-
-    @Option(name: .customLong("prompt-field"), help: "Prompt field of prompt/response records.")
-    var promptField = ""
-
-    @Option(name: .customLong("response-field"), help: "Response field of prompt/response records.")
-    var responseField = ""
-
-    @Option(name: .customLong("messages-field"), help: "Messages field of conversation records.")
-    var messagesField = ""
-
-    @Option(name: .customLong("text-field"), help: "Text field of plain-text records.")
-    var textField = ""
+    func validate() throws {
+        guard template.tokenizer != nil else { throw ValidationError("Missing expected argument '--tokenizer <dir|tokenizer.json|byte>'") }
+        if let maxLength, maxLength < 2 { throw ValidationError("--max-length must be at least 2, got \(maxLength)") }
+    }
 
     func run() throws {
+        let settings = try RecordSettings.resolve(template.layer.merging(records.layer) { _, new in new })
         let code = try RankCommand.run(threads: 0, stopsOnSignal: false) { context in
-            let config = try TrainConfig.resolve(layers: [[
-                "data": data, "tokenizer": tokenizer, "template": template, "format": format,
-                "prompt_field": promptField, "response_field": responseField, "messages_field": messagesField,
-                "text_field": textField, "skip_invalid": skipInvalid,
-            ]])
             let options = DataPreparation.Options(
-                data: data, out: out, tokenizer: tokenizer, template: template, systemPrompt: systemPrompt,
-                format: try RunComponents.recordFormat(config), skipInvalid: skipInvalid, maxLength: maxLength)
-            if let maxLength, maxLength < 2 { throw ValidationError("--max-length must be at least 2, got \(maxLength)") }
+                data: data, out: out, tokenizer: settings.tokenizer, template: settings.template.rawValue,
+                systemPrompt: settings.systemPrompt.isEmpty ? nil : settings.systemPrompt, format: settings.recordFormat,
+                skipInvalid: settings.skipInvalid, maxLength: maxLength)
             let summary = try DataPreparation(options: options, communicator: context.communicator).run()
             context.say("prepared \(summary)")
             return .finished

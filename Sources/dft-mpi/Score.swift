@@ -29,35 +29,36 @@ struct Score: ParsableCommand {
     @Option(help: "A PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) merged into the model.")
     var adapter = ""
 
-    @Option(help: "Tokenizer directory or tokenizer.json (default: the model directory's).")
-    var tokenizer = ""
+    @OptionGroup(title: "Text records") var template: TemplateOptions
+    @OptionGroup(title: "Text records") var records: RecordFieldOptions
 
-    @Option(help: "Chat template of prompt/response and messages records: chatml, llama3, plain, qwen-math-boxed, qwen-boxed (default: chatml; plain for the built-in arith sets).")
-    var template: String?
-
-    @Option(name: .customLong("max-length"), help: "Tokens per example; longer ones are cut from the right.")
+    @Option(help: "Tokens per example; longer ones are cut from the right.")
     var maxLength = 2048
 
-    @Option(name: .customLong("micro-batch"), help: "Examples per forward pass.")
+    @Option(help: "Examples per forward pass.")
     var microBatch = 4
 
     @Option(help: "OpenBLAS threads per rank (0: cores / ranks on the node).")
     var threads = 0
 
+    func validate() throws {
+        guard maxLength >= 2 else { throw ValidationError("--max-length must be at least 2 tokens, got \(maxLength)") }
+        guard microBatch >= 1 else { throw ValidationError("--micro-batch must be at least 1, got \(microBatch)") }
+    }
+
     func run() throws {
-        var layer: [String: Any] = [
-            "model": model, "data": data, "max_length": maxLength, "micro_batch": microBatch,
-            "global_batch": microBatch, "threads": threads, "tokenizer": tokenizer,
-        ]
-        if let template {
-            layer["template"] = template
-        } else if BuiltinAssets.resolve(data) != data {
-            // A built-in set (arith-heldout, ...; arith-cot's demo settings say plain too).
-            layer["template"] = "plain"
+        var settings = Scorer.Settings(model: BuiltinAssets.resolve(model), data: BuiltinAssets.resolve(data))
+        var layer = template.layer.merging(records.layer) { _, new in new }
+        if template.template == nil && settings.data != data {
+            // A built-in set (arith-cot, arith-heldout, ...) is written in the plain template.
+            layer["template"] = TemplateName.plain.rawValue
         }
-        let config = try TrainConfig.resolve(layers: [layer])
+        settings.records = try RecordSettings.resolve(layer)
+        settings.adapter = adapter
+        settings.maxLength = maxLength
+        settings.microBatch = microBatch
         let code = try RankCommand.run(threads: threads, stopsOnSignal: false) { context in
-            let summary = try Scorer(config: config, communicator: context.communicator, adapter: adapter).run(outputPath: out)
+            let summary = try Scorer(config: settings, communicator: context.communicator).run(outputPath: out)
             context.say(String(format: "scored %d examples, %d response tokens, mean NLL %.4f -> %@%@", summary.examples,
                                summary.tokens, summary.meanNLL, out,
                                summary.truncated > 0 ? " (\(summary.truncated) examples cut at \(maxLength) tokens)" : ""))

@@ -3,6 +3,7 @@ import DFTData
 import DFTGeneration
 import DFTJobs
 import DFTRuntime
+import DFTTrain
 import Foundation
 
 struct Tokenize: ParsableCommand {
@@ -16,18 +17,16 @@ struct Tokenize: ParsableCommand {
             is reported on stderr with its number and the run goes on; the exit code is 1 if any failed.
             """)
 
-    @Option(help: "A Hugging Face tokenizer directory or tokenizer.json, or `byte`.")
-    var tokenizer: String
+    @OptionGroup var text: TemplateOptions
 
-    @Option(help: "Chat template: \(ChatTemplates.names.joined(separator: ", ")).")
-    var template = "chatml"
-
-    @Option(name: .customLong("system-prompt"), help: "System message the template adds.")
-    var systemPrompt: String?
+    func validate() throws {
+        guard text.tokenizer != nil else { throw ValidationError("Missing expected argument '--tokenizer <dir|tokenizer.json|byte>'") }
+    }
 
     func run() throws {
-        let tok = try TokenizerLoader.load(tokenizer)
-        let records = try RecordTokenizer(tokenizer: tok, template: ChatTemplates.named(template, systemPrompt: systemPrompt))
+        let settings = try RecordSettings.resolve(text.layer)
+        let tok = try TokenizerLoader.load(settings.tokenizer)
+        let records = try RecordTokenizer(tokenizer: tok, template: settings.chatTemplate())
         var line = 0
         var failures = 0
         while let text = readLine(strippingNewline: true) {

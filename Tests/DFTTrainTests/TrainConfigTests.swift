@@ -1,4 +1,5 @@
 import DFTBuiltin
+import DFTDecode
 import DFTRuntime
 import Foundation
 import Testing
@@ -16,7 +17,7 @@ struct TrainConfigTests {
     func recipeDefaults() throws {
         let c = try TrainConfig.resolve(layers: [["data": "x.jsonl"]])
         #expect(c.lr == 5e-5 && c.beta1 == 0.9 && c.beta2 == 0.95 && c.weightDecay == 0.01)
-        #expect(c.clip == 1.0 && c.warmupRatio == 0.1 && c.schedule == "cosine" && c.objective == "dft")
+        #expect(c.clip == 1.0 && c.warmupRatio == 0.1 && c.schedule == .cosine && c.objective == .dft)
         #expect(c.globalBatch == 256)
     }
 
@@ -26,7 +27,7 @@ struct TrainConfigTests {
         #expect(demo.model == BuiltinAssets.path(of: "arith-base"))
         #expect(demo.data == BuiltinAssets.path(of: "arith-cot"))
         #expect(demo.evalData == BuiltinAssets.path(of: "arith-heldout"))
-        #expect(demo.objective == "dft" && demo.sftWarmupSteps == 0 && demo.template == "plain")
+        #expect(demo.objective == .dft && demo.sftWarmupSteps == 0 && demo.template == .plain)
         #expect(demo.evalGenerate == TrainConfig.demoSettings["eval_generate"] as? Int)
         #expect(demo.lr == TrainConfig.demoSettings["lr"] as? Double)
         #expect(demo.maxLength == TrainConfig.demoSettings["max_length"] as? Int)
@@ -53,7 +54,7 @@ struct TrainConfigTests {
         let c = try TrainConfig.resolve(layers: [yaml, ["objective": "dft"]])
         #expect(c.lr == 1e-4)
         #expect(c.globalBatch == 64)
-        #expect(c.objective == "dft")
+        #expect(c.objective == .dft)
         #expect(c.packing)
         #expect(c.data == "train.jsonl")
     }
@@ -107,6 +108,63 @@ struct TrainConfigTests {
             _ = try TrainConfig.resolve(layers: [try TrainConfig.layer(fromYAMLFile: directory + "/" + name)], source: name)
         }
         let lora = try TrainConfig.resolve(layers: [try TrainConfig.layer(fromYAMLFile: directory + "/qwen2.5-math-1.5b-dft-lora.yaml")])
-        #expect(lora.loraR == 8 && lora.loraAlpha == 16 && lora.loraTargets == "all-linear" && lora.objective == "dft")
+        #expect(lora.loraR == 8 && lora.loraAlpha == 16 && lora.loraTargets == "all-linear" && lora.objective == .dft)
+    }
+
+    /// A value unlike `value`, of its type.
+    static func changed(_ value: Any) -> Any {
+        switch value {
+        case let flag as Bool: return !flag
+        case let integer as Int: return integer + 3
+        case let number as Double: return number / 2 + 0.25
+        case let choice as any SettingChoice:
+            return type(of: choice).choices.first { $0 != choice.rawValue } ?? choice.rawValue
+        default: return "\(value)-changed"
+        }
+    }
+
+    @Test("Every setting is read from its snake_case key by the one naming rule, and only that setting changes")
+    func everyKeyIsRead() throws {
+        let defaults = TrainConfig()
+        #expect(TrainConfig.keys.count == Set(TrainConfig.keys).count, "a key is used twice")
+        for (key, value) in defaults.settings {
+            let wanted = Self.changed(value)
+            let read = try TrainConfig.decode(layer: [key: wanted])
+            for (otherKey, otherValue) in read.settings {
+                let shown = "\(SettingName.layerValue(otherValue))"
+                if otherKey == key {
+                    #expect(shown == "\(wanted)", "\(key): read \(shown), wanted \(wanted)")
+                } else {
+                    let before = defaults.settings.first { $0.key == otherKey }.map { "\(SettingName.layerValue($0.value))" }
+                    #expect(shown == before, "setting \(key) changed \(otherKey)")
+                }
+            }
+        }
+    }
+
+    @Test("An unknown value of a setting with fixed choices names the key and lists the choices",
+          arguments: ["objective", "loss_normalization", "optimizer", "schedule", "recompute", "template", "format"])
+    func unknownChoice(key: String) throws {
+        #expect {
+            _ = try TrainConfig.resolve(layers: [[key: "nonsense"]])
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("'\(key)' must be one of") && text.contains("got 'nonsense'")
+        }
+    }
+
+    @Test("A configuration saved before a setting existed (a checkpoint's config_yaml) reads with that setting's default")
+    func olderYAML() throws {
+        var lines = try TrainConfig.resolve(layers: [["data": "a.jsonl", "lr": 3e-5]]).yaml().split(separator: "\n")
+        lines.removeAll { $0.hasPrefix("eval_top_k:") }
+        let read = try TrainConfig.decode(yaml: lines.joined(separator: "\n"))
+        #expect(read.evalTopK == 0 && read.lr == 3e-5)
+    }
+
+    @Test("Eval sampling is the generators' SamplingSettings: temperature, top-p, top-k, the run's seed")
+    func evalSampling() throws {
+        let c = try TrainConfig.resolve(layers: [["eval_temperature": 0.7, "eval_top_p": 0.9, "eval_top_k": 20, "seed": 5]])
+        let s = c.evaluation.sampling(seed: c.seed)
+        #expect(s.temperature == 0.7 && s.topP == 0.9 && s.topK == 20 && s.seed == 5)
     }
 }

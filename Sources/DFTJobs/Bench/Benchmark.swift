@@ -17,30 +17,29 @@ public struct Benchmark {
     public let shape: String
     public let steps: Int
     public let warmupSteps: Int
-    public let objective: String
     public let communicator: any Communicator
     public let threads: Int
-    public let zero: Int
     /// Tokens per row instead of the shape's own (for long-sequence measurements).
     public let length: Int?
-    /// `TrainConfig.recompute`: none, selective or full.
-    public let recompute: String
-    /// LoRA rank (0: full fine-tuning), alpha 16, every projection targeted.
-    public let loraR: Int
+    /// Training settings given to the command (objective, LoRA, ZeRO, recomputation, ...), as
+    /// a layer of (YAML key, value) over the benchmark's own.
+    public let settings: [String: Any]
 
-    public init(shape: String, steps: Int, warmupSteps: Int = 1, objective: String = "dft", threads: Int,
-                zero: Int = 0, length: Int? = nil, recompute: String = "none", loraR: Int = 0,
-                communicator: any Communicator) {
-        self.loraR = loraR
+    public init(shape: String, steps: Int, warmupSteps: Int = 1, threads: Int, length: Int? = nil,
+                settings: [String: Any] = [:], communicator: any Communicator) {
         self.shape = shape
-        self.length = length
-        self.recompute = recompute
         self.steps = steps
         self.warmupSteps = warmupSteps
-        self.objective = objective
         self.threads = threads
-        self.zero = zero
+        self.length = length
+        self.settings = settings
         self.communicator = communicator
+    }
+
+    /// The same benchmark with other training settings over these (full fine-tuning against LoRA).
+    public func with(settings layer: [String: Any]) -> Benchmark {
+        Benchmark(shape: shape, steps: steps, warmupSteps: warmupSteps, threads: threads, length: length,
+                  settings: settings.merging(layer) { _, new in new }, communicator: communicator)
     }
 
     public struct Result {
@@ -132,21 +131,8 @@ public struct Benchmark {
         // denominator (a lower one would flatter the trainer).
         let sgemmBefore = SGEMMRate.measure(threads: threads)
         let modelConfig = try ModelPresets.config(named: shape)
-        var config = TrainConfig()
-        config.model = shape
-        config.data = "random"
-        config.objective = objective
-        config.globalBatch = rows * communicator.size
-        config.microBatch = rows
-        config.maxLength = length
-        config.steps = steps + warmupSteps
-        config.warmupRatio = 0
-        config.lr = 1e-5
-        config.zero = zero
-        config.recompute = recompute
-        config.threads = threads
-        config.loraR = loraR
-        try config.validate()
+        let config = try TrainConfig.benchmark(model: shape, rows: rows, length: length, steps: steps + warmupSteps,
+                                               ranks: communicator.size, threads: threads, settings: settings)
         let data = RandomTokens(count: rows * communicator.size * (steps + warmupSteps), vocabularySize: modelConfig.vocabSize,
                                 length: length, seed: 7)
         let trainer = try Trainer(config: config, communicator: communicator,

@@ -56,7 +56,7 @@ public enum Exporter {
         // model's) and the base model's generation settings go with the weights.
         var copied: [String] = []
         var warnings: [String] = []
-        if let yaml = try? reader.configYAML, let trained = try? TrainConfig.decode(yaml: yaml) {
+        if let trained = reader.runNames {
             func copy(_ source: String, as name: String) throws {
                 guard !copied.contains(name), FileManager.default.fileExists(atPath: source) else { return }
                 let target = (directory as NSString).appendingPathComponent(name)

@@ -16,21 +16,18 @@ extension GenerationJob {
     }
 
     public func loadModel() throws -> LoadedModel {
-        var runConfig = TrainConfig()
-        runConfig.model = settings.model
-        runConfig.tokenizer = settings.tokenizer
-        let source = try RunComponents.modelSource(runConfig, adapter: settings.adapter)
+        // A preset or config.json is initialised as training initialises it by default.
+        let source = try ModelSources.named(settings.model, seed: BatchSettings().seed, adapter: settings.adapter)
         let config = try source.config()
         let model = try Transformer(config: config, maxRows: 1, rowLength: 1, trainable: false)
         try source.loadParameters(into: model.parameters, layout: model.layout)
 
         // The tokenizer: --tokenizer, the model directory's, or the one of the run a checkpoint came from.
-        var tokenizerSource = RunComponents.tokenizerSource(runConfig)
+        var tokenizerSource = ModelSources.tokenizer(settings.tokenizer, model: settings.model)
         var modelDirectory: String? = HuggingFaceDirectory.isModelDirectory(settings.model) ? settings.model : nil
-        if tokenizerSource == nil, settings.model.hasSuffix(".h5"),
-           let yaml = try? CheckpointReader(path: settings.model).configYAML, let trained = try? TrainConfig.decode(yaml: yaml) {
-            tokenizerSource = RunComponents.tokenizerSource(trained)
-            if HuggingFaceDirectory.isModelDirectory(trained.model) { modelDirectory = trained.model }
+        if tokenizerSource == nil, settings.model.hasSuffix(".h5"), let run = try? CheckpointReader(path: settings.model).runNames {
+            tokenizerSource = ModelSources.tokenizer(run.tokenizer, model: run.model)
+            if HuggingFaceDirectory.isModelDirectory(run.model) { modelDirectory = run.model }
         }
         let tokenizer = try tokenizerSource.map { try TokenizerLoader.load($0) }
         if let tokenizer, tokenizer.vocabularySize > config.vocabSize {

@@ -13,15 +13,28 @@ import Foundation
 /// attribute. Rank r scores examples r, r + N, r + 2N, ...; the pieces are summed into rank
 /// 0's copy (every other rank holds zeros there), which writes the file.
 public struct Scorer {
-    public let config: TrainConfig
-    public let communicator: any Communicator
-    /// A PEFT LoRA adapter merged into the model ("" = none).
-    public let adapter: String
+    /// What is scored, by what, in passes of how many rows of how many tokens.
+    public struct Settings {
+        public var model: String
+        /// A PEFT LoRA adapter merged into the model ("" = none).
+        public var adapter = ""
+        public var data: String
+        public var records = RecordSettings()
+        public var maxLength = 2048
+        public var microBatch = 4
 
-    public init(config: TrainConfig, communicator: any Communicator, adapter: String = "") {
+        public init(model: String, data: String) {
+            self.model = model
+            self.data = data
+        }
+    }
+
+    public let config: Settings
+    public let communicator: any Communicator
+
+    public init(config: Settings, communicator: any Communicator) {
         self.config = config
         self.communicator = communicator
-        self.adapter = adapter
     }
 
     public struct Summary {
@@ -32,9 +45,11 @@ public struct Scorer {
     }
 
     public func run(outputPath: String) throws -> Summary {
-        let source = try RunComponents.modelSource(config, adapter: adapter)
+        // A preset or config.json is initialised as training initialises it by default.
+        let source = try ModelSources.named(config.model, seed: BatchSettings().seed, adapter: config.adapter)
         let modelConfig = try source.config()
-        let data = try RunComponents.dataset(config, model: modelConfig)
+        let data = try DataSources.named(config.data, records: config.records, maxLength: config.maxLength,
+                                         model: config.model, modelConfig: modelConfig)
         guard data.vocabularySize <= modelConfig.vocabSize else {
             throw ConfigError("data set '\(data.name)' has token ids up to \(data.vocabularySize - 1) "
                 + "but the model's vocabulary has \(modelConfig.vocabSize) entries")

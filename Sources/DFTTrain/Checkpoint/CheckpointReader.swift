@@ -182,10 +182,9 @@ public struct CheckpointModelSource: ModelSource {
     /// The frozen weights a LoRA checkpoint's adapters belong to, as they were in training.
     public func loadBase(_ reader: CheckpointReader, into parameters: FloatBuffer, layout: ParameterLayout) throws {
         let (model, stored) = try reader.baseModel()
-        var trained = try TrainConfig.decode(yaml: try reader.configYAML)
-        trained.model = model
+        let trained = try TrainConfig.decode(yaml: try reader.configYAML)
         do {
-            try RunComponents.modelSource(trained).loadParameters(into: parameters, layout: layout)
+            try ModelSources.named(model, seed: trained.seed).loadParameters(into: parameters, layout: layout)
         } catch {
             throw CheckpointError(path: path, reason: "its LoRA adapters need their base model '\(model)': \(error)")
         }
@@ -195,5 +194,14 @@ public struct CheckpointModelSource: ModelSource {
             throw CheckpointError(path: path, reason: "its LoRA adapters were trained on other weights than '\(model)' "
                 + "holds now (checksum \(checksum.hex), trained on \(stored))")
         }
+    }
+}
+
+extension CheckpointReader {
+    /// The model and tokenizer names of the run that wrote the checkpoint (`--model`,
+    /// `--tokenizer`: "" for the model directory's own); nil when its configuration is unreadable.
+    public var runNames: (model: String, tokenizer: String)? {
+        guard let yaml = try? configYAML, let config = try? TrainConfig.decode(yaml: yaml) else { return nil }
+        return (config.model, config.tokenizer)
     }
 }

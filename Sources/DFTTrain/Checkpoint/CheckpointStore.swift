@@ -60,7 +60,7 @@ public struct CheckpointStore {
             }
             try model.setAttribute("checksum", checksum.hex)
             optimizerGroup = try root.createGroup(CheckpointFormat.optimizerGroup)
-            try optimizerGroup!.setAttribute("type", trainer.config.optimizer)
+            try optimizerGroup!.setAttribute("type", trainer.config.optimizer.rawValue)
             try optimizerGroup!.setAttribute("step", trainer.optimizer.step)
         }
         try gatherOptimizerState(trainer, into: optimizerGroup)

@@ -35,11 +35,11 @@ public final class AccuracyEvaluation {
 
     public init(config: TrainConfig, model: Transformer) throws {
         func fail(_ message: String) -> ConfigError { ConfigError("'eval_generate': \(message)") }
-        guard let source = RunComponents.tokenizerSource(config) else {
+        guard let source = ModelSources.tokenizer(config.tokenizer, model: config.model) else {
             throw fail("needs a tokenizer to read the answers (pass --tokenizer, or a model directory with tokenizer.json)")
         }
         let tokenizer = try TokenizerLoader.load(source)
-        let template = try ChatTemplates.named(config.evalTemplate.isEmpty ? config.template : config.evalTemplate,
+        let template = try ChatTemplates.named(config.evalTemplate.isEmpty ? config.template.rawValue : config.evalTemplate,
                                                systemPrompt: config.systemPrompt.isEmpty ? nil : config.systemPrompt)
         let chat = try ChatTemplateEncoder(tokenizer: tokenizer, template: template)
         let encoder = PromptEncoder(chat: chat, promptField: config.promptField.isEmpty ? nil : config.promptField)
@@ -84,10 +84,7 @@ public final class AccuracyEvaluation {
         let modelDirectory = HuggingFaceDirectory.isModelDirectory(config.model) ? config.model : nil
         let eos = EndOfSequenceIds.collect(modelDirectory: modelDirectory, configEOS: model.config.eosTokenId, tokenizer: tokenizer)
         let stop = StopRule(endOfSequence: eos, maxNewTokens: config.evalMaxNewTokens)
-        engine = GenerationEngine(decoder: decoder, sampling: SamplingSettings(temperature: Float(config.evalTemperature),
-                                                                                topP: Float(config.evalTopP),
-                                                                                topK: 0, seed: UInt64(config.seed)),
-                                  stop: stop)
+        engine = GenerationEngine(decoder: decoder, sampling: config.evaluation.sampling(seed: config.seed), stop: stop)
     }
 
     /// Bytes of the decoder's cache and buffers, and of a LoRA run's merged weights (full

@@ -63,25 +63,26 @@ public final class Trainer {
         self.config = config
         self.communicator = communicator
         self.debug = debug
-        let source = try modelSource ?? RunComponents.modelSource(config)
+        let source = try modelSource ?? ModelSources.named(config.model, seed: config.seed)
         modelDescription = source.description
         startsFromRandomWeights = source is RandomInitialization
         let modelConfig = try source.config()
-        let data = try dataset ?? RunComponents.dataset(config, model: modelConfig)
+        let data = try dataset ?? DataSources.named(config.data, records: config.records, maxLength: config.maxLength,
+                                                               model: config.model, modelConfig: modelConfig)
         guard data.vocabularySize <= modelConfig.vocabSize else {
             throw ConfigError("data set '\(data.name)' has token ids up to \(data.vocabularySize - 1) "
                 + "but the model's vocabulary has \(modelConfig.vocabSize) entries")
         }
         self.dataset = data
-        objective = try RunComponents.objective(config)
+        objective = config.loss.kernel()
         if config.evalData.isEmpty && evaluationDataset == nil {
             evaluation = nil
         } else {
-            var evalConfig = config
-            evalConfig.data = config.evalData
             let held: any Dataset
             do {
-                held = try evaluationDataset ?? RunComponents.dataset(evalConfig, model: modelConfig)
+                held = try evaluationDataset ?? DataSources.named(config.evalData, records: config.records,
+                                                                  maxLength: config.maxLength, model: config.model,
+                                                                  modelConfig: modelConfig)
             } catch {
                 throw ConfigError("'eval_data': \(error)")
             }
@@ -107,9 +108,9 @@ public final class Trainer {
             : max(1, Int((config.epochs * Double(loader.stepsPerEpoch)).rounded(.down)))
 
         sharded = config.zero == 1
-        let lora = try RunComponents.loraSettings(config)
+        let lora = try config.lora.resolved()
         model = try Transformer(config: modelConfig, maxRows: config.microBatch, rowLength: config.maxLength,
-                                bufferMultiple: sharded ? ranks : 1, recompute: Recompute(rawValue: config.recompute) ?? .none,
+                                bufferMultiple: sharded ? ranks : 1, recompute: config.recompute,
                                 lora: lora)
         try source.loadParameters(into: model.parameters, layout: model.layout)
         if let adapters = model.adapters {
@@ -150,9 +151,9 @@ public final class Trainer {
                         : 0..<trained.count
         let optimizerRange = shard.clamped(to: 0..<trained.count)
         switch config.optimizer {
-        case "sgd":
+        case .sgd:
             optimizer = SGD(layout: trained.layout, range: optimizerRange, weightDecay: Float(config.weightDecay))
-        default:
+        case .adamw:
             optimizer = AdamW(layout: trained.layout, range: optimizerRange, beta1: Float(config.beta1),
                               beta2: Float(config.beta2), epsilon: Float(config.adamEps),
                               weightDecay: Float(config.weightDecay))
@@ -160,7 +161,7 @@ public final class Trainer {
         schedule = LearningRateSchedule(
             peak: config.lr, minimum: config.minLr, totalSteps: totalSteps,
             warmupRatio: config.warmupRatio,
-            shape: LearningRateSchedule.Shape(rawValue: config.schedule) ?? .cosine)
+            shape: config.schedule)
 
         if trained.isAdapters {
             // A small buffer, summed after the backward pass (the model reports its progress in
@@ -229,7 +230,7 @@ public final class Trainer {
             localTokens += microTokens[micro]
         }
         let globalTokens = communicator.allreduceSum(localTokens)
-        let perMicroBatch = config.lossNormalization == "micro-batch"
+        let perMicroBatch = config.lossNormalization == .microBatch
         func scale(micro: Int) -> Float {
             // micro-batch: the mean over the micro-batch's own tokens, then the mean over the
             // micro-batches of every rank; equal to global when all hold the same count.
@@ -380,7 +381,7 @@ public final class Trainer {
             try reader.loadParameters(into: model.parameters, layout: model.layout)
         }
         let type = try reader.optimizerType()
-        guard type == config.optimizer else {
+        guard type == config.optimizer.rawValue else {
             throw CheckpointError(path: path, reason: "it was saved with optimizer '\(type)', this run uses '\(config.optimizer)'")
         }
         let count = trained.count

@@ -163,12 +163,6 @@ public struct TrainingSession {
         return trainer.isFinished
     }
 
-    static func bytes(_ n: Int) -> String {
-        let v = Double(n)
-        return v >= 1e9 ? String(format: "%.2f GB", v / 1e9) : v >= 1e6 ? String(format: "%.1f MB", v / 1e6)
-            : String(format: "%.1f kB", v / 1e3)
-    }
-
     /// Picks the checkpoint to continue from, as one decision of all ranks: a checkpoint any
     /// rank cannot load is reported and the previous one tried. Returns its path, or nil for
     /// a fresh start.
@@ -228,57 +222,5 @@ public struct TrainingSession {
         } catch {
             throw ConfigError("cannot write the resolved configuration to '\(path)': \(error.localizedDescription)")
         }
-    }
-
-    func header(_ t: Trainer, policy: ThreadPolicy) -> [String] {
-        let c = t.model.config
-        let ranks = communicator.size
-        let millions = Double(t.parameterCount) / 1e6
-        let optimizer = config.optimizer == "sgd" ? "SGD" : "AdamW (betas \(config.beta1), \(config.beta2))"
-        let parallel = ranks == 1 ? "" : config.zero == 1
-            ? " | ZeRO-1: optimizer state sharded over \(ranks) ranks"
-            : " | gradients summed in \(t.buckets.ranges.count) bucket\(t.buckets.ranges.count == 1 ? "" : "s") of ~\(config.bucketMb) MB"
-
-        return [String?]([
-            "dft-mpi \(DFTVersionInfo.version) | \(ranks) rank\(ranks == 1 ? "" : "s") | \(policy.threads) "
-                + "thread\(policy.threads == 1 ? "" : "s") per rank (\(policy.source); OpenBLAS \(MachineDescription.openBLAS))\(parallel)",
-            "model:  \(t.modelDescription): \(c.architectures.first ?? "?"), \(c.numHiddenLayers) layers, hidden \(c.hiddenSize), "
-                + "heads \(c.numAttentionHeads)/\(c.numKeyValueHeads) kv, ffn \(c.intermediateSize), vocab \(c.vocabSize), "
-                + String(format: "%.2fM parameters", millions),
-            "data:   \(t.dataset.name): \(t.dataset.count) examples, max length \(config.maxLength), "
-                + "packing \(config.packing ? "on" : "off"), \(t.stepsPerEpoch) steps per epoch",
-            t.dataLoadSummary,
-            t.evaluation.map { e in
-                "eval:   \(e.dataset.name): \(e.dataset.count) examples in \(e.rowCount) rows, \(e.trainedTokens) trained tokens"
-                    + (e.truncatedExamples > 0 ? " (\(e.truncatedExamples) cut to max length)" : "")
-                    + ", evaluated at the start, " + (config.evalEvery > 0 ? "every \(config.evalEvery) steps " : "")
-                    + "and at the end"
-                    + (t.accuracy.map { a in
-                        "; \(a.problems.prompts.count) problems x \(a.samples) answers generated and graded (gold: \(a.gold))"
-                    } ?? "")
-            },
-            "train:  \(config.sftWarmupSteps > 0 ? "sft for \(config.sftWarmupSteps) steps, then " : "")\(t.objective) | "
-                + "\(t.totalSteps) steps x \(config.globalBatch) sequences "
-                + "(\(t.microSteps) micro-step\(t.microSteps == 1 ? "" : "s") of \(config.microBatch) per rank) | "
-                + "\(optimizer), lr \(config.lr) \(config.schedule), warm-up \(t.schedule.warmupSteps) steps, "
-                + "clip \(config.clip), weight decay \(config.weightDecay)"
-                + (config.lossNormalization == "micro-batch" ? " | loss normalised per micro-batch (the authors' code)" : ""),
-            t.startsFromRandomWeights && config.sftWarmupSteps == 0 && t.objective.weightFollowsProbability
-                ? "note:   \(t.objective.name) from random weights trains next to nothing (every target p starts near "
-                    + "1/vocab and weights its own gradient): it is a fine-tuning objective. Start from a pretrained "
-                    + "model, or add --sft-warmup-steps N" : nil,
-            t.trained.adapters.map { a in
-                let s = a.settings
-                return "lora:   r \(s.r), alpha \(s.alpha)\(s.useRSLoRA ? " (rsLoRA)" : ""), scaling \(s.scaling), dropout \(s.dropout), "
-                    + "targets \(s.targets.joined(separator: ",")) | "
-                    + String(format: "%.3fM trained parameters (%.2f%% of %.2fM), base frozen", Double(a.parameterCount) / 1e6,
-                             100 * Double(a.parameterCount) / Double(t.parameterCount), millions)
-                    + (config.loraAdapter.isEmpty ? "" : " | from \(config.loraAdapter)")
-            },
-            "memory: parameters + gradients \(Self.bytes(t.model.parameters.bytes + t.model.gradients.bytes + (t.model.adapters?.bytes ?? 0))), "
-                + "optimizer state \(Self.bytes(t.optimizer.stateBytes)) on this rank, activations \(Self.bytes(t.model.activationBytes))"
-                + (t.reference.map { ", frozen reference model \(Self.bytes($0.parameters.bytes + $0.activationBytes))" } ?? ""),
-            "output: \(config.out)/config.yaml, metrics.h5, checkpoints/ (every \(config.saveEvery > 0 ? "\(config.saveEvery) steps" : "run end") and on SIGTERM/SIGUSR1)",
-        ]).compactMap { $0.map(BuiltinAssets.abbreviate) }
     }
 }

@@ -1,0 +1,83 @@
+import DFTRuntime
+import Foundation
+
+/// Settings of one concern (the model and data, the objective, LoRA, the optimizer, ...).
+///
+/// A setting is a stored property with its default: its YAML key is the property name in
+/// snake_case (`sftWarmupSteps` -> `sft_warmup_steps`), its flag the name in kebab-case
+/// (`--sft-warmup-steps`, declared with its help by the command's option group). Nothing else
+/// names it: configuration files are decoded by the same rule, `TrainConfig.keys` and
+/// `TrainConfig.yaml()` read the properties, and `validate()` checks the group's ranges.
+public protocol SettingsGroup: Decodable, Equatable, Sendable {
+    init()
+    /// Range checks, each error naming the setting's key and what it expects.
+    func validate() throws
+}
+
+extension SettingsGroup {
+    /// The settings as (YAML key, value) in declaration order.
+    public var settings: [(key: String, value: Any)] {
+        Mirror(reflecting: self).children.compactMap { child in
+            child.label.map { (SettingName.key($0), child.value) }
+        }
+    }
+
+    /// The group from a layer of (YAML key, value) over its defaults, checked; unknown keys are
+    /// left to the caller.
+    public static func resolve(_ layer: [String: Any]) throws -> Self {
+        let defaults = Dictionary(uniqueKeysWithValues: Self().settings.map { ($0.key, SettingName.layerValue($0.value)) })
+        let json = try JSONSerialization.data(withJSONObject: defaults.merging(layer) { _, new in new })
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let group = try decoder.decode(Self.self, from: json)
+        try group.validate()
+        return group
+    }
+
+    /// Throws unless `ok`: "'key' must be expected".
+    func require(_ ok: Bool, _ key: String, _ expected: String) throws {
+        if !ok { throw ConfigError("'\(key)' must be \(expected)") }
+    }
+}
+
+/// A setting with a fixed set of values (an objective, a schedule, ...): read from YAML or a
+/// flag by its name, and an unknown name is an error that lists the choices.
+public protocol SettingChoice: RawRepresentable, CaseIterable, Codable, Sendable, CustomStringConvertible
+where RawValue == String {}
+
+extension SettingChoice {
+    public static var choices: [String] { allCases.map(\.rawValue) }
+
+    /// The name a user writes (`micro-batch`), also in messages and headers.
+    public var description: String { rawValue }
+
+    public init(from decoder: Decoder) throws {
+        let name = try decoder.singleValueContainer().decode(String.self)
+        guard let value = Self(rawValue: name) else {
+            let key = decoder.codingPath.last.map { SettingName.key($0.stringValue) } ?? "\(Self.self)"
+            throw ConfigError("'\(key)' must be one of \(Self.choices.joined(separator: ", ")), got '\(name)'")
+        }
+        self = value
+    }
+}
+
+/// The one naming rule of settings: Swift property names in camelCase, YAML keys in snake_case.
+public enum SettingName {
+    /// `sftWarmupSteps` -> `sft_warmup_steps`, `evalTopP` -> `eval_top_p`, `beta1` -> `beta1`.
+    public static func key(_ property: String) -> String {
+        var out = ""
+        for character in property.drop(while: { $0 == "_" }) {
+            if character.isUppercase {
+                out += "_" + character.lowercased()
+            } else {
+                out.append(character)
+            }
+        }
+        return out
+    }
+
+    /// A setting's value as it goes into a layer of settings (and JSON): choices by name.
+    public static func layerValue(_ value: Any) -> Any {
+        (value as? any SettingChoice)?.rawValue ?? value
+    }
+}
