@@ -36,28 +36,6 @@ public struct GenerationJob {
         public var stopped = false
     }
 
-    /// Thrown inside the engine's callback to leave a unit when a stop signal arrived.
-    struct Stopped: Error {}
-
-    /// The model side of a job: weights, tokenizer, template and stop rule (loaded once when
-    /// several files are generated, as `eval` does).
-    public struct LoadedModel {
-        public let model: Transformer
-        public let description: String
-        public let tokenizer: (any TextTokenizer)?
-        public let chat: ChatTemplateEncoder?
-        public let stop: StopRule
-
-        public init(model: Transformer, description: String, tokenizer: (any TextTokenizer)?, chat: ChatTemplateEncoder?,
-                    stop: StopRule) {
-            self.model = model
-            self.description = description
-            self.tokenizer = tokenizer
-            self.chat = chat
-            self.stop = stop
-        }
-    }
-
     /// What the job runs on: the model and one file's prompts.
     public struct Inputs {
         public let loaded: LoadedModel
@@ -79,19 +57,8 @@ public struct GenerationJob {
         let config = loaded.model.config
         let prompts = try PromptFile(path: path, encoder: PromptEncoder(chat: loaded.chat, promptField: settings.promptField),
                                      skipInvalid: settings.skipInvalid)
-        for prompt in prompts.prompts {
-            if let bad = prompt.ids.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
-                throw DataError(.idOutOfRange, file: path, line: prompt.line, field: PretokenizedJSONL.idsField,
-                                message: "token id \(bad) is outside the model's vocabulary (\(config.vocabSize))")
-            }
-            if prompt.ids.count + settings.maxNewTokens > config.maxPositionEmbeddings {
-                throw DataError(.invalidSetting, file: path, line: prompt.line,
-                                message: "the prompt has \(prompt.ids.count) tokens; with max_new_tokens \(settings.maxNewTokens) "
-                                    + "that is \(prompt.ids.count + settings.maxNewTokens) positions, more than the model's "
-                                    + "max_position_embeddings \(config.maxPositionEmbeddings)",
-                                hint: "lower --max-new-tokens")
-            }
-        }
+        try prompts.check(vocabularySize: config.vocabSize, positions: config.maxPositionEmbeddings,
+                          maxNewTokens: settings.maxNewTokens, setting: "max_new_tokens", hint: "lower --max-new-tokens")
         return prompts
     }
 
@@ -103,63 +70,32 @@ public struct GenerationJob {
         communicator.barrier()
         let done = output.donePairs()
 
-        let samples = settings.samples
-        var pairs: [(prompt: Int, sample: Int)] = []  // in file order
-        pairs.reserveCapacity(inputs.prompts.prompts.count * samples)
-        for p in inputs.prompts.prompts.indices { for s in 0..<samples { pairs.append((p, s)) } }
-        let unit = settings.unitPairs
-        let units = (pairs.count + unit - 1) / unit
-        let longest = inputs.prompts.prompts.map(\.ids.count).max() ?? 1
+        let prompts = inputs.prompts.prompts
+        let ranked = RankedGeneration(prompts: prompts, samples: settings.samples, unitPairs: settings.unitPairs,
+                                      communicator: communicator)
+        let longest = prompts.map(\.ids.count).max() ?? 1
         let decoder = Decoder(model: inputs.model, slots: settings.maxBatch, context: longest + settings.maxNewTokens,
                               maxTokens: Decoder.stepTokens(slots: settings.maxBatch))
         let engine = GenerationEngine(decoder: decoder, sampling: settings.sampling, stop: inputs.stop)
         let writer = try PartWriter(path: output.partPath(rank: communicator.rank))
-        progress?.start(total: pairs.count, alreadyDone: done.count, output: output)
+        progress?.start(total: ranked.pairCount, alreadyDone: done.count, output: output)
 
         var summary = Summary()
         summary.skippedRecords = inputs.prompts.skipped.count
-        // The weights switch to the decoding layout once for the whole job (and back, also
-        // when a unit throws or the job is stopped).
-        try decoder.withTransposedWeights {
-            for u in stride(from: communicator.rank, to: units, by: communicator.size) {
-                let range = (u * unit)..<min(pairs.count, (u + 1) * unit)
-                let unfinished = range.contains { i in
-                    let (p, s) = pairs[i]
-                    return !done.contains(Pair(inputs.prompts.prompts[p].index, s))
-                }
-                if !unfinished { continue }
-                // The whole unit runs (so its batches are those of an uninterrupted run); only
-                // the missing pairs are written.
-                let requests = range.map { i in
-                    let (p, s) = pairs[i]
-                    let prompt = inputs.prompts.prompts[p]
-                    return GenerationRequest(id: i, prompt: prompt.ids,
-                                             stream: SampleStream(seed: settings.sampling.seed, index: prompt.index, sample: s))
-                }
-                do {
-                    try engine.run(requests) { result in
-                        let (p, s) = pairs[result.id]
-                        let prompt = inputs.prompts.prompts[p]
-                        if !done.contains(Pair(prompt.index, s)) {
-                            try writer.append(line(for: result, index: prompt.index, sample: s, tokenizer: inputs.tokenizer))
-                            summary.newlyGenerated += 1
-                            summary.tokens += result.completion.count
-                            summary.finishReasons[result.finishReason.rawValue, default: 0] += 1
-                            progress?.finished(tokens: result.completion.count)
-                        }
-                        if StopSignal.received != 0 { throw Stopped() }
-                    }
-                } catch is Stopped {
-                    summary.stopped = true
-                    break
-                }
-            }
+        // Finished samples go to this rank's part file at once: a stopped or killed run keeps them.
+        summary.stopped = try ranked.run(engine: engine, done: done, stopsOnSignal: true) { id, result in
+            let pair = ranked.pair(id)
+            try writer.append(line(for: result, index: pair.index, sample: pair.sample, tokenizer: inputs.tokenizer))
+            summary.newlyGenerated += 1
+            summary.tokens += result.completion.count
+            summary.finishReasons[result.finishReason.rawValue, default: 0] += 1
+            progress?.finished(tokens: result.completion.count)
         }
         communicator.barrier()
         summary.stopped = communicator.any(summary.stopped)
         summary.newlyGenerated = communicator.allreduceSum(summary.newlyGenerated)
         summary.tokens = communicator.allreduceSum(summary.tokens)
-        summary.generations = pairs.count
+        summary.generations = ranked.pairCount
         if communicator.isRoot { try output.merge() }
         summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         progress?.end(tokens: summary.tokens)
@@ -175,13 +111,7 @@ public struct GenerationJob {
             "prompt_tokens": result.promptTokens,
         ]
         if let tokenizer {
-            let ids = result.finishReason == .eos ? Array(result.completion.dropLast()) : result.completion
-            var text = tokenizer.decode(ids, skipSpecialTokens: false)
-            if result.finishReason == .stop,
-               let cut = settings.stopStrings.compactMap({ text.range(of: $0)?.lowerBound }).min() {
-                text = String(text[..<cut])
-            }
-            object["completion"] = text
+            object["completion"] = CompletionText.of(result, tokenizer: tokenizer, stopStrings: settings.stopStrings)
         }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)

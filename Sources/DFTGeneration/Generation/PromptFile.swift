@@ -56,4 +56,22 @@ public struct PromptFile {
         self.prompts = prompts
         self.skipped = skipped
     }
+
+    /// Checks every prompt against the model: ids within its vocabulary, and the prompt plus
+    /// `maxNewTokens` within its positions (`setting` and `hint` name the limit the user set).
+    public func check(vocabularySize: Int, positions: Int, maxNewTokens: Int, setting: String, hint: String? = nil) throws {
+        for prompt in prompts {
+            if let bad = prompt.ids.first(where: { $0 < 0 || Int($0) >= vocabularySize }) {
+                throw DataError(.idOutOfRange, file: path, line: prompt.line, field: PretokenizedJSONL.idsField,
+                                message: "token id \(bad) is outside the model's vocabulary (\(vocabularySize))")
+            }
+            if prompt.ids.count + maxNewTokens > positions {
+                throw DataError(.invalidSetting, file: path, line: prompt.line,
+                                message: "the prompt has \(prompt.ids.count) tokens; with \(setting) \(maxNewTokens) "
+                                    + "that is \(prompt.ids.count + maxNewTokens) positions, more than the model's "
+                                    + "max_position_embeddings \(positions)",
+                                hint: hint)
+            }
+        }
+    }
 }

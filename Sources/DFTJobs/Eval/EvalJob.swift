@@ -70,27 +70,12 @@ public struct EvalJob {
             settings.out = generationsPath(i)
             let job = GenerationJob(settings: settings, communicator: communicator)
             let all = try job.loadPrompts(file, for: model)
-            guard let first = all.prompts.first, let rule = GoldAnswer.detect(first.record, field: answerField) else {
-                throw DataError(.missingField, file: file, line: all.prompts.first?.line,
-                                field: answerField ?? "answer/final_answer/solution",
-                                message: "no gold answer field in the first record", hint: "name it with --answer-field")
-            }
-            var kept: [PromptFile.Prompt] = []
+            let problems = try GradedProblems(all, field: answerField, skipInvalid: generate.skipInvalid,
+                                              hint: "name it with --answer-field")
+            let (rule, prompts) = (problems.rule, problems.prompts)
             var golds: [Int: [String]] = [:]
-            var missing: [DataError] = []
-            for prompt in all.prompts {
-                do {
-                    golds[prompt.index] = try rule.read(prompt.record, file: file, line: prompt.line)
-                    kept.append(prompt)
-                } catch let error as DataError where generate.skipInvalid {
-                    missing.append(error)
-                }
-            }
-            guard !kept.isEmpty else {
-                throw DataError(.emptyFile, file: file, message: "no record has both a prompt and a gold answer")
-            }
-            let prompts = PromptFile(all, keeping: kept, skippedAlso: missing)
-            onFile?(file, kept.count, prompts.skipped.count)
+            for (prompt, gold) in zip(prompts.prompts, problems.golds) { golds[prompt.index] = gold }
+            onFile?(file, prompts.prompts.count, prompts.skipped.count)
             let progress = communicator.isRoot
                 ? GenerationProgress(label: "eval \((file as NSString).lastPathComponent)", interval: progressInterval) : nil
             let summary = try job.run(GenerationJob.Inputs(loaded: model, prompts: prompts), progress: progress)

@@ -127,7 +127,7 @@ public final class Trainer {
         }
         trained = TrainedParameters(model: model)
         batch = TokenBatch(maxRows: config.microBatch, rowLength: config.maxLength)
-        accuracy = config.evalGenerate > 0 ? try AccuracyEvaluation(config: config, model: model) : nil
+        accuracy = config.evalGenerate > 0 ? try AccuracyEvaluation(config: config, model: model, communicator: communicator) : nil
         if objective.needsReference {
             // The frozen starting model: a copy of the weights just loaded (a resumed run then
             // overwrites `model` only), forward-only, layers sharing one layer's activations.

@@ -87,7 +87,7 @@ public struct TrainingSession {
             let objective = trainer.objective(at: trainer.step)
             guard let result = trainer.evaluateHeldOut() else { return }
             let sums = result.sums
-            let accuracy = try trainer.accuracy?.evaluate(communicator: communicator)
+            let accuracy = try trainer.accuracy?.evaluate()
             try metricsFile?.appendEvaluation(sums, histogram: result.histogram, stepsDone: trainer.step, accuracy: accuracy)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - evalStart) / 1e9
             reporter.addTimeBetweenSteps(seconds)
