@@ -49,13 +49,12 @@ let package = Package(
         // Training: its configuration, objectives, optimizers, schedule, checkpoints (save and
         // restore), the loop, metrics and held-out evaluation.
         .target(name: "DFTTrain", dependencies: [
-            "DFTRuntime", "DFTGeneration", "DFTCore", "DFTModel", "DFTDecode", "DFTData", "DFTHDF5", "DFTBuiltin",
+            "DFTRuntime", "DFTGeneration", "DFTCore", "DFTModel", "DFTDecode", "DFTData", "DFTEval", "DFTHDF5", "DFTBuiltin",
             .product(name: "Yams", package: "Yams"),
         ]),
         // The jobs that are not training: generate, eval, score, export, prepare, bench, inspect.
         .target(name: "DFTJobs", dependencies: [
-            "DFTTrain", "DFTGeneration", "DFTRuntime", "DFTCore", "DFTModel", "DFTDecode", "DFTData", "DFTEval",
-            "DFTHDF5", "DFTBuiltin",
+            "DFTTrain", "DFTGeneration", "DFTRuntime", "DFTCore", "DFTModel", "DFTDecode", "DFTData", "DFTEval", "DFTHDF5",
         ]),
         .executableTarget(name: "dft-mpi", dependencies: [
             "DFTJobs", "DFTTrain", "DFTGeneration", "DFTRuntime", "DFTModel", "DFTDecode", "DFTData", "DFTCore", "DFTEval",
@@ -80,11 +79,11 @@ let package = Package(
         .testTarget(name: "DFTEvalTests", dependencies: ["DFTEval"]),
         // Runs the built `dft-mpi` binary under real `mpirun`: multi-rank equivalence, failures, signals.
         .testTarget(name: "IntegrationTests", dependencies: [
-            "DFTModel", .product(name: "Numerics", package: "swift-numerics"),
+            "DFTModel", "DFTCore", .product(name: "Numerics", package: "swift-numerics"),
         ], exclude: ["python"]),
         .testTarget(name: "DFTRuntimeTests", dependencies: ["DFTRuntime"]),
         .testTarget(name: "DFTGenerationTests", dependencies: ["DFTGeneration"]),
-        .testTarget(name: "DFTJobsTests", dependencies: ["DFTJobs", "DFTTrain", "DFTRuntime", "DFTData", "DFTHDF5"]),
+        .testTarget(name: "DFTJobsTests", dependencies: ["DFTJobs", "DFTTrain", "DFTRuntime", "DFTData"]),
         .testTarget(name: "DFTTrainTests", dependencies: [
             "DFTTrain", "DFTRuntime", "DFTModel", "DFTDecode", "DFTData", "DFTCore", "DFTBuiltin",
             .product(name: "Numerics", package: "swift-numerics"),

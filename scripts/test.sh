@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # README command 2 (and CI): install what is missing, then run every test:
+#   0. Package.swift against the imports (scripts/checks/package_imports.py),
 #   1. the Swift tests (swift build --build-tests; swift test), under two OpenBLAS kernels
 #      (see below),
 #   2. the Slurm job templates (scripts/slurm/test-templates.sh) on a local one-node Slurm
@@ -65,6 +66,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 stage_done() { took[$1]=$((SECONDS - stage_start)); stage_start=$SECONDS; }
+
+echo "== Package.swift declares what every target imports"
+python3 scripts/checks/package_imports.py
 
 echo "== swift build --build-tests"
 swift build --build-tests

@@ -39,6 +39,7 @@ struct Bench: ParsableCommand {
 
     @OptionGroup(title: "Objective (training)") var objective: ObjectiveOptions
     @OptionGroup(title: "LoRA (training)") var lora: AdapterOptions
+    @OptionGroup(title: "Execution") var threads: ThreadOptions
     @OptionGroup(title: "Execution") var execution: ExecutionOptions
 
     @Flag(help: "Measure decoding (prefill and batched greedy decode steps) instead of training.")
@@ -54,7 +55,7 @@ struct Bench: ParsableCommand {
     var newTokens = 128
 
     func run() throws {
-        let code = try RankCommand.run(threads: execution.threads ?? 0, stopsOnSignal: false) { context in
+        let code = try RankCommand.run(threads: threads.requested, stopsOnSignal: false) { context in
             let communicator = context.communicator
             if decode {
                 // Ranks on one node would share its memory bandwidth, the very figure measured.

@@ -34,7 +34,7 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         let settings = options.settings(data: data, out: out, template: .chatml, maxNewTokens: 1024, samples: 1)
-        let code = try RankCommand.run(threads: options.threads, stopsOnSignal: true) { context in
+        let code = try RankCommand.run(threads: options.threading.requested, stopsOnSignal: true) { context in
             let communicator = context.communicator
             let job = GenerationJob(settings: settings, communicator: communicator)
             let inputs = try job.loadInputs()

@@ -10,11 +10,8 @@ import DFTTrain
 /// sampled and batched. Options whose default differs between the two are optional here and
 /// resolved by the command (`settings(...)`), so each is written once.
 struct GenerationOptions: ParsableArguments {
-    @Option(help: "A Hugging Face model directory, a dft-mpi checkpoint (.h5), a config.json, a preset, or arith-base (the built-in base model).")
-    var model: String
-
-    @Option(help: "A PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) merged into the model (docs/LORA.md).")
-    var adapter = ""
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var threading: ThreadOptions
 
     @OptionGroup(title: "Prompts") var text: TemplateOptions
 
@@ -48,9 +45,6 @@ struct GenerationOptions: ParsableArguments {
     @Flag(name: .customLong("skip-invalid"), help: "Skip records without a usable prompt (or, for eval, gold answer), counted, instead of stopping.")
     var skipInvalid = false
 
-    @Option(help: "OpenBLAS threads per rank (0: cores / ranks on the node).")
-    var threads = 0
-
     @Option(name: .customLong("log-every"), help: "Seconds between progress lines in a log (a terminal redraws every second).")
     var logEvery = 10.0
 
@@ -67,8 +61,8 @@ struct GenerationOptions: ParsableArguments {
     /// names (arith-base, arith-heldout, ...) become their paths.
     func settings(data: String, out: String, template defaultTemplate: TemplateName, maxNewTokens defaultMaxNew: Int,
                   samples defaultSamples: Int, extraStops: [String] = []) -> GenerateSettings {
-        var settings = GenerateSettings(model: BuiltinAssets.resolve(model), data: BuiltinAssets.resolve(data), out: out)
-        settings.adapter = adapter
+        var settings = GenerateSettings(model: BuiltinAssets.resolve(model.model), data: BuiltinAssets.resolve(data), out: out)
+        settings.adapter = model.adapter
         settings.tokenizer = text.tokenizer ?? ""
         settings.template = (text.template ?? defaultTemplate).rawValue
         settings.systemPrompt = text.systemPrompt

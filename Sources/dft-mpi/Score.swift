@@ -17,8 +17,7 @@ struct Score: ParsableCommand {
             probability histograms of a model before and after fine-tuning.
             """)
 
-    @Option(help: "A preset, a Hugging Face model directory, a config.json, a dft-mpi checkpoint (.h5), or arith-base.")
-    var model: String
+    @OptionGroup var model: ModelOptions
 
     @Option(help: "A .jsonl file (the formats `train` reads), arith-cot, or embedded.")
     var data: String
@@ -26,9 +25,7 @@ struct Score: ParsableCommand {
     @Option(help: "The HDF5 file to write.")
     var out: String
 
-    @Option(help: "A PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) merged into the model.")
-    var adapter = ""
-
+    @OptionGroup var threading: ThreadOptions
     @OptionGroup(title: "Text records") var template: TemplateOptions
     @OptionGroup(title: "Text records") var records: RecordFieldOptions
 
@@ -38,26 +35,23 @@ struct Score: ParsableCommand {
     @Option(help: "Examples per forward pass.")
     var microBatch = 4
 
-    @Option(help: "OpenBLAS threads per rank (0: cores / ranks on the node).")
-    var threads = 0
-
     func validate() throws {
         guard maxLength >= 2 else { throw ValidationError("--max-length must be at least 2 tokens, got \(maxLength)") }
         guard microBatch >= 1 else { throw ValidationError("--micro-batch must be at least 1, got \(microBatch)") }
     }
 
     func run() throws {
-        var settings = Scorer.Settings(model: BuiltinAssets.resolve(model), data: BuiltinAssets.resolve(data))
+        var settings = Scorer.Settings(model: BuiltinAssets.resolve(model.model), data: BuiltinAssets.resolve(data))
         var layer = template.layer.merging(records.layer) { _, new in new }
         if template.template == nil && settings.data != data {
             // A built-in set (arith-cot, arith-heldout, ...) is written in the plain template.
             layer["template"] = TemplateName.plain.rawValue
         }
         settings.records = try RecordSettings.resolve(layer)
-        settings.adapter = adapter
+        settings.adapter = model.adapter
         settings.maxLength = maxLength
         settings.microBatch = microBatch
-        let code = try RankCommand.run(threads: threads, stopsOnSignal: false) { context in
+        let code = try RankCommand.run(threads: threading.requested, stopsOnSignal: false) { context in
             let summary = try Scorer(config: settings, communicator: context.communicator).run(outputPath: out)
             context.say(String(format: "scored %d examples, %d response tokens, mean NLL %.4f -> %@%@", summary.examples,
                                summary.tokens, summary.meanNLL, out,

@@ -33,6 +33,7 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Optimizer") var optimizer: OptimizerOptions
     @OptionGroup(title: "Steps and batches") var batching: BatchOptions
     @OptionGroup(title: "Output") var output: OutputOptions
+    @OptionGroup(title: "Execution") var threads: ThreadOptions
     @OptionGroup(title: "Execution") var execution: ExecutionOptions
     @OptionGroup(title: "Checkpoints") var checkpoints: CheckpointOptions
     @OptionGroup var debug: DebugOptions
@@ -40,7 +41,7 @@ struct Train: ParsableCommand {
     /// The flags given on the command line, as a configuration layer.
     func flagLayer() -> [String: Any] {
         let groups: [any SettingsLayer] = [inputs, evaluation, template, records, objective, lora, optimizer, batching,
-                                           output, execution, checkpoints]
+                                           output, threads, execution, checkpoints]
         var layer: [String: Any] = [:]
         for group in groups { layer.merge(group.layer) { _, new in new } }
         // --epochs on the command line beats `steps:` from a config file.

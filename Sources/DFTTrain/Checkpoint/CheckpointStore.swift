@@ -34,6 +34,59 @@ public struct CheckpointStore {
         }.sorted { $0.step > $1.step }
     }
 
+    /// Continues from a checkpoint: weights, optimizer state (this rank's range), step and
+    /// skip counters. The data position and the learning rate follow from the step.
+    public static func restore(_ trainer: Trainer, from path: String) throws {
+        let reader = try CheckpointReader(path: path)
+        let saved = try reader.modelConfig()
+        guard saved == trainer.model.config else {
+            throw CheckpointError(path: path, reason: "it holds a different model (\(saved.architectures.first ?? "?"), "
+                + "hidden \(saved.hiddenSize), \(saved.numHiddenLayers) layers, vocab \(saved.vocabSize)) than --model describes")
+        }
+        let savedLoRA = try reader.loraSettings()
+        if let adapters = trainer.trained.adapters {
+            guard let savedLoRA else {
+                throw CheckpointError(path: path, reason: "it is a full fine-tuning checkpoint; this run trains LoRA adapters "
+                    + "(--lora-r \(adapters.settings.r)): start a new --out, or pass --model \(path) to adapt its weights")
+            }
+            guard savedLoRA == adapters.settings else {
+                throw CheckpointError(path: path, reason: "its LoRA adapters (r \(savedLoRA.r), alpha \(savedLoRA.alpha), "
+                    + "targets \(savedLoRA.targets.joined(separator: ","))) differ from this run's (r \(adapters.settings.r), "
+                    + "alpha \(adapters.settings.alpha), targets \(adapters.settings.targets.joined(separator: ",")))")
+            }
+            let (base, stored) = try reader.baseModel()
+            guard stored == trainer.baseChecksum else {
+                throw CheckpointError(path: path, reason: "its adapters were trained on '\(base)' with weights of checksum "
+                    + "\(stored); this run's base '\(trainer.config.model)' has \(trainer.baseChecksum ?? "none")")
+            }
+            try reader.loadAdapters(into: adapters)
+        } else {
+            guard savedLoRA == nil else {
+                throw CheckpointError(path: path, reason: "it holds LoRA adapters (r \(savedLoRA!.r)); this run trains every "
+                    + "weight: pass the same --lora-r to resume it")
+            }
+            try reader.loadParameters(into: trainer.model.parameters, layout: trainer.model.layout)
+        }
+        let type = try reader.optimizerType()
+        guard type == trainer.config.optimizer.rawValue else {
+            throw CheckpointError(path: path, reason: "it was saved with optimizer '\(type)', this run uses '\(trainer.config.optimizer)'")
+        }
+        let count = trainer.trained.count
+        for (name, buffer) in trainer.optimizer.state {
+            try reader.loadOptimizerState(name, range: trainer.optimizer.range, into: buffer)
+            if trainer.optimizer.range == 0..<count {
+                try reader.verifyOptimizerState(name, loaded: buffer, count: count)
+            } else if trainer.communicator.isRoot {
+                // Shards: rank 0 checks the whole; its verdict is combined with the others'.
+                try reader.verifyOptimizerState(name, count: count)
+            }
+        }
+        trainer.optimizer.restore(step: try reader.optimizerStep())
+        trainer.step = try reader.step
+        trainer.skippedSteps = try reader.skippedSteps
+        trainer.consecutiveSkips = try reader.consecutiveSkips
+    }
+
     /// Writes the trainer's state at its current step. Every rank calls this.
     /// `beforeRename` lets a test kill the process mid-save.
     @discardableResult

@@ -48,9 +48,9 @@ public final class Trainer {
     let shard: Range<Int>
     let sharded: Bool
     /// Optimizer steps done.
-    public private(set) var step = 0
-    public private(set) var skippedSteps = 0
-    public private(set) var consecutiveSkips = 0
+    public internal(set) var step = 0
+    public internal(set) var skippedSteps = 0
+    public internal(set) var consecutiveSkips = 0
     /// One allreduce per step: the loss sums, then input tokens, comm wait, stop flag and (ZeRO)
     /// the shard's sum of squares.
     private var metricBuffer = [Double](repeating: 0, count: LossSums.packedCount + 4)
@@ -346,59 +346,6 @@ public final class Trainer {
     }
 
     public func epoch(ofStep step: Int) -> Int { loader.epoch(ofStep: step) }
-
-    /// Continues from a checkpoint: weights, optimizer state (this rank's range), step and
-    /// skip counters. The data position and the learning rate follow from the step.
-    public func restore(from path: String) throws {
-        let reader = try CheckpointReader(path: path)
-        let saved = try reader.modelConfig()
-        guard saved == model.config else {
-            throw CheckpointError(path: path, reason: "it holds a different model (\(saved.architectures.first ?? "?"), "
-                + "hidden \(saved.hiddenSize), \(saved.numHiddenLayers) layers, vocab \(saved.vocabSize)) than --model describes")
-        }
-        let savedLoRA = try reader.loraSettings()
-        if let adapters = trained.adapters {
-            guard let savedLoRA else {
-                throw CheckpointError(path: path, reason: "it is a full fine-tuning checkpoint; this run trains LoRA adapters "
-                    + "(--lora-r \(adapters.settings.r)): start a new --out, or pass --model \(path) to adapt its weights")
-            }
-            guard savedLoRA == adapters.settings else {
-                throw CheckpointError(path: path, reason: "its LoRA adapters (r \(savedLoRA.r), alpha \(savedLoRA.alpha), "
-                    + "targets \(savedLoRA.targets.joined(separator: ","))) differ from this run's (r \(adapters.settings.r), "
-                    + "alpha \(adapters.settings.alpha), targets \(adapters.settings.targets.joined(separator: ",")))")
-            }
-            let (base, stored) = try reader.baseModel()
-            guard stored == baseChecksum else {
-                throw CheckpointError(path: path, reason: "its adapters were trained on '\(base)' with weights of checksum "
-                    + "\(stored); this run's base '\(config.model)' has \(baseChecksum ?? "none")")
-            }
-            try reader.loadAdapters(into: adapters)
-        } else {
-            guard savedLoRA == nil else {
-                throw CheckpointError(path: path, reason: "it holds LoRA adapters (r \(savedLoRA!.r)); this run trains every "
-                    + "weight: pass the same --lora-r to resume it")
-            }
-            try reader.loadParameters(into: model.parameters, layout: model.layout)
-        }
-        let type = try reader.optimizerType()
-        guard type == config.optimizer.rawValue else {
-            throw CheckpointError(path: path, reason: "it was saved with optimizer '\(type)', this run uses '\(config.optimizer)'")
-        }
-        let count = trained.count
-        for (name, buffer) in optimizer.state {
-            try reader.loadOptimizerState(name, range: optimizer.range, into: buffer)
-            if optimizer.range == 0..<count {
-                try reader.verifyOptimizerState(name, loaded: buffer, count: count)
-            } else if communicator.isRoot {
-                // Shards: rank 0 checks the whole; its verdict is combined with the others'.
-                try reader.verifyOptimizerState(name, count: count)
-            }
-        }
-        optimizer.restore(step: try reader.optimizerStep())
-        step = try reader.step
-        skippedSteps = try reader.skippedSteps
-        consecutiveSkips = try reader.consecutiveSkips
-    }
 
     /// Target-probability counts since the last call, summed over ranks (collective).
     public func takeHistogram() -> [Int] {

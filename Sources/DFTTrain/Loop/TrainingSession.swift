@@ -88,7 +88,7 @@ public struct TrainingSession {
             guard let result = trainer.evaluateHeldOut() else { return }
             let sums = result.sums
             let accuracy = try trainer.accuracy?.evaluate()
-            try metricsFile?.appendEvaluation(sums, histogram: result.histogram, stepsDone: trainer.step, accuracy: accuracy)
+            try metricsFile?.appendEvaluation(sums, histogram: result.histogram, stepsDone: trainer.step, accuracy: accuracy?.scores)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - evalStart) / 1e9
             reporter.addTimeBetweenSteps(seconds)
             reporter.line(reporter.evaluationLine(sums, objective: objective, stepsDone: trainer.step, seconds: seconds))
@@ -180,7 +180,7 @@ public struct TrainingSession {
         var reasons: [String] = []
         for path in candidates {
             var failure: String?
-            do { try trainer.restore(from: path) } catch { failure = "\(error)" }
+            do { try CheckpointStore.restore(trainer, from: path) } catch { failure = "\(error)" }
             if !communicator.any(failure != nil) {
                 if communicator.isRoot { warnAboutChangedSettings(path) }
                 return path

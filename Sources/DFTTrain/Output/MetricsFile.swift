@@ -138,7 +138,7 @@ public final class MetricsFile {
 
     /// One evaluation of the held-out data after `stepsDone` steps.
     public func appendEvaluation(_ sums: LossSums, histogram counts: [Int], stepsDone: Int,
-                                 accuracy: AccuracyEvaluation.Result? = nil) throws {
+                                 accuracy: EvalScores? = nil) throws {
         var row = counts.map(Int64.init)
         try row.withUnsafeMutableBytes { try evaluationHistogram.append($0.baseAddress!) }
         let t = Double(max(sums.tokens, 1))
@@ -148,9 +148,9 @@ public final class MetricsFile {
         try series["eval_mean_p"]!.append(sums.probability / t)
         try series["eval_kl"]!.append(sums.kl / t)
         try series["eval_tokens"]!.append(sums.tokens)
-        try series["eval_accuracy"]!.append(accuracy?.scores.avgAtN ?? .nan)
-        try series["eval_pass"]!.append(accuracy?.scores.passAtN ?? .nan)
-        try series["eval_length"]!.append(accuracy?.scores.meanCompletionTokens ?? .nan)
+        try series["eval_accuracy"]!.append(accuracy?.avgAtN ?? .nan)
+        try series["eval_pass"]!.append(accuracy?.passAtN ?? .nan)
+        try series["eval_length"]!.append(accuracy?.meanCompletionTokens ?? .nan)
     }
 
     /// One histogram row, for the interval that ends after `stepsDone` steps.

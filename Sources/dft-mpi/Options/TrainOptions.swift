@@ -190,10 +190,8 @@ struct OutputOptions: SettingsLayer {
     var logAllRanks = false
 }
 
-/// How a step runs on the machine: threads, ZeRO-1, recomputation, gradient buckets.
+/// How a step runs on the machine: ZeRO-1, recomputation, gradient buckets (threads: `ThreadOptions`).
 struct ExecutionOptions: SettingsLayer {
-    @Option(help: "OpenBLAS threads per rank; 0 takes SLURM_CPUS_PER_TASK, else OMP_NUM_THREADS, else the node's cores / ranks on the node. (default: \(defaults.threads))")
-    var threads: Int?
 
     @Option(help: "1 shards AdamW's moments across ranks (ZeRO-1); 0 is plain data parallelism. (default: \(defaults.zero))")
     var zero: Int?
