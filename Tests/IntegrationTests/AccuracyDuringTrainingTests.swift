@@ -8,7 +8,7 @@ extension Integration {
     @Suite("Accuracy during training")
     struct AccuracyDuringTraining {
         func run(_ arguments: [String]) throws -> ProcessResult {
-            try ChildProcess.run([try Tools.binary()] + arguments, environment: Tools.environment, seconds: 300)
+            try Tools.dftMPI(arguments, seconds: 300)
         }
 
         /// Held-out problems with worked answers (for the loss) and gold answers (for accuracy).

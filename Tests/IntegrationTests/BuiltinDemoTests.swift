@@ -8,7 +8,7 @@ extension Integration {
     @Suite("The built-in base model and demo")
     struct BuiltinDemoTests {
         func run(_ arguments: [String]) throws -> ProcessResult {
-            try ChildProcess.run([try Tools.binary()] + arguments, environment: Tools.environment, seconds: 300)
+            try Tools.dftMPI(arguments, seconds: 300)
         }
 
         /// The first `count` problems of the built-in held-out set (the test binary is a debug

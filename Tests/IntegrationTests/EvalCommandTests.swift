@@ -15,11 +15,7 @@ extension Integration {
         }
 
         func run(_ arguments: [String], ranks: Int = 1) throws -> ProcessResult {
-            var command = [try Tools.binary()] + arguments
-            if ranks > 1 {
-                command = [try Tools.mpirun(), "-n", "\(ranks)", "--oversubscribe", "--bind-to", "none"] + command
-            }
-            return try ChildProcess.run(command, environment: Tools.environment, seconds: 240)
+            try Tools.dftMPI(arguments, ranks: ranks, seconds: 240)
         }
 
         /// Two small benchmark files of the MATH500 and GSM8K shapes.

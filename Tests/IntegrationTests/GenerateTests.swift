@@ -11,11 +11,7 @@ extension Integration {
         static var qwen: String { fixtures.appendingPathComponent("qwen2").path }
 
         func run(_ arguments: [String], ranks: Int = 1) throws -> ProcessResult {
-            var command = [try Tools.binary()] + arguments
-            if ranks > 1 {
-                command = [try Tools.mpirun(), "-n", "\(ranks)", "--oversubscribe", "--bind-to", "none"] + command
-            }
-            return try ChildProcess.run(command, environment: Tools.environment, seconds: 180)
+            try Tools.dftMPI(arguments, ranks: ranks, seconds: 180)
         }
 
         /// Pre-tokenized prompts of 3 to 40 random ids below 256 (the fixture's vocabulary).

@@ -7,7 +7,7 @@ extension Integration {
     @Suite("dft-mpi grade")
     struct GradeTests {
         func run(_ arguments: [String]) throws -> ProcessResult {
-            try ChildProcess.run([try Tools.binary()] + arguments, environment: Tools.environment, seconds: 60)
+            try Tools.dftMPI(arguments, seconds: 60)
         }
 
         @Test("every record comes back as it was plus prediction and correct; the accuracy is printed")

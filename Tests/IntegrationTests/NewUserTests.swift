@@ -9,11 +9,7 @@ extension Integration {
         typealias Prepare = PrepareTests
 
         func run(_ arguments: [String], ranks: Int = 1) throws -> ProcessResult {
-            var command = [try Tools.binary()] + arguments
-            if ranks > 1 {
-                command = [try Tools.mpirun(), "-n", "\(ranks)", "--oversubscribe", "--bind-to", "none"] + command
-            }
-            return try ChildProcess.run(command, environment: Tools.environment, seconds: 120)
+            try Tools.dftMPI(arguments, ranks: ranks, seconds: 120)
         }
 
         /// Writes the text data and a config.json model (random init) into `scratch`.

@@ -7,7 +7,7 @@ extension Integration {
     @Suite("Settings: flags and YAML keys")
     struct SettingsTests {
         func run(_ arguments: [String]) throws -> ProcessResult {
-            try ChildProcess.run([try Tools.binary()] + arguments, environment: Tools.environment, seconds: 120)
+            try Tools.dftMPI(arguments, seconds: 120)
         }
 
         @Test("every flag of `train --help` is a key of the resolved config.yaml, and every key is a flag")

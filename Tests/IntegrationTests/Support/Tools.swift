@@ -69,4 +69,17 @@ enum Tools {
 struct SetupError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+
+}
+
+extension Tools {
+    /// Runs `dft-mpi ARGUMENTS`, under `mpirun -n RANKS` (oversubscribed, unbound) when
+    /// `ranks` > 1, as the suites' tests run a command a user would type.
+    static func dftMPI(_ arguments: [String], ranks: Int = 1, seconds: Double) throws -> ProcessResult {
+        var command = [try binary()] + arguments
+        if ranks > 1 {
+            command = [try mpirun(), "-n", "\(ranks)", "--oversubscribe", "--bind-to", "none"] + command
+        }
+        return try ChildProcess.run(command, environment: environment, seconds: seconds)
+    }
 }
