@@ -41,8 +41,9 @@ struct Eval: ParsableCommand {
     func run() throws {
         let files = data.split(separator: ",").map { BuiltinAssets.resolve(String($0)) }.filter { !$0.isEmpty }
         guard !files.isEmpty else { throw ValidationError("--data names no file") }
-        var settings = options.settings(data: files[0], out: "", template: .qwenBoxed, maxNewTokens: 4096, samples: 16,
-                                        extraStops: Self.harnessStops)
+        var settings = try options.settings(data: files[0], out: "", template: .qwenBoxed,
+                                            commandDefaults: ["max_new_tokens": 4096, "samples": 16],
+                                            extraStops: Self.harnessStops)
         // The harness's stop strings need a tokenizer; without one (pre-tokenized problems)
         // only the EOS ids stop.
         settings.stopStringsNeedTokenizer = false
@@ -54,7 +55,7 @@ struct Eval: ParsableCommand {
             say("sample: " + options.samplingLine(settings))
             let job = EvalJob(generate: settings, files: files, directory: out, answerField: answerField,
                               communicator: context.communicator)
-            let report = try job.run(progressInterval: options.logEvery, loaded: loaded) { file, problems, skipped in
+            let report = try job.run(progressInterval: settings.logEvery, loaded: loaded) { file, problems, skipped in
                 say("eval \(file): \(problems) problems" + (skipped > 0 ? " (\(skipped) records skipped)" : ""))
             }
             if report.stopped {

@@ -33,12 +33,12 @@ struct Generate: ParsableCommand {
     var out: String
 
     func run() throws {
-        let settings = options.settings(data: data, out: out, template: .chatml, maxNewTokens: 1024, samples: 1)
+        let settings = try options.settings(data: data, out: out, template: .chatml)
         let code = try RankCommand.run(threads: options.threading.requested, stopsOnSignal: true) { context in
             let communicator = context.communicator
             let job = GenerationJob(settings: settings, communicator: communicator)
             let inputs = try job.loadInputs()
-            let (samples, stop) = (settings.samples, settings.stopStrings)
+            let (samples, stop) = (settings.samples, settings.stop)
             let c = inputs.model.config
             context.say(context.header("generate"))
             context.say("model:  \(BuiltinAssets.abbreviate(inputs.modelDescription)): \(c.numHiddenLayers) layers, hidden \(c.hiddenSize), vocab \(c.vocabSize)")
@@ -49,7 +49,7 @@ struct Generate: ParsableCommand {
                 + inputs.stop.endOfSequence.sorted().map(String.init).joined(separator: ",")
                 + (stop.isEmpty ? "" : " or \(stop.map { "\"\($0)\"" }.joined(separator: ", "))"))
             for skip in inputs.prompts.skipped.prefix(5) { context.say("skipped: \(skip)") }
-            let progress = communicator.isRoot ? GenerationProgress(interval: options.logEvery) : nil
+            let progress = communicator.isRoot ? GenerationProgress(interval: settings.logEvery) : nil
             let summary = try job.run(inputs, progress: progress)
             let reasons = summary.finishReasons.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             context.say(String(format: "done: %d samples in %@ (%d new, %d tokens, %.0f tok/s)%@ -> %@", summary.generations,

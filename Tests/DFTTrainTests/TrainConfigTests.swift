@@ -149,7 +149,7 @@ struct TrainConfigTests {
             _ = try TrainConfig.resolve(layers: [[key: "nonsense"]])
         } throws: { error in
             let text = "\(error)"
-            return text.contains("'\(key)' must be one of") && text.contains("got 'nonsense'")
+            return text.contains("'\(key)' (\(SettingName.flag(key))) must be one of") && text.contains("got 'nonsense'")
         }
     }
 

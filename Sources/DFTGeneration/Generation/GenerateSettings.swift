@@ -1,7 +1,9 @@
 import DFTDecode
 import DFTRuntime
 
-/// What `dft-mpi generate` (and evaluation) is asked to do.
+/// What `dft-mpi generate` (and evaluation) is asked to do: which model, which prompts, where
+/// the completions go, and how they are made (`GenerationSettings`, read as `settings.samples`).
+@dynamicMemberLookup
 public struct GenerateSettings: Sendable {
     /// A Hugging Face directory, a dft-mpi checkpoint (.h5), a config.json or a preset.
     public var model: String
@@ -14,19 +16,11 @@ public struct GenerateSettings: Sendable {
     public var tokenizer = ""
     public var template = "chatml"
     public var systemPrompt: String?
-    public var promptField: String?
-    public var maxNewTokens = 1024
-    public var sampling = SamplingSettings(temperature: 1, topP: 1, topK: 0, seed: 0)
-    public var samples = 1
-    /// Sequences decoded together per rank.
-    public var maxBatch = 16
-    public var stopStrings: [String] = []
+    /// Sampling, stops, batching.
+    public var generation = GenerationSettings()
     /// Stop strings without a tokenizer are an error (`generate --stop`), or dropped (`eval`'s
     /// default stop strings on pre-tokenized problems).
     public var stopStringsNeedTokenizer = true
-    public var skipInvalid = false
-    /// Seconds between progress lines in a log (a terminal redraws every second).
-    public var logSeconds = 10.0
 
     public init(model: String, data: String, out: String) {
         self.model = model
@@ -34,8 +28,14 @@ public struct GenerateSettings: Sendable {
         self.out = out
     }
 
+    public subscript<T>(dynamicMember path: WritableKeyPath<GenerationSettings, T>) -> T {
+        get { generation[keyPath: path] } set { generation[keyPath: path] = newValue }
+    }
+
+    public var sampling: SamplingSettings { generation.sampling }
+
     /// Pairs of one work unit. Units are what ranks share out and what a resume redoes, so
     /// that the batches every sequence meets, and hence its bits, do not depend on the number
     /// of ranks or on where a run was stopped.
-    public var unitPairs: Int { 8 * maxBatch }
+    public var unitPairs: Int { 8 * generation.maxBatch }
 }

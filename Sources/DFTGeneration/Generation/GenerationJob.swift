@@ -55,7 +55,7 @@ public struct GenerationJob {
     /// tokens within its positions).
     public func loadPrompts(_ path: String, for loaded: LoadedModel) throws -> PromptFile {
         let config = loaded.model.config
-        let prompts = try PromptFile(path: path, encoder: PromptEncoder(chat: loaded.chat, promptField: settings.promptField),
+        let prompts = try PromptFile(path: path, encoder: PromptEncoder(chat: loaded.chat, promptField: settings.promptField.isEmpty ? nil : settings.promptField),
                                      skipInvalid: settings.skipInvalid)
         try prompts.check(vocabularySize: config.vocabSize, positions: config.maxPositionEmbeddings,
                           maxNewTokens: settings.maxNewTokens, setting: "max_new_tokens", hint: "lower --max-new-tokens")
@@ -111,7 +111,7 @@ public struct GenerationJob {
             "prompt_tokens": result.promptTokens,
         ]
         if let tokenizer {
-            object["completion"] = CompletionText.of(result, tokenizer: tokenizer, stopStrings: settings.stopStrings)
+            object["completion"] = CompletionText.of(result, tokenizer: tokenizer, stopStrings: settings.stop)
         }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)

@@ -30,7 +30,7 @@ extension GenerationJob {
         }
         return try LoadedModel(model: model, description: source.description, tokenizerSource: tokenizerSource,
                                modelDirectory: modelDirectory, template: settings.template, systemPrompt: settings.systemPrompt,
-                               stopStrings: settings.stopStrings, stopStringsNeedTokenizer: settings.stopStringsNeedTokenizer,
+                               stopStrings: settings.stop, stopStringsNeedTokenizer: settings.stopStringsNeedTokenizer,
                                maxNewTokens: settings.maxNewTokens)
     }
 

@@ -155,7 +155,7 @@ extension TrainConfig {
             config = try decode(layer: merged)
         } catch let DecodingError.typeMismatch(type, context) {
             let key = context.codingPath.last.map { SettingName.key($0.stringValue) } ?? "?"
-            throw ConfigError("\(source): '\(key)' must be \(describe(type)), got \(merged[key].map { "\($0)" } ?? "nothing")")
+            throw ConfigError("\(source): '\(key)' (\(SettingName.flag(key))) must be \(describe(type)), got \(merged[key].map { "\($0)" } ?? "nothing")")
         } catch {
             throw ConfigError("\(source): \(error)")
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DFTRuntime
 
 /// The model a job that does not train runs (`generate`, `eval`, `score`): its weights, and a
 /// PEFT adapter merged into them.

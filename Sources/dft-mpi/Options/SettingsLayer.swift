@@ -1,6 +1,7 @@
 import ArgumentParser
 import DFTData
 import DFTModel
+import DFTRuntime
 import DFTTrain
 
 /// An option group whose properties are settings: the flags given become a layer of (YAML key,

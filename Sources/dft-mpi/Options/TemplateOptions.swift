@@ -1,4 +1,5 @@
 import ArgumentParser
+import DFTRuntime
 import DFTTrain
 
 /// How text becomes token ids, for every command that reads text: the tokenizer, the chat

@@ -2,6 +2,7 @@ import ArgumentParser
 import DFTCore
 import DFTData
 import DFTModel
+import DFTRuntime
 import DFTTrain
 
 // The options of `train`, by concern, one group per settings group of TrainConfig (and shared

@@ -1,3 +1,5 @@
+import DFTRuntime
+
 /// How long, on how many rows of how many tokens, in which order.
 public struct BatchSettings: SettingsGroup {
     /// Optimizer steps; 0 means derive from `epochs`.

@@ -1,3 +1,5 @@
+import DFTRuntime
+
 /// When checkpoints are written and kept, and where a run continues from.
 public struct CheckpointSettings: SettingsGroup {
     /// Checkpoint every this many steps (0: only at the end and on a stop signal).

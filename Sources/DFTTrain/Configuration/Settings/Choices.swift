@@ -1,6 +1,7 @@
 import DFTCore
 import DFTData
 import DFTModel
+import DFTRuntime
 
 /// The objectives of docs/OBJECTIVES.md (`Objective.names`, kernels in DFTCore).
 public enum ObjectiveName: String, SettingChoice {

@@ -1,4 +1,5 @@
 import DFTDecode
+import DFTRuntime
 
 /// Held-out evaluation during training: NLL and mean p of `eval_data`, and with
 /// `eval_generate` the accuracy of sampled answers graded against the gold ones.

@@ -1,4 +1,5 @@
 import DFTModel
+import DFTRuntime
 
 /// How a step runs on the machine: threads per rank, optimizer-state sharding, activation
 /// recomputation, gradient buckets.

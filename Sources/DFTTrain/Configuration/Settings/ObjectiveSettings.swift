@@ -1,4 +1,5 @@
 import DFTCore
+import DFTRuntime
 
 /// The per-token loss and how it is normalised (docs/OBJECTIVES.md).
 public struct ObjectiveSettings: SettingsGroup {

@@ -1,3 +1,5 @@
+import DFTRuntime
+
 /// The optimizer and its learning-rate schedule (defaults: the DFT paper's recipe).
 public struct OptimizerSettings: SettingsGroup {
     public var optimizer = OptimizerName.adamw

@@ -1,3 +1,5 @@
+import DFTRuntime
+
 /// Where the run writes and what it prints.
 public struct OutputSettings: SettingsGroup {
     public var out = "runs/default"

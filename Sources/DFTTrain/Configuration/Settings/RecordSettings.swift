@@ -1,4 +1,5 @@
 import DFTData
+import DFTRuntime
 
 /// How the records of a JSONL file become token ids and a loss mask: tokenizer, chat template,
 /// record shape and field names. Training, `score` and `prepare` read data through these.

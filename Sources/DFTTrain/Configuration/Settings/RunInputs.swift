@@ -1,4 +1,5 @@
 import DFTBuiltin
+import DFTRuntime
 
 /// What is trained on what.
 public struct RunInputs: SettingsGroup {

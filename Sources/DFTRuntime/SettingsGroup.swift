@@ -1,4 +1,3 @@
-import DFTRuntime
 import Foundation
 
 /// Settings of one concern (the model and data, the objective, LoRA, the optimizer, ...).
@@ -34,9 +33,10 @@ extension SettingsGroup {
         return group
     }
 
-    /// Throws unless `ok`: "'key' must be expected".
-    func require(_ ok: Bool, _ key: String, _ expected: String) throws {
-        if !ok { throw ConfigError("'\(key)' must be \(expected)") }
+    /// Throws unless `ok`: "'key' (--flag) must be expected", naming the setting both ways a
+    /// user may have given it.
+    public func require(_ ok: Bool, _ key: String, _ expected: String) throws {
+        if !ok { throw ConfigError("'\(key)' (\(SettingName.flag(key))) must be \(expected)") }
     }
 }
 
@@ -55,7 +55,7 @@ extension SettingChoice {
         let name = try decoder.singleValueContainer().decode(String.self)
         guard let value = Self(rawValue: name) else {
             let key = decoder.codingPath.last.map { SettingName.key($0.stringValue) } ?? "\(Self.self)"
-            throw ConfigError("'\(key)' must be one of \(Self.choices.joined(separator: ", ")), got '\(name)'")
+            throw ConfigError("'\(key)' (\(SettingName.flag(key))) must be one of \(Self.choices.joined(separator: ", ")), got '\(name)'")
         }
         self = value
     }
@@ -74,6 +74,11 @@ public enum SettingName {
             }
         }
         return out
+    }
+
+    /// `sft_warmup_steps` -> `--sft-warmup-steps`.
+    public static func flag(_ key: String) -> String {
+        "--" + key.replacingOccurrences(of: "_", with: "-")
     }
 
     /// A setting's value as it goes into a layer of settings (and JSON): choices by name.
