@@ -51,6 +51,15 @@ struct GenerationOptions: SettingsLayer {
     @Option(help: "Seconds between progress lines in a log (a terminal redraws every second). (default: \(defaults.logEvery))")
     var logEvery: Double?
 
+    /// A flag out of range is a usage error, reported before anything starts.
+    func validate() throws {
+        do {
+            _ = try GenerationSettings.resolve(layer)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
     /// The settings of a job writing `out` from `data`: the command's defaults (`commandDefaults`,
     /// YAML keys) under the flags, the command's stop strings before the user's; built-in names
     /// (arith-base, arith-heldout, ...) become their paths.
