@@ -61,7 +61,7 @@ public enum BLAS {
     /// sgemm packs the whole matrix before using it for those few rows. Its AVX-512 kernels
     /// (SkylakeX, Cooperlake) take a path without packing for small products, which a product
     /// by one [k, 32] panel is: the 32000 x 512 head for 16 rows in 5.8 ms against 11.6 ms
-    /// from [k, n], one thread, from memory (docs/PERFORMANCE.md, "Decoding"). Wide panels
+    /// from [k, n], one thread, from memory (docs/PERFORMANCE-HISTORY.md, the decoding sections). Wide panels
     /// (the other kernels' layout, 4096 outputs) cost nothing against the plain matrix and keep
     /// the scratch of switching layouts small.
     ///

@@ -4,7 +4,7 @@
 ///
 /// The choice trades parallelism against the cost of cutting: each extra block packs its
 /// shared operand again (measured on 1 thread: 2 blocks cost 0-4% of the product's time,
-/// 4 blocks 2-8%, blocks narrower than ~256 up to 20%; docs/PERFORMANCE.md). So
+/// 4 blocks 2-8%, blocks narrower than ~256 up to 20%; docs/PERFORMANCE-HISTORY.md, 2026-12-01). So
 /// - every block has at least `Limits.minimumWork` multiply-adds (smaller products stay
 ///   whole); a product of fewer than 64 rows, bound by reading B rather than by arithmetic,
 ///   is cut so that every block reads at least 512 KB of B; one whose inner or output

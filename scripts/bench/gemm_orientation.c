@@ -1,4 +1,4 @@
-// The decode products' orientations (docs/PERFORMANCE.md, "Decoding"): Y[M, N] = X[M, K] W^T
+// The decode products' orientations (docs/PERFORMANCE-HISTORY.md, the decoding sections): Y[M, N] = X[M, K] W^T
 // with W [N, K] as Hugging Face stores it, timed on one thread four ways, interleaved, best of
 // 40, the weights cycled through copies so that every call reads them from memory:
 //   a  Y = X W^T        W as sgemm's transposed B (what the decoder does)

@@ -1,6 +1,6 @@
 // A prefill product Y[M, N] = X[M, K] Wt[K, N] (many rows) by weights stored in column panels
 // of W outputs ([N / W][K][W], what DecodeLayout stores on AVX-512 kernels), timed on one thread
-// four ways (docs/PERFORMANCE.md, "Decoding"): one sgemm over the plain [K, N] matrix ("whole");
+// four ways (docs/PERFORMANCE-HISTORY.md, the decoding sections): one sgemm over the plain [K, N] matrix ("whole");
 // one sgemm per panel over all M rows ("panels"); per panel, one sgemm per block of rows small
 // enough for OpenBLAS's small-matrix path, M x W x K <= 10^6 ("panels x row blocks", what
 // BLAS.gemmPanels does); and the same calls with the row blocks outside ("row blocks x panels").

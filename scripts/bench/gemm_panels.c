@@ -1,5 +1,5 @@
 // A decode product Y[M, N] = X[M, K] Wt[K, N] (Wt: the weights transposed to [in, out]) timed
-// on one thread three ways (docs/PERFORMANCE.md, "Decoding"): one call over the whole matrix
+// on one thread three ways (docs/PERFORMANCE-HISTORY.md, the decoding sections): one call over the whole matrix
 // ("whole"); one call per block of nb columns addressed inside Wt (ldb N); and one call per
 // block from a panel-major copy, panel b a [K, w] block with w = nb but for a narrower last
 // one ("panel", what DecodeLayout stores). A call is sgemm, or for one row of a block wider
