@@ -19,9 +19,11 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        // oneDNN has no pkg-config file: its module map links `dnnl` by name.
+        .systemLibrary(name: "COneDNN", providers: [.apt(["libdnnl-dev"])]),
 
         // Storage, BLAS, and the forward/backward kernels on flat buffers.
-        .target(name: "DFTCore", dependencies: ["COpenBLAS"]),
+        .target(name: "DFTCore", dependencies: ["COpenBLAS", "COneDNN"]),
         // The decoder-only transformer: config, parameter layout, forward and backward.
         .target(name: "DFTModel", dependencies: ["DFTCore"]),
         // Generation: KV cache, prefill and batched decode steps over a model's weights,

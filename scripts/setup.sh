@@ -3,7 +3,7 @@
 # PATH. Sourced by the other scripts; safe to run again.
 set -euo pipefail
 
-DFT_APT_PACKAGES=(libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev hdf5-tools pkg-config
+DFT_APT_PACKAGES=(libopenmpi-dev openmpi-bin libopenblas-dev libdnnl-dev libhdf5-dev hdf5-tools pkg-config
                   python3-h5py python3-numpy python3-matplotlib)
 
 dft_missing_packages() {

@@ -30,6 +30,14 @@ public enum MachineDescription {
         return "\(BLAS.coreName) (\(forced.map { "OPENBLAS_CORETYPE=\($0)" } ?? "detected"))"
     }
 
-    /// One line for reports: "CPU ... | OpenBLAS ...".
-    public static var line: String { "CPU \(cpu) | OpenBLAS \(openBLAS)" }
+    /// oneDNN's version and the instruction set it dispatches to, e.g. "2.6.3, avx512_core_bf16
+    /// (bf16 native)"; `ONEDNN_MAX_CPU_ISA` caps the set when it is set.
+    public static var oneDNN: String {
+        let capped = ProcessInfo.processInfo.environment["ONEDNN_MAX_CPU_ISA"].flatMap { $0.isEmpty ? nil : $0 }
+        return "\(OneDNN.version), \(OneDNN.isa) (bf16 \(OneDNN.nativeBF16 ? "native" : "not native"))"
+            + (capped.map { ", ONEDNN_MAX_CPU_ISA=\($0)" } ?? "")
+    }
+
+    /// One line for reports: "CPU ... | OpenBLAS ... | oneDNN ...".
+    public static var line: String { "CPU \(cpu) | OpenBLAS \(openBLAS) | oneDNN \(oneDNN)" }
 }

@@ -9,7 +9,7 @@ import Foundation
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the CPU, the OpenBLAS kernel and the thread count this machine would run with, and the built-in model and data.",
+        abstract: "Show the CPU, the OpenBLAS kernel, oneDNN's instruction set and the thread count this machine would run with, and the built-in model and data.",
         discussion: """
             Speed and the exact bits of results depend on the OpenBLAS kernel (picked from the CPU, \
             or forced with OPENBLAS_CORETYPE, e.g. Haswell for the AVX2 kernels on an AVX-512 host). \
@@ -29,6 +29,7 @@ struct Info: ParsableCommand {
         print("dft-mpi \(DFTVersionInfo.version)")
         print("cpu:      \(MachineDescription.cpu)")
         print("openblas: \(MachineDescription.openBLAS)")
+        print("onednn:   \(MachineDescription.oneDNN)")
         print("threads:  \(policy.threads) for one process (\(policy.source))")
         print("built-in (usable wherever a model or data path is):")
         for asset in BuiltinAssets.all {

@@ -1,0 +1,30 @@
+import Foundation
+import Testing
+
+extension Integration {
+    /// `dft-mpi info` names what a figure or a bit-identity claim depends on: the CPU, the
+    /// OpenBLAS kernel, and the instruction set oneDNN dispatches to.
+    @Suite("dft-mpi info")
+    struct InfoTests {
+        /// The CPU can multiply bf16 natively (AVX512-BF16, or AMX's bf16).
+        static var cpuHasBF16: Bool {
+            let text = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+            let flags = text.split(separator: "\n").first { $0.hasPrefix("flags") }.map { $0.split(separator: " ") } ?? []
+            return flags.contains("avx512_bf16") || flags.contains("amx_bf16")
+        }
+
+        @Test("oneDNN's version and ISA are printed; bf16 is native exactly when the CPU has it, and not under ONEDNN_MAX_CPU_ISA=AVX2")
+        func oneDNN() throws {
+            let plain = try Tools.dftMPI(["info"], seconds: 60)
+            try #require(plain.succeeded, "\(plain.transcript)")
+            let line = plain.stdout.split(separator: "\n").first { $0.hasPrefix("onednn:") }.map(String.init) ?? ""
+            #expect(line.contains("2."), "\(plain.transcript)")
+            #expect(line.contains(Self.cpuHasBF16 ? "(bf16 native)" : "(bf16 not native)"), "\(plain.transcript)")
+            var environment = Tools.environment
+            environment["ONEDNN_MAX_CPU_ISA"] = "AVX2"
+            let capped = try ChildProcess.run([try Tools.binary(), "info"], environment: environment, seconds: 60)
+            try #require(capped.succeeded, "\(capped.transcript)")
+            #expect(capped.stdout.contains("avx2 (bf16 not native), ONEDNN_MAX_CPU_ISA=AVX2"), "\(capped.transcript)")
+        }
+    }
+}
