@@ -24,11 +24,7 @@ extension SettingsGroup {
     /// The group from a layer of (YAML key, value) over its defaults, checked; unknown keys are
     /// left to the caller.
     public static func resolve(_ layer: [String: Any]) throws -> Self {
-        let defaults = Dictionary(uniqueKeysWithValues: Self().settings.map { ($0.key, SettingName.layerValue($0.value)) })
-        let json = try JSONSerialization.data(withJSONObject: defaults.merging(layer) { _, new in new })
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        let group = try decoder.decode(Self.self, from: json)
+        let group = try SettingName.decode(Self.self, defaults: Self().settings, layer: layer)
         try group.validate()
         return group
     }
@@ -79,6 +75,18 @@ public enum SettingName {
     /// `sft_warmup_steps` -> `--sft-warmup-steps`.
     public static func flag(_ key: String) -> String {
         "--" + key.replacingOccurrences(of: "_", with: "-")
+    }
+
+    /// `T` decoded from `layer` over `defaults` (both keyed by YAML key), the keys mapped to
+    /// property names by the naming rule. YAML timestamps, which JSON cannot hold, go as text.
+    public static func decode<T: Decodable>(_ type: T.Type, defaults: [(key: String, value: Any)],
+                                            layer: [String: Any]) throws -> T {
+        var merged = Dictionary(uniqueKeysWithValues: defaults.map { ($0.key, layerValue($0.value)) })
+        merged.merge(layer) { _, new in new }
+        let json = try JSONSerialization.data(withJSONObject: merged.mapValues { ($0 as? Date).map { "\($0)" } ?? $0 })
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(type, from: json)
     }
 
     /// A setting's value as it goes into a layer of settings (and JSON): choices by name.

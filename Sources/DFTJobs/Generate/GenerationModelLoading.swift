@@ -33,11 +33,4 @@ extension GenerationJob {
                                stopStrings: settings.stop, stopStringsNeedTokenizer: settings.stopStringsNeedTokenizer,
                                maxNewTokens: settings.maxNewTokens)
     }
-
-    /// Loads the model and the prompts, then runs every rank's share.
-    public func run(progress: GenerationProgress? = nil) throws -> Summary {
-        let inputs = try loadInputs()
-        return try run(inputs, progress: progress)
-    }
-
 }

@@ -87,11 +87,6 @@ public struct TrainConfig: Decodable, Equatable, Sendable {
     /// The YAML keys (and, in kebab-case, the flags) of every setting.
     public static var keys: [String] { TrainConfig().settings.map(\.key) }
 
-    /// The defaults as a layer (the bottom one of `resolve`).
-    static var defaultsLayer: [String: Any] {
-        Dictionary(uniqueKeysWithValues: TrainConfig().settings.map { ($0.key, SettingName.layerValue($0.value)) })
-    }
-
     /// Settings of the built-in demo (`data: arith-cot`): the built-in base model fine-tuned on
     /// its chain-of-thought demonstrations, with its accuracy on the held-out problems measured
     /// before and after (4 answers per problem at temperature 1, the paper's sampling), in a few
@@ -130,6 +125,7 @@ extension TrainConfig {
         guard let mapping = node as? [String: Any] else {
             throw ConfigError("config file '\(path)': expected a mapping of keys to values at the top level")
         }
+        let keys = Self.keys
         for key in mapping.keys.sorted() where !keys.contains(key) {
             let hint = keys.first { $0.replacingOccurrences(of: "_", with: "") == key.replacingOccurrences(of: "-", with: "").replacingOccurrences(of: "_", with: "") }
             throw ConfigError("config file '\(path)': unknown key '\(key)'"
@@ -166,11 +162,6 @@ extension TrainConfig {
         return config
     }
 
-    private static func jsonCompatible(_ value: Any) -> Any {
-        if let v = value as? Date { return "\(v)" }
-        return value
-    }
-
     private static func describe(_ type: Any.Type) -> String {
         switch type {
         case is Int.Type: "an integer"
@@ -188,11 +179,7 @@ extension TrainConfig {
 
     /// A layer over the defaults, decoded (no demo layer, no validation).
     static func decode(layer: [String: Any]) throws -> TrainConfig {
-        let merged = defaultsLayer.merging(layer) { _, new in new }
-        let json = try JSONSerialization.data(withJSONObject: merged.mapValues(jsonCompatible))
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode(TrainConfig.self, from: json)
+        try SettingName.decode(TrainConfig.self, defaults: TrainConfig().settings, layer: layer)
     }
 
     /// Reads a configuration written by `yaml()` (a checkpoint's config_yaml).
