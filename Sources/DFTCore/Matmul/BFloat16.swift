@@ -1,0 +1,31 @@
+/// bfloat16: the top 16 bits of an fp32 (sign, the same 8 exponent bits, 7 mantissa bits), so
+/// it spans fp32's range at about 3 significant digits. The products of bf16 operands are
+/// exact in fp32 (8 x 8 significant bits fit in 24), which is why oneDNN's bf16 kernels
+/// accumulate in fp32 and why the tests' reference can multiply rounded operands with sgemm.
+public enum BFloat16 {
+    /// x rounded to the nearest bf16 (ties to even), as PyTorch and oneDNN round; a NaN stays
+    /// a (quiet) NaN.
+    @inline(__always)
+    public static func bits(_ x: Float) -> UInt16 {
+        let b = x.bitPattern
+        let rounded = UInt16(truncatingIfNeeded: (b &+ 0x7FFF &+ ((b >> 16) & 1)) >> 16)
+        return x.isNaN ? UInt16(truncatingIfNeeded: b >> 16) | 0x0040 : rounded
+    }
+
+    @inline(__always)
+    public static func float(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
+
+    /// x rounded to bf16 and back: the value a bf16 operand carries.
+    @inline(__always)
+    public static func round(_ x: Float) -> Float { float(bits(x)) }
+
+    /// out[i] = bits(input[i]) for i < count.
+    public static func convert(_ input: UnsafePointer<Float>, to out: UnsafeMutablePointer<UInt16>, count: Int) {
+        for i in 0..<count { out[i] = bits(input[i]) }
+    }
+
+    /// out[i] = round(input[i]) for i < count (out may be input).
+    public static func round(_ input: UnsafePointer<Float>, to out: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { out[i] = round(input[i]) }
+    }
+}

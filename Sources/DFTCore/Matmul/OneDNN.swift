@@ -1,0 +1,98 @@
+import COneDNN
+import Foundation
+
+/// oneDNN, the second matrix-product library (bf16 on CPUs with native bf16 instructions, and
+/// fp32 with weights packed once): which version is linked, which instruction set it
+/// dispatches to on this CPU, and the engine, streams and thread rule every call shares.
+/// `ONEDNN_MAX_CPU_ISA` (e.g. AVX2) caps the set, as on a CPU without AVX-512.
+///
+/// Threads: oneDNN runs on GNU OpenMP teams of its own. dft-mpi's threads are owned by one
+/// place, `Parallel`'s pool, so oneDNN is kept at one OpenMP thread on every thread that calls
+/// it (`singleThreaded`) and the pool's workers share the blocks of a product, as they do with
+/// OpenBLAS. No OpenMP team is ever started, so none spins beside the pool.
+public enum OneDNN {
+    /// "2.6.3".
+    public static var version: String {
+        guard let v = dnnl_version()?.pointee else { return "?" }
+        return "\(v.major).\(v.minor).\(v.patch)"
+    }
+
+    /// The instruction set oneDNN's CPU kernels use here, by oneDNN's name for it.
+    public static var isa: String {
+        let isa = dnnl_get_effective_cpu_isa()
+        let names: [(dnnl_cpu_isa_t, String)] = [
+            (dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx"), (dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16"),
+            (dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni"), (dnnl_cpu_isa_avx512_core, "avx512_core"),
+            (dnnl_cpu_isa_avx2_vnni, "avx2_vnni"), (dnnl_cpu_isa_avx2, "avx2"), (dnnl_cpu_isa_avx, "avx"),
+            (dnnl_cpu_isa_sse41, "sse41"),
+        ]
+        return names.first { $0.0 == isa }?.1 ?? "isa 0x\(String(isa.rawValue, radix: 16))"
+    }
+
+    /// oneDNN multiplies bf16 natively (AVX512-BF16 or AMX); elsewhere it would emulate bf16
+    /// products at a small fraction of the fp32 rate, or refuse them.
+    public static var nativeBF16: Bool { hasISA(dnnl_cpu_isa_avx512_core_bf16) }
+
+    /// AMX tiles (Sapphire Rapids and later): oneDNN 2.6 uses them for bf16 where the CPU and
+    /// the kernel allow it; `isa` then names avx512_core_amx.
+    public static var amx: Bool { hasISA(dnnl_cpu_isa_avx512_core_amx) }
+
+    /// oneDNN's own fp32 kernels with packed weights (`brg:avx512_core`) need AVX-512; on AVX2
+    /// its fp32 matmul is a plain sgemm that OpenBLAS matches (measured: docs/PERFORMANCE.md).
+    public static var packedFP32: Bool { hasISA(dnnl_cpu_isa_avx512_core) }
+
+    static func hasISA(_ wanted: dnnl_cpu_isa_t) -> Bool {
+        dnnl_get_effective_cpu_isa().rawValue & wanted.rawValue == wanted.rawValue
+    }
+
+    /// Traps with oneDNN's status and what was being done: every call here is given
+    /// descriptors that this file built, so a failure is a programming error, not bad input.
+    @inline(__always)
+    static func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {
+        if status != dnnl_success { fatalError("oneDNN: \(what()) failed with status \(status.rawValue)") }
+    }
+
+    /// The CPU engine, made once.
+    nonisolated(unsafe) static let engine: dnnl_engine_t = {
+        singleThreaded()
+        var engine: dnnl_engine_t?
+        check(dnnl_engine_create(&engine, dnnl_cpu, 0), "creating the CPU engine")
+        return engine!
+    }()
+
+    // MARK: threads
+
+    private typealias GetThreads = @convention(c) () -> Int32
+    private typealias SetThreads = @convention(c) (Int32) -> Void
+    // libgomp is loaded with libdnnl (its dependency); looked up rather than linked, as
+    // Debian puts no libgomp.so where the linker searches.
+    private static let ompGetMaxThreads: GetThreads? =
+        dlsym(nil, "omp_get_max_threads").map { unsafeBitCast($0, to: GetThreads.self) }
+    private static let ompSetNumThreads: SetThreads? =
+        dlsym(nil, "omp_set_num_threads").map { unsafeBitCast($0, to: SetThreads.self) }
+
+    /// Makes oneDNN calls from this thread run on this thread alone. OpenMP keeps the setting
+    /// per thread, so it is checked (one read) before every primitive is created or run.
+    @inline(__always)
+    static func singleThreaded() {
+        if let get = ompGetMaxThreads, let set = ompSetNumThreads, get() != 1 { set(1) }
+    }
+
+    // MARK: streams
+
+    nonisolated(unsafe) private static var streams: [dnnl_stream_t] = []
+    private static let streamsLock = NSLock()
+
+    /// At least `count` streams, one for each worker of a product: a stream is not shared by
+    /// threads running at once.
+    static func streams(_ count: Int) -> [dnnl_stream_t] {
+        streamsLock.lock()
+        defer { streamsLock.unlock() }
+        while streams.count < count {
+            var stream: dnnl_stream_t?
+            check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "creating a stream")
+            streams.append(stream!)
+        }
+        return streams
+    }
+}

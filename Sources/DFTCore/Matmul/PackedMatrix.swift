@@ -1,0 +1,183 @@
+import COneDNN
+
+/// A weight matrix W [outFeatures, inFeatures] (Hugging Face's `nn.Linear` layout) packed once
+/// by oneDNN for products y[rows, out] = x[rows, in] W^T, in fp32 or bf16; the fp32 input is
+/// given as it is and the output is fp32 (bf16 products are accumulated in fp32).
+///
+/// The matrix is cut into blocks of `blockWidth` outputs, each packed on its own in the layout
+/// oneDNN picks for it (`MatmulPrimitive.weightsDesc`), and a product into blocks of at most
+/// `rowBlock` rows: the pool's workers share the (row block, column block) units and run
+/// single-threaded oneDNN calls on them, as `BLAS.gemm` does with sgemm. The cut depends on the
+/// shape alone, so every output element comes from the same call whatever the thread count:
+/// results do not depend on it.
+///
+/// `bf16Reference` is for tests on hosts without bf16 instructions: it rounds both operands to
+/// bf16 and multiplies them with sgemm in fp32. The products are the same exactly (a product of
+/// two bf16 values is exact in fp32); only the order of the fp32 sums differs.
+public final class PackedMatrix: @unchecked Sendable {
+    public enum Kind: String, Sendable {
+        case fp32, bf16, bf16Reference
+    }
+
+    public let kind: Kind
+    public let outFeatures: Int
+    public let inFeatures: Int
+    public let blockWidth: Int
+    /// Rows per oneDNN call: a prefill's or a training micro-batch's tokens are cut into blocks
+    /// of this many, which keeps the cached primitives to row counts of at most this.
+    public static let rowBlock = 256
+    /// Bytes of the packed copy.
+    public let bytes: Int
+
+    private var blocks: [dnnl_memory_t] = []       // packed weights of columns j * blockWidth ..< ...
+    private var reorders: [dnnl_primitive_t] = []  // fp32 [out, in] rows of a block -> its packing
+    private var reorderSources: [dnnl_memory_t] = []
+    private let rounded: FloatBuffer?              // bf16Reference: W rounded to bf16, [out, in]
+
+    /// Packs `weight` [outFeatures, inFeatures]. `.bf16` needs `OneDNN.nativeBF16`.
+    public init(weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int, kind: Kind) {
+        precondition(kind != .bf16 || OneDNN.nativeBF16, "bf16 products on a CPU without native bf16 (\(OneDNN.isa))")
+        self.kind = kind
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
+        blockWidth = Self.blockWidth(outFeatures: outFeatures)
+        if kind == .bf16Reference {
+            rounded = FloatBuffer(count: outFeatures * inFeatures)
+            bytes = outFeatures * inFeatures * 2  // what the bf16 copy it stands for holds
+        } else {
+            rounded = nil
+            var total = 0
+            for j0 in stride(from: 0, to: outFeatures, by: blockWidth) {
+                let width = min(blockWidth, outFeatures - j0)
+                var packed = MatmulPrimitive.weightsDescLocked(width: width, inner: inFeatures, bf16: kind == .bf16)
+                // Rows j0..<j0+width of W, seen as the [in, width] matrix W^T: element (i, j) at j * in + i.
+                var user = matrixDesc(inFeatures, width, rowStride: 1, columnStride: inFeatures)
+                var block: dnnl_memory_t?, source: dnnl_memory_t?, descriptor: dnnl_primitive_desc_t?, reorder: dnnl_primitive_t?
+                OneDNN.check(dnnl_memory_create(&block, &packed, OneDNN.engine, UnsafeMutableRawPointer(bitPattern: -1)),
+                             "packed weights")
+                OneDNN.check(dnnl_memory_create(&source, &user, OneDNN.engine, nil), "a weights memory")
+                OneDNN.check(dnnl_reorder_primitive_desc_create(&descriptor, &user, OneDNN.engine, &packed, OneDNN.engine, nil),
+                             "a reorder to the packed layout")
+                OneDNN.check(dnnl_primitive_create(&reorder, descriptor), "a reorder primitive")
+                dnnl_primitive_desc_destroy(descriptor)
+                blocks.append(block!)
+                reorderSources.append(source!)
+                reorders.append(reorder!)
+                total += dnnl_memory_desc_get_size(&packed)
+            }
+            bytes = total
+        }
+        pack(from: weight)
+    }
+
+    deinit {
+        for block in blocks { dnnl_memory_destroy(block) }
+        for source in reorderSources { dnnl_memory_destroy(source) }
+        for reorder in reorders { dnnl_primitive_destroy(reorder) }
+    }
+
+    /// Outputs per block: at most 16 blocks, each a multiple of 64 outputs (oneDNN's bf16
+    /// packing is 64 columns wide) and at least 256, so that a product of one row stays a few
+    /// calls. A matrix of at most 256 outputs is one block.
+    public static func blockWidth(outFeatures: Int) -> Int {
+        min(outFeatures, max(256, (outFeatures + 16 * 64 - 1) / (16 * 64) * 64))
+    }
+
+    /// Packs `weight` [outFeatures, inFeatures] again into the same memory (after an optimizer
+    /// step): no allocation. The blocks are shared out over the pool.
+    public func pack(from weight: UnsafePointer<Float>) {
+        if let rounded {
+            let count = outFeatures * inFeatures
+            Parallel.forRanges(count, minimum: 1 << 16) { range in
+                BFloat16.round(weight + range.lowerBound, to: rounded.pointer + range.lowerBound, count: range.count)
+            }
+            return
+        }
+        let workers = min(Parallel.threads, blocks.count)
+        let streams = OneDNN.streams(workers)
+        let blockWidth = blockWidth, inFeatures = inFeatures
+        Parallel.forEach(workers) { w in
+            OneDNN.singleThreaded()
+            for j in (blocks.count * w / workers)..<(blocks.count * (w + 1) / workers) {
+                dnnl_memory_set_data_handle(reorderSources[j], UnsafeMutableRawPointer(mutating: weight + j * blockWidth * inFeatures))
+                withUnsafeTemporaryAllocation(of: dnnl_exec_arg_t.self, capacity: 2) { args in
+                    args[0] = dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: reorderSources[j])
+                    args[1] = dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: blocks[j])
+                    OneDNN.check(dnnl_primitive_execute(reorders[j], streams[w], 2, args.baseAddress), "packing weights")
+                }
+            }
+        }
+    }
+
+    /// output[rows, outFeatures] = input[rows, inFeatures] W^T, or += with `accumulate`.
+    /// `workspace` holds the bf16 copy of the input (at least rows * inFeatures elements).
+    public func multiply(rows: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                         accumulate: Bool = false, workspace: MatmulWorkspace) {
+        if rows == 0 { return }
+        let n = outFeatures, k = inFeatures
+        precondition(rows * k <= workspace.capacity, "a product of \(rows) x \(k) inputs in a workspace of \(workspace.capacity)")
+        let source: UnsafeRawPointer
+        switch kind {
+        case .bf16Reference:
+            let copy = workspace.floats
+            Parallel.forRanges(rows * k, minimum: 1 << 14) { range in
+                BFloat16.round(input + range.lowerBound, to: copy + range.lowerBound, count: range.count)
+            }
+            BLAS.gemm(transB: true, m: rows, n: n, k: k, a: copy, b: rounded!.pointer, beta: accumulate ? 1 : 0, c: output)
+            return
+        case .bf16:
+            let copy = workspace.halves
+            Parallel.forRanges(rows * k, minimum: 1 << 14) { range in
+                BFloat16.convert(input + range.lowerBound, to: copy + range.lowerBound, count: range.count)
+            }
+            source = UnsafeRawPointer(copy)
+        case .fp32:
+            source = UnsafeRawPointer(input)
+        }
+        let elementBytes = kind == .bf16 ? 2 : 4
+        let rowBlock = Self.rowBlock, blockWidth = blockWidth
+        let rowBlocks = (rows + rowBlock - 1) / rowBlock, columnBlocks = blocks.count
+        let units = rowBlocks * columnBlocks
+        let workers = min(Parallel.threads, units)
+        let fullRows = min(rows, rowBlock), lastRows = rows - (rowBlocks - 1) * rowBlock
+        let lastWidth = n - (columnBlocks - 1) * blockWidth
+        func primitive(_ r: Int, _ width: Int) -> MatmulPrimitive {
+            MatmulPrimitive.of(.init(rows: r, width: width, inner: k, ldc: n, bf16: kind == .bf16, accumulate: accumulate),
+                               workers: workers)
+        }
+        // The (at most four) shapes of this product, made or found before the workers start.
+        let full = primitive(fullRows, blockWidth)
+        let lastColumn = lastWidth == blockWidth ? full : primitive(fullRows, lastWidth)
+        let lastRow = lastRows == fullRows ? full : primitive(lastRows, blockWidth)
+        let corner = lastRows == fullRows ? lastColumn : (lastWidth == blockWidth ? lastRow : primitive(lastRows, lastWidth))
+        let streams = OneDNN.streams(workers)
+        Parallel.forEach(workers) { w in
+            // Column-major units: a worker's run keeps one block of weights over its row blocks.
+            for unit in (units * w / workers)..<(units * (w + 1) / workers) {
+                let j = unit / rowBlocks, i = unit % rowBlocks
+                let lastI = i == rowBlocks - 1, lastJ = j == columnBlocks - 1
+                let p = lastI ? (lastJ ? corner : lastRow) : (lastJ ? lastColumn : full)
+                p.run(worker: w, stream: streams[w], a: source + i * rowBlock * k * elementBytes, weights: blocks[j],
+                      c: output + i * rowBlock * n + j * blockWidth)
+            }
+        }
+    }
+}
+
+/// Scratch for the bf16 copy of a product's input, allocated once by the owner of a step's
+/// buffers (a decoder, a trainer) for its largest product.
+public final class MatmulWorkspace: @unchecked Sendable {
+    /// Elements it holds, as fp32 or as bf16.
+    public let capacity: Int
+    private let buffer: FloatBuffer
+
+    public init(capacity: Int) {
+        self.capacity = capacity
+        buffer = FloatBuffer(count: capacity)
+    }
+
+    var floats: UnsafeMutablePointer<Float> { buffer.pointer }
+    var halves: UnsafeMutablePointer<UInt16> {
+        UnsafeMutableRawPointer(buffer.pointer).assumingMemoryBound(to: UInt16.self)
+    }
+}
