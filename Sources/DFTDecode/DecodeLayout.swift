@@ -39,6 +39,16 @@ final class DecodeLayout {
     let layers: [Layer]
     let head: Matrix
     var matrices: [Matrix] { layers.flatMap { [$0.qkv, $0.oProj, $0.gateUp, $0.down] } + [head] }
+
+    func matrix(_ which: DecodeMatrix, layer l: Int) -> Matrix {
+        switch which {
+        case .qkv: return layers[l].qkv
+        case .oProj: return layers[l].oProj
+        case .gateUp: return layers[l].gateUp
+        case .down: return layers[l].down
+        case .head: return head
+        }
+    }
     /// Nested `withLayout` calls: the layout switches at the outermost only.
     private(set) var depth = 0
 

@@ -21,7 +21,10 @@ public final class Decoder: @unchecked Sendable {
     let offsets: ParameterOffsets
     let rope: RotaryEmbedding
     let attention: CachedAttention
-    let layout: DecodeLayout
+    /// OpenBLAS on the model's buffer in panels, or oneDNN on packed copies (`weights`).
+    let layout: DecodeLayout?
+    let packed: PackedDecodeWeights?
+    public let weights: DecodeWeights
     // Step buffers, [maxTokens, width] each.
     let hidden: FloatBuffer    // [maxTokens, hidden] the residual stream
     let normed: FloatBuffer    // [maxTokens, hidden]
@@ -39,8 +42,10 @@ public final class Decoder: @unchecked Sendable {
     /// (prompt + new tokens); maxTokens: tokens per step (at least slots; a prompt longer than
     /// this is prefilled in chunks). panelWidth: outputs per column panel of the decoding layout,
     /// by default what suits the OpenBLAS kernel in use and each matrix (`DecodeLayout`); tests
-    /// set both kinds.
-    public init(model: Transformer, slots: Int, context: Int, maxTokens: Int, panelWidth: Int? = nil) {
+    /// set both kinds. weights: panels (OpenBLAS) or packed copies (oneDNN, fp32 or bf16);
+    /// jobs pass `DecodeWeights.for(precision)`.
+    public init(model: Transformer, slots: Int, context: Int, maxTokens: Int, panelWidth: Int? = nil,
+                weights: DecodeWeights = .panels) {
         precondition(maxTokens >= slots && slots >= 1, "a step must fit one token per slot")
         let c = model.config
         self.model = model
@@ -53,8 +58,17 @@ public final class Decoder: @unchecked Sendable {
                         headDim: c.headDim)
         attention = CachedAttention(heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, headDim: c.headDim,
                                     maxQueries: maxTokens, context: context)
-        layout = DecodeLayout(model: model, qkvWidth: attention.qkvWidth, attentionWidth: attention.outWidth,
-                              slots: slots, panelWidth: panelWidth)
+        self.weights = weights
+        switch weights {
+        case .panels:
+            layout = DecodeLayout(model: model, qkvWidth: attention.qkvWidth, attentionWidth: attention.outWidth,
+                                  slots: slots, panelWidth: panelWidth)
+            packed = nil
+        case .packed(let kind):
+            layout = nil
+            packed = PackedDecodeWeights(model: model, qkvWidth: attention.qkvWidth, attentionWidth: attention.outWidth,
+                                         maxTokens: maxTokens, kind: kind)
+        }
         let h = c.hiddenSize, f = c.intermediateSize
         hidden = FloatBuffer(count: maxTokens * h)
         normed = FloatBuffer(count: maxTokens * h)
@@ -67,11 +81,18 @@ public final class Decoder: @unchecked Sendable {
         logits = FloatBuffer(count: slots * c.vocabSize)
     }
 
-    /// Bytes held: the cache, the step buffers and the logits (not the model's weights, nor the
-    /// panel of scratch per thread that switching their layout holds for a moment).
+    /// Bytes held: the cache, the step buffers, the logits and any packed copy of the weights
+    /// (not the model's own weights, nor the panel of scratch per thread that switching their
+    /// layout holds for a moment).
     public var bytes: Int {
-        cache.bytes + attention.bytes
+        cache.bytes + attention.bytes + (packed?.bytes ?? 0)
             + [hidden, normed, rstd, qkv, attended, gateUp, mlp, lastRows, logits].reduce(0) { $0 + $1.bytes }
+    }
+
+    /// Bytes of weights one decode step reads: the packed copies, or the model's matrices.
+    public var weightBytesPerStep: Int {
+        if let packed { return packed.matrices.reduce(0) { $0 + $1.bytes } }
+        return layout!.matrices.reduce(0) { $0 + $1.rows * $1.columns * 4 }
     }
 
     /// Runs `body` with the model's matrices transposed for decoding, and restores them after
@@ -79,8 +100,27 @@ public final class Decoder: @unchecked Sendable {
     /// must not be used for anything but this decoder's steps. The transposition reads and
     /// writes every matrix twice, so callers wrap a whole job (all of `generate`, one accuracy
     /// evaluation), not each step; `GenerationEngine.run` wraps itself for callers that do not.
+    ///
+    /// With packed weights, the copies are packed from the model's weights at the outermost
+    /// call instead, and the model is left as it is.
     public func withTransposedWeights<T>(_ body: () throws -> T) rethrows -> T {
-        try layout.withLayout(body)
+        if let packed { return try packed.withPacked(body) }
+        return try layout!.withLayout(body)
+    }
+
+    /// output[rows, out] = input[rows, in] W^T (+= with `accumulate`) for layer l's matrix (any
+    /// layer for the head), on the panels or the packed copy.
+    @inline(__always)
+    func product(_ which: DecodeMatrix, layer l: Int, rows: Int, input: UnsafePointer<Float>,
+                 output: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
+        if let packed {
+            packed.matrix(which, layer: l).multiply(rows: rows, input: input, output: output, accumulate: accumulate,
+                                                     workspace: packed.workspace)
+            return
+        }
+        let m = layout!.matrix(which, layer: l)
+        BLAS.gemmPanels(m: rows, n: m.rows, k: m.columns, a: input, panels: p(m.offset), panelWidth: m.panelWidth,
+                        beta: accumulate ? 1 : 0, c: output)
     }
 
     @inline(__always) func p(_ offset: Int) -> UnsafeMutablePointer<Float> { model.parameters.pointer + offset }
@@ -132,7 +172,8 @@ public final class Decoder: @unchecked Sendable {
     /// Each run must start at its slot's cached length. Only inside `withTransposedWeights`.
     public func step(_ batch: DecodeBatch) {
         let c = config, n = batch.tokens, h = c.hiddenSize, f = c.intermediateSize
-        precondition(layout.isActive, "Decoder.step outside withTransposedWeights: the weights are in Hugging Face's layout")
+        precondition(layout?.isActive ?? packed!.isActive,
+                     "Decoder.step outside withTransposedWeights: the weights are not laid out (or packed) for decoding")
         precondition(n > 0 && n <= maxTokens, "a step of \(n) tokens (at most \(maxTokens))")
         precondition(batch.runs.count <= cache.slots, "a step of \(batch.runs.count) runs for \(cache.slots) slots")
         var seen = 0 as UInt64  // slots of this step, when there are at most 64 (else checked pairwise below)
@@ -152,7 +193,7 @@ public final class Decoder: @unchecked Sendable {
             for t in 0..<n {
                 precondition(ids[t] >= 0 && Int(ids[t]) < c.vocabSize, "token id \(ids[t]) outside the vocabulary")
             }
-            if c.tieWordEmbeddings {  // the table is the head, in the decoding layout's panels
+            if c.tieWordEmbeddings, let layout {  // the table is the head, in the decoding layout's panels
                 Embedding.forward(out: hidden.pointer, ids: ids.baseAddress!, panelTable: p(offsets.embedding),
                                   vocab: c.vocabSize, panelWidth: layout.head.panelWidth, tokens: n, hidden: h)
             } else {
@@ -160,32 +201,28 @@ public final class Decoder: @unchecked Sendable {
             }
         }
         for l in 0..<c.numHiddenLayers {
-            let o = offsets.layers[l], w = layout.layers[l]
+            let o = offsets.layers[l]
             RMSNorm.forward(out: normed.pointer, rstd: rstd.pointer, input: hidden.pointer, weight: p(o.inputNorm),
                             tokens: n, hidden: h, eps: eps)
-            // qkv = normed qkv_proj + bias, qkv_proj stored [hidden, qkvWidth] in panels
+            // qkv = normed qkv_proj^T + bias
             if let bias = o.qkvBias {
                 for t in 0..<n { (qkv.pointer + t * attention.qkvWidth).update(from: p(bias), count: attention.qkvWidth) }
             }
-            BLAS.gemmPanels(m: n, n: attention.qkvWidth, k: h, a: normed.pointer, panels: p(o.qkvWeight),
-                            panelWidth: w.qkv.panelWidth, beta: o.qkvBias == nil ? 0 : 1, c: qkv.pointer)
+            product(.qkv, layer: l, rows: n, input: normed.pointer, output: qkv.pointer, accumulate: o.qkvBias != nil)
             batch.positions.withUnsafeBufferPointer { pos in
                 rope.forward(qkv.pointer, rowStride: attention.qkvWidth, heads: c.numAttentionHeads + c.numKeyValueHeads,
                              positions: pos.baseAddress!, tokens: n)
             }
             attention.forward(out: attended.pointer, qkv: qkv.pointer, runs: batch.runs, cache: cache, layer: l)
-            // hidden += attended o_proj, o_proj stored [attention width, hidden] in panels
-            BLAS.gemmPanels(m: n, n: h, k: attention.outWidth, a: attended.pointer, panels: p(o.oProj), panelWidth: w.oProj.panelWidth,
-                            beta: 1, c: hidden.pointer)
+            // hidden += attended o_proj^T
+            product(.oProj, layer: l, rows: n, input: attended.pointer, output: hidden.pointer, accumulate: true)
             RMSNorm.forward(out: normed.pointer, rstd: rstd.pointer, input: hidden.pointer, weight: p(o.postNorm),
                             tokens: n, hidden: h, eps: eps)
-            // gate and up stored together [hidden, 2 ffn] in panels: each row of the product is [gate | up]
-            BLAS.gemmPanels(m: n, n: 2 * f, k: h, a: normed.pointer, panels: p(o.gateUp), panelWidth: w.gateUp.panelWidth,
-                            c: gateUp.pointer)
+            // gate and up stored together, [2 ffn, hidden]: each row of the product is [gate | up]
+            product(.gateUp, layer: l, rows: n, input: normed.pointer, output: gateUp.pointer)
             SwiGLU.forward(out: mlp.pointer, gateUp: gateUp.pointer, tokens: n, ffn: f)
-            // hidden += mlp down_proj, down_proj stored [ffn, hidden] in panels
-            BLAS.gemmPanels(m: n, n: h, k: f, a: mlp.pointer, panels: p(o.down), panelWidth: w.down.panelWidth,
-                            beta: 1, c: hidden.pointer)
+            // hidden += mlp down_proj^T
+            product(.down, layer: l, rows: n, input: mlp.pointer, output: hidden.pointer, accumulate: true)
         }
         for run in batch.runs { cache.setLength(run.start + run.count, slot: run.slot) }
         // Only each run's last token needs logits: gather those rows, normalise, one head sgemm.
@@ -195,8 +232,6 @@ public final class Decoder: @unchecked Sendable {
         }
         RMSNorm.forward(out: lastRows.pointer, rstd: rstd.pointer, input: normed.pointer, weight: p(offsets.finalNorm),
                         tokens: rows, hidden: h, eps: eps)
-        // The head stored [hidden, vocab] in panels.
-        BLAS.gemmPanels(m: rows, n: c.vocabSize, k: h, a: lastRows.pointer, panels: p(offsets.lmHead), panelWidth: layout.head.panelWidth,
-                        c: logits.pointer)
+        product(.head, layer: 0, rows: rows, input: lastRows.pointer, output: logits.pointer)
     }
 }

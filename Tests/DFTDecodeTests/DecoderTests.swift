@@ -6,10 +6,11 @@ import Testing
 
 @Suite("Decoder", .serialized)
 struct DecoderTests {
-    /// The decoding layout's two kinds (`DecodeLayout`), whatever the OpenBLAS kernel: column
-    /// panels (of 7: ragged last panels everywhere; of 100: the wide panels' path, sgemv for
-    /// one row) and one panel per matrix.
-    static let panelWidths = [7, 100, Int.max]
+    /// The fp32 products a decoder may run: the decoding layout's two kinds (`DecodeLayout`),
+    /// whatever the OpenBLAS kernel (column panels of 7: ragged last panels everywhere; of 100:
+    /// the wide panels' path, sgemv for one row; one panel per matrix), and oneDNN on packed
+    /// fp32 copies.
+    static let products: [DecodeProducts] = [.panels(7), .panels(100), .panels(.max), .packed(.fp32)]
 
     /// Logits of every position of `tokens` by the training forward pass (one row, no cache).
     static func fullForwardLogits(_ model: Transformer, _ tokens: [Int32]) -> [Float] {
@@ -24,9 +25,9 @@ struct DecoderTests {
         return model.logits(slots: Array(0..<tokens.count))
     }
 
-    @Test("every decode step's logits equal a full forward pass over the same prefix (prefill in chunks, 1 and 2 threads, both layouts)",
-          arguments: [1, 2], DecoderTests.panelWidths)
-    func stepsEqualFullForward(threads: Int, panelWidth: Int) throws {
+    @Test("every decode step's logits equal a full forward pass over the same prefix (prefill in chunks, 1 and 2 threads, both layouts and packed)",
+          arguments: [1, 2], DecoderTests.products)
+    func stepsEqualFullForward(threads: Int, products: DecodeProducts) throws {
         Parallel.configure(threads: threads)
         defer { Parallel.configure(threads: 1) }
         let length = 90
@@ -35,7 +36,7 @@ struct DecoderTests {
         let reference = Self.fullForwardLogits(model, tokens)
         let vocab = model.config.vocabSize
         // maxTokens 32: a 40-token prompt is prefilled in two chunks (32 + 8).
-        let decoder = Decoder(model: model, slots: 3, context: length, maxTokens: 32, panelWidth: panelWidth)
+        let decoder = Decoder(model: model, slots: 3, context: length, maxTokens: 32, products: products)
         let engine = GenerationEngine(decoder: decoder, sampling: SamplingSettings(temperature: 0),
                                       stop: StopRule(endOfSequence: [], maxNewTokens: 1))
         let prompt = 40
@@ -61,13 +62,13 @@ struct DecoderTests {
         #expect(worst < 1e-5, "largest difference \(worst) of the largest logit (up to \(largest))")
     }
 
-    @Test("greedy decoding equals transformers' greedy generate token for token (Qwen2; Llama 3 with rope scaling; both layouts)",
-          arguments: ["qwen2", "llama3"], DecoderTests.panelWidths)
-    func greedyMatchesTransformers(name: String, panelWidth: Int) throws {
+    @Test("greedy decoding equals transformers' greedy generate token for token (Qwen2; Llama 3 with rope scaling; both layouts and packed)",
+          arguments: ["qwen2", "llama3"], DecoderTests.products)
+    func greedyMatchesTransformers(name: String, products: DecodeProducts) throws {
         let expected = try DecodeFixtures.expected(name)
         let model = try DecodeFixtures.model(name)
         let longest = expected.prompts.map(\.count).max()! + expected.new_tokens
-        let decoder = Decoder(model: model, slots: 4, context: longest, maxTokens: 64, panelWidth: panelWidth)
+        let decoder = Decoder(model: model, slots: 4, context: longest, maxTokens: 64, products: products)
         let engine = GenerationEngine(decoder: decoder, sampling: SamplingSettings(temperature: 0),
                                       stop: StopRule(endOfSequence: [], maxNewTokens: expected.new_tokens))
         let requests = expected.prompts.enumerated().map { i, prompt in
@@ -101,12 +102,12 @@ struct DecoderTests {
     /// Prompts of 20, 30, 9 and 5 tokens in steps of 32: the first step holds the 20 and the
     /// start of the 30, the second the rest of the 30, the 9 and the 5.
     @Test("prompts prefilled together, several a step and one split over two, give the logits, keys and values of prompts prefilled alone",
-          arguments: DecoderTests.panelWidths)
-    func prefillTogetherEqualsAlone(panelWidth: Int) throws {
+          arguments: DecoderTests.products)
+    func prefillTogetherEqualsAlone(products: DecodeProducts) throws {
         let model = try DecodeFixtures.randomModel(rowLength: 8)
         let c = model.config, vocab = c.vocabSize
         let prompts = [20, 30, 9, 5].enumerated().map { i, n in DecodeFixtures.randomTokens(n, vocab: 97, seed: UInt64(40 + i)) }
-        let together = Decoder(model: model, slots: 4, context: 40, maxTokens: 32, panelWidth: panelWidth)
+        let together = Decoder(model: model, slots: 4, context: 40, maxTokens: 32, products: products)
         let batch = DecodeBatch(maxTokens: 32, maxRuns: 4)
         var logits = [[Float]](repeating: [], count: 4), order: [Int] = []
         together.withTransposedWeights {
@@ -119,7 +120,7 @@ struct DecoderTests {
         #expect(order == [0, 1, 2, 3])
         #expect(batch.runs.map(\.slot) == [2, 1, 0] && batch.runs.map(\.start) == [12, 0, 0], "the last step: \(batch.runs)")
         for (i, prompt) in prompts.enumerated() {
-            let alone = Decoder(model: model, slots: 1, context: 40, maxTokens: 32, panelWidth: panelWidth)
+            let alone = Decoder(model: model, slots: 1, context: 40, maxTokens: 32, products: products)
             var expected: [Float] = []
             alone.withTransposedWeights {
                 alone.prefill([(slot: 0, ids: prompt)], using: DecodeBatch(maxTokens: 32, maxRuns: 1)) { _, row in
@@ -144,15 +145,15 @@ struct DecoderTests {
 
     @Test("batched decoding equals one-at-a-time decoding, greedy and seeded sampling",
           arguments: [SamplingSettings(temperature: 0), SamplingSettings(temperature: 1, seed: 3),
-                      SamplingSettings(temperature: 0.7, topP: 0.9, topK: 20, seed: 4)], DecoderTests.panelWidths)
-    func batchedEqualsAlone(sampling: SamplingSettings, panelWidth: Int) throws {
+                      SamplingSettings(temperature: 0.7, topP: 0.9, topK: 20, seed: 4)], DecoderTests.products)
+    func batchedEqualsAlone(sampling: SamplingSettings, products: DecodeProducts) throws {
         let model = try DecodeFixtures.randomModel(rowLength: 8)
         let requests = (0..<7).map { i in
             GenerationRequest(id: i, prompt: DecodeFixtures.randomTokens(5 + 9 * i, vocab: 97, seed: UInt64(20 + i)),
                               stream: SampleStream(seed: sampling.seed, index: i, sample: 0))
         }
         func generate(slots: Int) throws -> [Int: GenerationResult] {
-            let decoder = Decoder(model: model, slots: slots, context: 128, maxTokens: 48, panelWidth: panelWidth)
+            let decoder = Decoder(model: model, slots: slots, context: 128, maxTokens: 48, products: products)
             // EOS id 5 ends some sequences early, so slots are refilled mid-batch.
             let engine = GenerationEngine(decoder: decoder, sampling: sampling,
                                           stop: StopRule(endOfSequence: [5], maxNewTokens: 24))
@@ -199,36 +200,39 @@ struct PromptSharingTests {
     /// Accuracy during training runs the same prompts through one engine after every
     /// evaluation interval: a prompt kept from the last run must not lend its keys and values
     /// (computed with the old weights) to the next.
-    @Test("a run after the weights changed gives what a fresh engine gives (no prompt kept across runs)")
-    func weightsChangeBetweenRuns() throws {
+    @Test("a run after the weights changed gives what a fresh engine gives (no prompt kept across runs; packed copies repacked)",
+          arguments: DecoderTests.products)
+    func weightsChangeBetweenRuns(products: DecodeProducts) throws {
         let model = try DecodeFixtures.randomModel(rowLength: 8)
         let prompt = DecodeFixtures.randomTokens(20, vocab: 97, seed: 3)
         let requests = (0..<2).map { GenerationRequest(id: $0, prompt: prompt, stream: SampleStream(seed: 7, index: 0, sample: $0)) }
         let sampling = SamplingSettings(temperature: 0)
         let stop = StopRule(endOfSequence: [], maxNewTokens: 12)
-        let engine = GenerationEngine(decoder: Decoder(model: model, slots: 2, context: 40, maxTokens: 32), sampling: sampling, stop: stop)
+        let engine = GenerationEngine(decoder: Decoder(model: model, slots: 2, context: 40, maxTokens: 32, products: products),
+                                      sampling: sampling, stop: stop)
         var before: [Int: [Int32]] = [:]
         try engine.run(requests) { before[$0.id] = $0.completion }
         for i in 0..<model.layout.count { model.parameters[i] *= -1.5 }
         var after: [Int: [Int32]] = [:]
         try engine.run(requests) { after[$0.id] = $0.completion }
         var fresh: [Int: [Int32]] = [:]
-        try GenerationEngine(decoder: Decoder(model: model, slots: 2, context: 40, maxTokens: 32), sampling: sampling, stop: stop)
+        try GenerationEngine(decoder: Decoder(model: model, slots: 2, context: 40, maxTokens: 32, products: products),
+                             sampling: sampling, stop: stop)
             .run(requests) { fresh[$0.id] = $0.completion }
         #expect(after == fresh)
         #expect(before != fresh, "the weight change must change the completions for this check to mean anything")
     }
 
-    /// The decoder reads the model's matrices transposed in place (`DecodeLayout`); training,
-    /// scoring and checkpoints read the same buffer afterwards.
-    @Test("decoding leaves the model's weights bit for bit as they were, also when the job throws (tied and untied heads, both layouts)",
-          arguments: ["random", "llama3"], DecoderTests.panelWidths)
-    func weightsRestoredAfterDecoding(name: String, panelWidth: Int) throws {
+    /// The decoder reads the model's matrices transposed in place (`DecodeLayout`), or packed
+    /// copies of them; training, scoring and checkpoints read the same buffer afterwards.
+    @Test("decoding leaves the model's weights bit for bit as they were, also when the job throws (tied and untied heads, both layouts and packed)",
+          arguments: ["random", "llama3"], DecoderTests.products)
+    func weightsRestoredAfterDecoding(name: String, products: DecodeProducts) throws {
         struct Interrupted: Error {}
         let model = name == "random" ? try DecodeFixtures.randomModel(rowLength: 8) : try DecodeFixtures.model(name)
         #expect(model.config.tieWordEmbeddings == (name == "random"), "one case of each head")
         let original = Array(UnsafeBufferPointer(start: model.parameters.pointer, count: model.layout.count))
-        let decoder = Decoder(model: model, slots: 2, context: 40, maxTokens: 32, panelWidth: panelWidth)
+        let decoder = Decoder(model: model, slots: 2, context: 40, maxTokens: 32, products: products)
         let engine = GenerationEngine(decoder: decoder, sampling: SamplingSettings(temperature: 0),
                                       stop: StopRule(endOfSequence: [], maxNewTokens: 6))
         let prompt = DecodeFixtures.randomTokens(20, vocab: 97, seed: 4)
@@ -239,7 +243,11 @@ struct PromptSharingTests {
             moved = weights() != original  // switched while decoding
             try engine.run(requests) { _ in }  // nested: no second switch
         }
-        #expect(moved, "inside the scope the matrices are transposed")
+        if case .panels = products {
+            #expect(moved, "inside the scope the matrices are transposed")
+        } else {
+            #expect(!moved, "packed copies leave the model's buffer as it is")
+        }
         #expect(weights() == original)
         #expect(throws: Interrupted.self) { try engine.run(requests) { _ in throw Interrupted() } }
         #expect(weights() == original)

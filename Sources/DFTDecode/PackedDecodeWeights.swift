@@ -1,0 +1,103 @@
+import DFTCore
+import DFTModel
+
+/// How a `Decoder` multiplies by its weights.
+public enum DecodeWeights: Sendable, Equatable, CustomStringConvertible {
+    /// OpenBLAS on the model's own buffer, rearranged in place (`DecodeLayout`): no second copy.
+    case panels
+    /// oneDNN on copies packed once per job (`PackedDecodeWeights`): fp32, bf16 (half the
+    /// bytes a step reads) or the bf16 reference of the tests.
+    case packed(PackedMatrix.Kind)
+
+    /// What a job decoding in `precision` (resolved: fp32 or bf16) uses on this CPU: bf16 is
+    /// always packed; fp32 is packed where oneDNN has its AVX-512 kernels, which run decode
+    /// steps faster than OpenBLAS on panels (docs/PERFORMANCE.md), and on panels elsewhere.
+    public static func `for`(_ precision: Precision) -> DecodeWeights {
+        switch precision {
+        case .bf16: return .packed(.bf16)
+        case .fp32, .auto: return OneDNN.packedFP32 ? .packed(.fp32) : .panels
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .panels: return "fp32 (OpenBLAS \(BLAS.coreName), weights in panels)"
+        case .packed(.fp32): return "fp32 (oneDNN \(OneDNN.isa), packed weights)"
+        case .packed(.bf16): return "bf16 (oneDNN \(OneDNN.isa), packed weights)"
+        case .packed(.bf16Reference): return "bf16 reference (sgemm on rounded operands)"
+        }
+    }
+}
+
+/// The matrices of a decode step.
+enum DecodeMatrix {
+    case qkv, oProj, gateUp, down, head
+}
+
+/// A decoder's weights packed by oneDNN: each projection (q/k/v together, o_proj, gate/up
+/// together, down_proj) and the LM head as a `PackedMatrix`, in Hugging Face's [out, in]
+/// layout read straight from the model's buffer. `withPacked` packs them from the model's
+/// current weights at the outermost call (a training run's accuracy evaluation decodes the
+/// weights of that step), so the model itself is never rearranged.
+final class PackedDecodeWeights {
+    struct Layer {
+        let qkv: PackedMatrix, oProj: PackedMatrix, gateUp: PackedMatrix, down: PackedMatrix
+    }
+
+    let model: Transformer
+    let layers: [Layer]
+    let head: PackedMatrix
+    let workspace: MatmulWorkspace
+    private(set) var depth = 0
+    var isActive: Bool { depth > 0 }
+
+    /// maxTokens: the most rows a product has (the decoder's tokens per step).
+    init(model: Transformer, qkvWidth: Int, attentionWidth: Int, maxTokens: Int, kind: PackedMatrix.Kind) {
+        let c = model.config, h = c.hiddenSize, f = c.intermediateSize
+        let base = model.parameters.pointer
+        func matrix(_ offset: Int, rows: Int, columns: Int) -> PackedMatrix {
+            PackedMatrix(weight: base + offset, outFeatures: rows, inFeatures: columns, kind: kind)
+        }
+        self.model = model
+        layers = model.parameterOffsets.layers.map { o in
+            Layer(qkv: matrix(o.qkvWeight, rows: qkvWidth, columns: h),
+                  oProj: matrix(o.oProj, rows: h, columns: attentionWidth),
+                  gateUp: matrix(o.gateUp, rows: 2 * f, columns: h),
+                  down: matrix(o.down, rows: h, columns: f))
+        }
+        head = matrix(model.parameterOffsets.lmHead, rows: c.vocabSize, columns: h)
+        workspace = MatmulWorkspace(capacity: maxTokens * max(h, f, attentionWidth))
+    }
+
+    var matrices: [PackedMatrix] { layers.flatMap { [$0.qkv, $0.oProj, $0.gateUp, $0.down] } + [head] }
+
+    /// Bytes of the packed copies and the workspace.
+    var bytes: Int { matrices.reduce(workspace.capacity * 4) { $0 + $1.bytes } }
+
+    func matrix(_ which: DecodeMatrix, layer l: Int) -> PackedMatrix {
+        switch which {
+        case .qkv: return layers[l].qkv
+        case .oProj: return layers[l].oProj
+        case .gateUp: return layers[l].gateUp
+        case .down: return layers[l].down
+        case .head: return head
+        }
+    }
+
+    /// Runs `body` with the copies packed from the model's weights as they are now.
+    func withPacked<T>(_ body: () throws -> T) rethrows -> T {
+        if depth == 0 {
+            let base = model.parameters.pointer, offsets = model.parameterOffsets
+            for (layer, o) in zip(layers, offsets.layers) {
+                layer.qkv.pack(from: base + o.qkvWeight)
+                layer.oProj.pack(from: base + o.oProj)
+                layer.gateUp.pack(from: base + o.gateUp)
+                layer.down.pack(from: base + o.down)
+            }
+            head.pack(from: base + offsets.lmHead)
+        }
+        depth += 1
+        defer { depth -= 1 }
+        return try body()
+    }
+}

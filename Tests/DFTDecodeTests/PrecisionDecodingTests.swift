@@ -1,0 +1,91 @@
+import DFTCore
+import DFTModel
+import Foundation
+import Testing
+@testable import DFTDecode
+
+/// Decoding on oneDNN's packed copies: fp32 against OpenBLAS on panels, bf16 against fp32 (the
+/// transformers fixtures). bf16 runs natively where the CPU has bf16 instructions and on the
+/// reference path (sgemm on bf16-rounded operands) everywhere, so these tests run on every host.
+@Suite("Decoding precision", .serialized)
+struct PrecisionDecodingTests {
+    /// The bf16 kinds this host runs.
+    static let bf16Kinds: [PackedMatrix.Kind] = OneDNN.nativeBF16 ? [.bf16, .bf16Reference] : [.bf16Reference]
+
+    /// Greedy completions of every fixture prompt, and the logits of every step along the
+    /// fixture's own (fp32 transformers) greedy path: [prompts][steps * vocab].
+    static func decode(_ name: String, products: DecodeProducts) throws -> (greedy: [[Int32]], logits: [[Float]]) {
+        let expected = try DecodeFixtures.expected(name)
+        let model = try DecodeFixtures.model(name)
+        let longest = expected.prompts.map(\.count).max()! + expected.new_tokens
+        let decoder = Decoder(model: model, slots: 4, context: longest, maxTokens: 64, products: products)
+        let engine = GenerationEngine(decoder: decoder, sampling: SamplingSettings(temperature: 0),
+                                      stop: StopRule(endOfSequence: [], maxNewTokens: expected.new_tokens))
+        let requests = expected.prompts.enumerated().map { i, prompt in
+            GenerationRequest(id: i, prompt: prompt, stream: SampleStream(seed: 0, index: i, sample: 0))
+        }
+        var results: [Int: [Int32]] = [:]
+        try engine.run(requests) { results[$0.id] = $0.completion }
+        let vocab = model.config.vocabSize
+        var logits: [[Float]] = []
+        decoder.withTransposedWeights {
+            for (i, prompt) in expected.prompts.enumerated() {
+                var path: [Float] = []
+                var row = engine.prefill(prompt, slot: 0)
+                let batch = DecodeBatch(maxTokens: 1, maxRuns: 1)
+                for step in 0..<expected.new_tokens {
+                    path += UnsafeBufferPointer(start: row, count: vocab)
+                    batch.removeAll()
+                    batch.append(slot: 0, position: prompt.count + step, id: expected.greedy[i][step])
+                    decoder.step(batch)
+                    row = UnsafePointer(decoder.logits.pointer)
+                }
+                logits.append(path)
+            }
+        }
+        return (expected.prompts.indices.map { results[$0]! }, logits)
+    }
+
+    /// The largest |a - b| over all prompts and steps, relative to the largest |b| of its row.
+    static func relativeDifference(_ a: [[Float]], _ b: [[Float]], vocab: Int) -> Float {
+        var worst: Float = 0
+        for (x, y) in zip(a, b) {
+            for start in stride(from: 0, to: y.count, by: vocab) {
+                let scale = max(1, y[start..<start + vocab].map(abs).max()!)
+                for v in start..<start + vocab { worst = max(worst, abs(x[v] - y[v]) / scale) }
+            }
+        }
+        return worst
+    }
+
+    @Test("packed fp32 decoding equals OpenBLAS on panels: the same greedy completions, logits within 1e-5",
+          arguments: ["qwen2", "llama3"])
+    func packedFP32EqualsPanels(name: String) throws {
+        let panels = try Self.decode(name, products: .panels(.max))
+        let packed = try Self.decode(name, products: .packed(.fp32))
+        #expect(packed.greedy == panels.greedy)
+        let vocab = panels.logits[0].count / (try DecodeFixtures.expected(name)).new_tokens
+        let difference = Self.relativeDifference(packed.logits, panels.logits, vocab: vocab)
+        #expect(difference < 1e-5, "largest logit difference \(difference) of the row's largest logit")
+    }
+
+    /// bf16 rounds every product's operands to 8 significant bits (relative error up to 2^-9
+    /// each): the logits move by a few per mille of their scale, and a greedy path forks where
+    /// the fp32 top two logits are closer than that (the fixtures' smallest margins are a few
+    /// tenths on logits of size ~10).
+    @Test("bf16 decoding stays within bf16's error of fp32 (transformers' fixtures), natively and on the reference path",
+          arguments: ["qwen2", "llama3"], PrecisionDecodingTests.bf16Kinds)
+    func bf16NearFP32(name: String, kind: PackedMatrix.Kind) throws {
+        let expected = try DecodeFixtures.expected(name)
+        let bf16 = try Self.decode(name, products: .packed(kind))
+        let fp32 = try (0..<expected.prompts.count).map { try DecodeFixtures.logits(name, prompt: $0) }
+        let vocab = fp32[0].count / expected.new_tokens
+        let difference = Self.relativeDifference(bf16.logits, fp32, vocab: vocab)
+        let equal = zip(bf16.greedy, expected.greedy).filter { $0 == $1 }.count
+        let firstForks = zip(bf16.greedy, expected.greedy).map { a, b in a.indices.first { a[$0] != b[$0] } }
+        print("bf16 \(kind) on \(name): logits within \(difference) of the row's largest logit; "
+              + "\(equal) of \(expected.prompts.count) greedy completions equal fp32's; first differing token: \(firstForks)")
+        #expect(difference < 0.05, "largest logit difference \(difference) of the row's largest logit")
+        #expect(difference > 1e-4, "bf16 rounding must show; otherwise the products ran in fp32")
+    }
+}
