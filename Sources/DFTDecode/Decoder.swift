@@ -89,10 +89,15 @@ public final class Decoder: @unchecked Sendable {
             + [hidden, normed, rstd, qkv, attended, gateUp, mlp, lastRows, logits].reduce(0) { $0 + $1.bytes }
     }
 
-    /// Bytes of weights one decode step reads: the packed copies, or the model's matrices.
+    /// Bytes of weights one decode step reads: every matrix once (the packed copies, or the
+    /// model's fp32 matrices) and the fp32 norms and biases. An untied embedding table is only
+    /// gathered a row per token, so it is left out.
     public var weightBytesPerStep: Int {
-        if let packed { return packed.matrices.reduce(0) { $0 + $1.bytes } }
-        return layout!.matrices.reduce(0) { $0 + $1.rows * $1.columns * 4 }
+        let untiedEmbedding = config.tieWordEmbeddings ? 0 : config.vocabSize * config.hiddenSize
+        let matrixElements = packed?.matrices.reduce(0) { $0 + $1.outFeatures * $1.inFeatures }
+            ?? layout!.matrices.reduce(0) { $0 + $1.rows * $1.columns }
+        let matrixBytes = packed?.matrices.reduce(0) { $0 + $1.bytes } ?? matrixElements * 4
+        return (model.layout.count - untiedEmbedding - matrixElements) * 4 + matrixBytes
     }
 
     /// Runs `body` with the model's matrices transposed for decoding, and restores them after

@@ -9,14 +9,13 @@ public enum DecodeWeights: Sendable, Equatable, CustomStringConvertible {
     /// bytes a step reads) or the bf16 reference of the tests.
     case packed(PackedMatrix.Kind)
 
-    /// What a job decoding in `precision` (resolved: fp32 or bf16) uses on this CPU: bf16 is
-    /// always packed; fp32 is packed where oneDNN has its AVX-512 kernels, which run decode
-    /// steps faster than OpenBLAS on panels (docs/PERFORMANCE.md), and on panels elsewhere.
+    /// What a job decoding in `precision` (resolved: fp32 or bf16) uses: bf16 packed by oneDNN;
+    /// fp32 on OpenBLAS's panels. Chosen by measurement (docs/PERFORMANCE.md, Zen 4, 2 threads,
+    /// `small`): oneDNN's packed fp32 decodes batch 1 at 0.75x the panels' tokens/s (its kernel
+    /// for one row reads about 16 GB/s a core against sgemv's 23) and batches of 16 and 32 at
+    /// 1.02-1.07x, while holding a second fp32 copy of the weights.
     public static func `for`(_ precision: Precision) -> DecodeWeights {
-        switch precision {
-        case .bf16: return .packed(.bf16)
-        case .fp32, .auto: return OneDNN.packedFP32 ? .packed(.fp32) : .panels
-        }
+        precision == .bf16 ? .packed(.bf16) : .panels
     }
 
     public var description: String {

@@ -1,3 +1,4 @@
+import DFTCore
 import Foundation
 
 /// Settings of one concern (the model and data, the objective, LoRA, the optimizer, ...).
@@ -94,3 +95,6 @@ public enum SettingName {
         (value as? any SettingChoice)?.rawValue ?? value
     }
 }
+
+/// `precision` (train, generate, eval, bench): fp32, bf16 or auto.
+extension Precision: SettingChoice {}

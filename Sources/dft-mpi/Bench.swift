@@ -22,7 +22,7 @@ struct Bench: ParsableCommand {
             --prompt-length random tokens (each alone in its slot), then decodes the --batch sequences \
             together, greedily, for --new-tokens steps (after a few untimed warm-up steps). Prints \
             prefill and decode tokens/s, end to end tokens/s (new tokens / prefill and decode time, \
-            the figure transformers' generate gives), the fp32 weight and KV-cache bytes one decode step reads, a \
+            the figure transformers' generate gives), the weight bytes (fp32, or bf16 with --precision bf16) and KV-cache bytes one decode step reads, a \
             STREAM-like triad bandwidth measured in the same process with the same threads, the batch-1 \
             bound (bandwidth / bytes per token) and the fraction of it reached, and peak resident memory. \
             One process only: refused under mpirun with more than one rank.
@@ -54,6 +54,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed decode steps, one new token per sequence each (--decode).")
     var newTokens = 128
 
+    @Option(help: "What the decoder's products compute in (--decode): fp32, bf16 (oneDNN, CPUs with AVX512-BF16 or AMX) or auto. Training runs fp32 only so far.")
+    var precision: Precision = .fp32
+
     func run() throws {
         let code = try RankCommand.run(threads: threads.requested, stopsOnSignal: false) { context in
             let communicator = context.communicator
@@ -64,6 +67,9 @@ struct Bench: ParsableCommand {
                 }
                 try runDecode(threads: context.threads.threads)
                 return .finished
+            }
+            guard precision == .fp32 else {
+                throw ConfigError("bench: --precision \(precision) applies to --decode; training runs in fp32 only so far")
             }
             try runTraining(context)
             return .finished
@@ -111,7 +117,7 @@ struct Bench: ParsableCommand {
 
     private func runDecode(threads: Int) throws {
         let r = try DecodeBenchmark(shape: shape, batch: batch, promptLength: promptLength, newTokens: newTokens,
-                                    threads: threads).run()
+                                    threads: threads, precision: precision).run()
         let fraction = r.decodeTokensPerSecond / r.batchOneBound
         let against = batch == 1
             ? String(format: "bound %.1f tokens/s | %.1f%% of bound", r.batchOneBound, 100 * fraction)
@@ -125,8 +131,9 @@ struct Bench: ParsableCommand {
             1e3 * r.secondsPerStep, r.endToEndTokensPerSecond, Double(r.weightBytesPerStep) / 1e6, r.kvBytesPerStep / 1e6,
             r.triadBytesPerSecond / 1e9, against, Double(r.peakResidentBytes) / 1e9))
         print(MachineDescription.line)
-        print(String(format: "context %d positions | up to %d tokens per step | KV cache, step buffers and logits %.1f MB "
-            + "| weights to the decoding layout and back %.3f s (once per job)",
+        print(String(format: "context %d positions | up to %d tokens per step | KV cache (fp32), step buffers, logits and "
+            + "packed weights %.1f MB | weights to the decoding layout (or packed) and back %.3f s (once per job)",
                      r.context, r.maxTokens, Double(r.decoderBytes) / 1e6, r.layoutSwitchSeconds))
+        print("compute: \(r.weights)" + (precision == .auto ? " (chosen by --precision auto)" : ""))
     }
 }

@@ -49,10 +49,12 @@ struct Eval: ParsableCommand {
         settings.stopStringsNeedTokenizer = false
         let code = try RankCommand.run(threads: options.threading.requested, stopsOnSignal: true) { context in
             func say(_ text: String) { context.say(BuiltinAssets.abbreviate(text)) }
+            let compute = try options.computeLine(settings)
             let loaded = try GenerationJob(settings: settings, communicator: context.communicator).loadModel()
             say(context.header("eval"))
             say("model:  \(loaded.description) | template \(settings.template)")
             say("sample: " + options.samplingLine(settings))
+            say("compute: " + compute)
             let job = EvalJob(generate: settings, files: files, directory: out, answerField: answerField,
                               communicator: context.communicator)
             let report = try job.run(progressInterval: settings.logEvery, loaded: loaded) { file, problems, skipped in

@@ -36,6 +36,7 @@ struct Generate: ParsableCommand {
         let settings = try options.settings(data: data, out: out, template: .chatml)
         let code = try RankCommand.run(threads: options.threading.requested, stopsOnSignal: true) { context in
             let communicator = context.communicator
+            let compute = try options.computeLine(settings)
             let job = GenerationJob(settings: settings, communicator: communicator)
             let inputs = try job.loadInputs()
             let (samples, stop) = (settings.samples, settings.stop)
@@ -48,6 +49,7 @@ struct Generate: ParsableCommand {
             context.say("sample: " + options.samplingLine(settings) + "; stop at EOS ids "
                 + inputs.stop.endOfSequence.sorted().map(String.init).joined(separator: ",")
                 + (stop.isEmpty ? "" : " or \(stop.map { "\"\($0)\"" }.joined(separator: ", "))"))
+            context.say("compute: " + compute)
             for skip in inputs.prompts.skipped.prefix(5) { context.say("skipped: \(skip)") }
             let progress = communicator.isRoot ? GenerationProgress(interval: settings.logEvery) : nil
             let summary = try job.run(inputs, progress: progress)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DFTBuiltin
+import DFTCore
 import DFTDecode
 import DFTGeneration
 import DFTJobs
@@ -51,6 +52,9 @@ struct GenerationOptions: SettingsLayer {
     @Option(help: "Seconds between progress lines in a log (a terminal redraws every second). (default: \(defaults.logEvery))")
     var logEvery: Double?
 
+    @Option(help: "What the products compute in: fp32, bf16 (oneDNN, on CPUs with AVX512-BF16 or AMX; an error elsewhere) or auto (bf16 where native, fp32 elsewhere). Norms, attention, softmax and sampling stay fp32. (default: \(defaults.precision))")
+    var precision: Precision?
+
     /// A flag out of range is a usage error, reported before anything starts.
     func validate() throws {
         do {
@@ -81,5 +85,12 @@ struct GenerationOptions: SettingsLayer {
         return (s.temperature == 0 ? "greedy" : "temperature \(s.temperature), top-p \(s.topP), top-k \(s.topK)")
             + ", seed \(s.seed), up to \(s.maxNewTokens) new tokens, \(s.samples) sample\(s.samples == 1 ? "" : "s")"
             + " per prompt, batch \(s.maxBatch) per rank"
+    }
+
+    /// One line naming what the products compute in, for the headers; throws where bf16 was
+    /// asked for on a CPU without it.
+    func computeLine(_ settings: GenerateSettings) throws -> String {
+        let weights = try settings.decodeWeights()
+        return "\(weights)" + (settings.precision == .auto ? " (chosen by --precision auto)" : "")
     }
 }

@@ -88,4 +88,39 @@ struct PrecisionDecodingTests {
         #expect(difference < 0.05, "largest logit difference \(difference) of the row's largest logit")
         #expect(difference > 1e-4, "bf16 rounding must show; otherwise the products ran in fp32")
     }
+
+    /// scripts/fixtures/make_autocast_fixtures.py: transformers' greedy decoding of the same
+    /// fixtures under torch.autocast("cpu", bfloat16).
+    struct TorchAutocast: Decodable {
+        struct Fork: Decodable { let first_difference: Int? }
+        let equal_to_fp32: [Fork]
+        let same_input_steps_logits_max_abs_diff: [Double]
+        let prompts_equal_to_fp32: Int
+    }
+
+    /// torch's autocast rounds more than dft-mpi does (every Linear's output to bf16, the
+    /// values in the cache, the attention probabilities), dft-mpi only the products' operands:
+    /// its logits must stay at least as close to fp32 as torch's, over the same steps (those up
+    /// to torch's first differing token, whose inputs equal the fp32 path's).
+    @Test("bf16 decoding is at least as close to fp32 as torch's CPU autocast(bfloat16) on the same fixtures",
+          arguments: ["qwen2", "llama3"])
+    func bf16AgainstTorchAutocast(name: String) throws {
+        let data = try Data(contentsOf: DecodeFixtures.directory.appendingPathComponent(name).appendingPathComponent("autocast-bf16.json"))
+        let torch = try JSONDecoder().decode(TorchAutocast.self, from: data)
+        let expected = try DecodeFixtures.expected(name)
+        let ours = try Self.decode(name, products: .packed(Self.bf16Kinds[0]))
+        for i in expected.prompts.indices {
+            let theirs = try DecodeFixtures.logits(name, prompt: i)
+            let vocab = theirs.count / expected.new_tokens
+            let steps = (torch.equal_to_fp32[i].first_difference ?? expected.new_tokens - 1) + 1
+            var worst: Float = 0
+            for v in 0..<(steps * vocab) { worst = max(worst, abs(ours.logits[i][v] - theirs[v])) }
+            print("bf16 on \(name) prompt \(i), steps 0..<\(steps): largest logit difference from fp32 \(worst), torch autocast's "
+                  + "\(torch.same_input_steps_logits_max_abs_diff[i])")
+            #expect(Double(worst) <= torch.same_input_steps_logits_max_abs_diff[i], "prompt \(i)")
+        }
+        let equal = zip(ours.greedy, expected.greedy).filter { $0 == $1 }.count
+        print("bf16 on \(name): \(equal) of \(expected.prompts.count) greedy completions equal fp32's (torch autocast: "
+              + "\(torch.prompts_equal_to_fp32))")
+    }
 }

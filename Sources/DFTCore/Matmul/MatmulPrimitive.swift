@@ -3,7 +3,9 @@ import Foundation
 
 /// One oneDNN matmul primitive: C[rows, width] = A[rows, inner] B (or C += ..., `accumulate`),
 /// with B the packed weights of one `PackedMatrix` block, A contiguous rows (bf16 or fp32) and C
-/// fp32 rows `ldc` apart (a block of columns of a wider output).
+/// contiguous fp32 rows. oneDNN 2.6 runs its fast (brgemm) kernels only for a dense C: given
+/// rows `ldc` apart, a block of columns of a wider output, it falls back to its reference
+/// kernel, a hundred times slower, so `PackedMatrix` hands it dense tiles.
 ///
 /// Creating a primitive costs far more than running it (it generates its kernel), so each
 /// shape is made once and kept in a process-wide cache that every matrix of that shape
@@ -14,7 +16,6 @@ import Foundation
 final class MatmulPrimitive: @unchecked Sendable {
     struct Shape: Hashable {
         let rows: Int, width: Int, inner: Int
-        let ldc: Int
         let bf16: Bool
         let accumulate: Bool
     }
@@ -31,7 +32,7 @@ final class MatmulPrimitive: @unchecked Sendable {
         OneDNN.singleThreaded()
         let type = shape.bf16 ? dnnl_bf16 : dnnl_f32
         var source = matrixDesc(shape.rows, shape.inner, type, dnnl_ab)
-        var destination = matrixDesc(shape.rows, shape.width, rowStride: shape.ldc, columnStride: 1)
+        var destination = matrixDesc(shape.rows, shape.width, dnnl_f32, dnnl_ab)
         var weights = Self.weightsDesc(width: shape.width, inner: shape.inner, bf16: shape.bf16)
         var operation = dnnl_matmul_desc_t()
         OneDNN.check(dnnl_matmul_desc_init(&operation, &source, &weights, nil, &destination), "a matmul desc")
@@ -62,8 +63,8 @@ final class MatmulPrimitive: @unchecked Sendable {
         destinationDesc = destination
     }
 
-    /// Runs C (+)= A B for worker `worker`'s share: `a` [rows, inner] bf16 or fp32, `c` the
-    /// block's first element of a [rows, ldc] fp32 output.
+    /// Runs C (+)= A B on worker `worker`'s memory objects: `a` [rows, inner] bf16 or fp32, `c`
+    /// [rows, width] fp32.
     @inline(__always)
     func run(worker: Int, stream: dnnl_stream_t, a: UnsafeRawPointer, weights: dnnl_memory_t, c: UnsafeMutablePointer<Float>) {
         OneDNN.singleThreaded()
@@ -116,7 +117,7 @@ final class MatmulPrimitive: @unchecked Sendable {
     /// `format_tag_any`). It depends on the block's shape and type, not on the rows of the
     /// products it serves (checked for 1 to 1024 rows), so every row count shares one packing.
     static func weightsDesc(width: Int, inner: Int, bf16: Bool) -> dnnl_memory_desc_t {
-        let key = Shape(rows: 0, width: width, inner: inner, ldc: 0, bf16: bf16, accumulate: false)
+        let key = Shape(rows: 0, width: width, inner: inner, bf16: bf16, accumulate: false)
         if let cached = packedDescs[key] { return cached }
         OneDNN.singleThreaded()
         let type = bf16 ? dnnl_bf16 : dnnl_f32

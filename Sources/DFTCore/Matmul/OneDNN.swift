@@ -37,10 +37,6 @@ public enum OneDNN {
     /// the kernel allow it; `isa` then names avx512_core_amx.
     public static var amx: Bool { hasISA(dnnl_cpu_isa_avx512_core_amx) }
 
-    /// oneDNN's own fp32 kernels with packed weights (`brg:avx512_core`) need AVX-512; on AVX2
-    /// its fp32 matmul is a plain sgemm that OpenBLAS matches (measured: docs/PERFORMANCE.md).
-    public static var packedFP32: Bool { hasISA(dnnl_cpu_isa_avx512_core) }
-
     static func hasISA(_ wanted: dnnl_cpu_isa_t) -> Bool {
         dnnl_get_effective_cpu_isa().rawValue & wanted.rawValue == wanted.rawValue
     }

@@ -7,7 +7,8 @@ import COneDNN
 /// The matrix is cut into blocks of `blockWidth` outputs, each packed on its own in the layout
 /// oneDNN picks for it (`MatmulPrimitive.weightsDesc`), and a product into blocks of at most
 /// `rowBlock` rows: the pool's workers share the (row block, column block) units and run
-/// single-threaded oneDNN calls on them, as `BLAS.gemm` does with sgemm. The cut depends on the
+/// single-threaded oneDNN calls on them, as `BLAS.gemm` does with sgemm; each unit's output
+/// tile is written dense to the worker's scratch and copied into place. The cut depends on the
 /// shape alone, so every output element comes from the same call whatever the thread count:
 /// results do not depend on it.
 ///
@@ -77,10 +78,12 @@ public final class PackedMatrix: @unchecked Sendable {
     }
 
     /// Outputs per block: at most 16 blocks, each a multiple of 64 outputs (oneDNN's bf16
-    /// packing is 64 columns wide) and at least 256, so that a product of one row stays a few
-    /// calls. A matrix of at most 256 outputs is one block.
+    /// packing is 64 columns wide) and at least 128. A decode step of one sequence is bound
+    /// by memory and a call costs a few microseconds: blocks this small keep two or four
+    /// workers evenly loaded (`small`'s q/k/v, 768 outputs, in 6 blocks rather than 3).
+    /// A matrix of at most 128 outputs is one block.
     public static func blockWidth(outFeatures: Int) -> Int {
-        min(outFeatures, max(256, (outFeatures + 16 * 64 - 1) / (16 * 64) * 64))
+        min(outFeatures, max(128, (outFeatures + 16 * 64 - 1) / (16 * 64) * 64))
     }
 
     /// Packs `weight` [outFeatures, inFeatures] again into the same memory (after an optimizer
@@ -141,8 +144,13 @@ public final class PackedMatrix: @unchecked Sendable {
         let workers = min(Parallel.threads, units)
         let fullRows = min(rows, rowBlock), lastRows = rows - (rowBlocks - 1) * rowBlock
         let lastWidth = n - (columnBlocks - 1) * blockWidth
+        // One block of columns: oneDNN writes (or adds to) the output's rows directly. Several:
+        // each unit's tile is written dense to the worker's scratch and copied (or added) into
+        // its columns of the output (see `MatmulPrimitive`).
+        let direct = columnBlocks == 1
+        if !direct { workspace.reserveTiles(workers, elements: min(rows, rowBlock) * blockWidth) }
         func primitive(_ r: Int, _ width: Int) -> MatmulPrimitive {
-            MatmulPrimitive.of(.init(rows: r, width: width, inner: k, ldc: n, bf16: kind == .bf16, accumulate: accumulate),
+            MatmulPrimitive.of(.init(rows: r, width: width, inner: k, bf16: kind == .bf16, accumulate: accumulate && direct),
                                workers: workers)
         }
         // The (at most four) shapes of this product, made or found before the workers start.
@@ -157,24 +165,53 @@ public final class PackedMatrix: @unchecked Sendable {
                 let j = unit / rowBlocks, i = unit % rowBlocks
                 let lastI = i == rowBlocks - 1, lastJ = j == columnBlocks - 1
                 let p = lastI ? (lastJ ? corner : lastRow) : (lastJ ? lastColumn : full)
-                p.run(worker: w, stream: streams[w], a: source + i * rowBlock * k * elementBytes, weights: blocks[j],
-                      c: output + i * rowBlock * n + j * blockWidth)
+                let a = source + i * rowBlock * k * elementBytes
+                let c = output + i * rowBlock * n + j * blockWidth
+                if direct {
+                    p.run(worker: w, stream: streams[w], a: a, weights: blocks[j], c: c)
+                    continue
+                }
+                let tile = workspace.tile(w)  // [r, width]
+                p.run(worker: w, stream: streams[w], a: a, weights: blocks[j], c: tile)
+                let (r, width) = (p.shape.rows, p.shape.width)
+                for row in 0..<r {
+                    let from = tile + row * width, to = c + row * n
+                    if accumulate {
+                        for x in 0..<width { to[x] += from[x] }
+                    } else {
+                        to.update(from: from, count: width)
+                    }
+                }
             }
         }
     }
 }
 
-/// Scratch for the bf16 copy of a product's input, allocated once by the owner of a step's
-/// buffers (a decoder, a trainer) for its largest product.
+/// Scratch of the products of one owner of a step's buffers (a decoder, a trainer): the bf16
+/// copy of a product's input, for its largest product, and a dense output tile per worker.
+/// Tiles are made by the first product that needs them (or `reserveTiles` up front), never
+/// again for the same or smaller products, so a step allocates nothing.
 public final class MatmulWorkspace: @unchecked Sendable {
-    /// Elements it holds, as fp32 or as bf16.
+    /// Elements of the input copy, as fp32 or as bf16.
     public let capacity: Int
     private let buffer: FloatBuffer
+    private var tiles: [FloatBuffer] = []
 
     public init(capacity: Int) {
         self.capacity = capacity
         buffer = FloatBuffer(count: capacity)
     }
+
+    /// At least `workers` tiles of at least `elements` floats. Called before a product's
+    /// workers start, never inside them.
+    public func reserveTiles(_ workers: Int, elements: Int) {
+        if tiles.count >= workers && (tiles.first?.count ?? 0) >= elements { return }
+        let size = max(elements, tiles.first?.count ?? 0)
+        tiles = (0..<max(workers, tiles.count)).map { _ in FloatBuffer(count: size) }
+    }
+
+    @inline(__always)
+    func tile(_ worker: Int) -> UnsafeMutablePointer<Float> { tiles[worker].pointer }
 
     var floats: UnsafeMutablePointer<Float> { buffer.pointer }
     var halves: UnsafeMutablePointer<UInt16> {

@@ -10,7 +10,7 @@ import Foundation
 ///
 /// Everything but the products (norms, RoPE, softmax, the loss, DFT's weight, the optimizer)
 /// stays fp32 in every precision, as under PyTorch's CPU autocast.
-public enum Precision: String, CaseIterable, Sendable, Codable {
+public enum Precision: String, CaseIterable, Sendable {
     case fp32, bf16, auto
 
     /// The precision the products run in here: `bf16` or `fp32`.

@@ -34,6 +34,12 @@ public struct GenerateSettings: Sendable {
 
     public var sampling: SamplingSettings { generation.sampling }
 
+    /// How the decoder multiplies: `precision` resolved on this CPU (bf16 where it is not
+    /// native is an error naming the missing feature).
+    public func decodeWeights() throws -> DecodeWeights {
+        DecodeWeights.for(try generation.precision.resolved())
+    }
+
     /// Pairs of one work unit. Units are what ranks share out and what a resume redoes, so
     /// that the batches every sequence meets, and hence its bits, do not depend on the number
     /// of ranks or on where a run was stopped.

@@ -1,3 +1,4 @@
+import DFTCore
 import DFTDecode
 import DFTRuntime
 
@@ -25,6 +26,8 @@ public struct GenerationSettings: SettingsGroup {
     public var skipInvalid = false
     /// Seconds between progress lines in a log (a terminal redraws every second).
     public var logEvery = 10.0
+    /// What the decoder's products compute in: fp32, bf16 (CPUs with native bf16) or auto.
+    public var precision = Precision.fp32
 
     public init() {}
 

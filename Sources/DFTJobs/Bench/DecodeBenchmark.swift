@@ -21,9 +21,12 @@ public struct DecodeBenchmark {
     public let threads: Int
     /// Untimed decode steps before the measured run (on a throwaway prefill).
     public let warmupSteps: Int
+    /// What the products compute in (`--precision`, resolved when the benchmark runs).
+    public let precision: Precision
 
     public init(shape: String, batch: Int = 1, promptLength: Int = 64, newTokens: Int = 128, threads: Int,
-                warmupSteps: Int = 2) {
+                warmupSteps: Int = 2, precision: Precision = .fp32) {
+        self.precision = precision
         self.shape = shape
         self.batch = batch
         self.promptLength = promptLength
@@ -49,11 +52,13 @@ public struct DecodeBenchmark {
         public var batchBound: Double
         public var peakResidentBytes: Int
         public var decoderBytes: Int               // KV cache, step buffers and logits
-        /// Transposing the weights to the decoding layout and back (`Decoder.withTransposedWeights`),
-        /// paid once per `generate` or accuracy evaluation.
+        /// Transposing the weights to the decoding layout and back, or packing them
+        /// (`Decoder.withTransposedWeights`), paid once per `generate` or accuracy evaluation.
         public var layoutSwitchSeconds: Double
         public var maxTokens: Int
         public var context: Int
+        /// The products the decoder ran (library, precision, weight layout).
+        public var weights: DecodeWeights
     }
 
     public func run() throws -> Result {
@@ -63,6 +68,7 @@ public struct DecodeBenchmark {
         guard batch >= 1, promptLength >= 1, newTokens >= 1 else {
             throw ConfigError("--batch, --prompt-length and --new-tokens must be at least 1")
         }
+        let weights = DecodeWeights.for(try precision.resolved())
         let config = try ModelPresets.config(named: shape)
         let context = promptLength + newTokens
         guard context <= config.maxPositionEmbeddings else {
@@ -75,7 +81,7 @@ public struct DecodeBenchmark {
         try RandomInitialization(config: config, name: shape, seed: 1).loadParameters(into: model.parameters,
                                                                                      layout: model.layout)
         let maxTokens = Decoder.stepTokens(slots: batch)  // as `generate` and `eval` size their steps
-        let decoder = Decoder(model: model, slots: batch, context: context, maxTokens: maxTokens)
+        let decoder = Decoder(model: model, slots: batch, context: context, maxTokens: maxTokens, weights: weights)
         let step = DecodeBatch(maxTokens: maxTokens, maxRuns: batch)
         let vocab = config.vocabSize
         let prompts: [[Int32]] = (0..<batch).map { slot in  // [batch][promptLength]
@@ -130,11 +136,10 @@ public struct DecodeBenchmark {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let bandwidth = MemoryBandwidth.triad()
 
-        // fp32 weights, each read once per step: the layers, the final norm and the head (the
-        // embedding itself when tied). An untied embedding table is only gathered a row per
-        // token, so it is left out. Activations and logits (a few MB) are not counted.
-        let untiedEmbedding = config.tieWordEmbeddings ? 0 : config.vocabSize * config.hiddenSize
-        let weightBytes = (model.layout.count - untiedEmbedding) * MemoryLayout<Float>.stride
+        // Weights, each read once per step: the layers, the final norm and the head, as the
+        // decoder holds them (fp32, or packed bf16). Activations and logits (a few MB) are not
+        // counted.
+        let weightBytes = decoder.weightBytesPerStep
         // Keys and values of every cached position of every layer and kv head, fp32.
         let kvBytesPerPosition = config.numHiddenLayers * config.numKeyValueHeads * config.headDim * 2
             * MemoryLayout<Float>.stride
@@ -149,6 +154,6 @@ public struct DecodeBenchmark {
             batchBound: Double(batch) * bandwidth / (Double(weightBytes) + kvBytesPerStep),
             peakResidentBytes: Int(usage.ru_maxrss) * 1024, decoderBytes: decoder.bytes,
             layoutSwitchSeconds: layoutSwitchSeconds,
-            maxTokens: maxTokens, context: context)
+            maxTokens: maxTokens, context: context, weights: weights)
     }
 }

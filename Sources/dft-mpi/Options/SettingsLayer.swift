@@ -1,4 +1,5 @@
 import ArgumentParser
+import DFTCore
 import DFTData
 import DFTModel
 import DFTRuntime
@@ -51,5 +52,6 @@ extension LossNormalization: ExpressibleByArgument {}
 extension OptimizerName: ExpressibleByArgument {}
 extension LearningRateSchedule.Shape: ExpressibleByArgument {}
 extension Recompute: ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {}
 extension TemplateName: ExpressibleByArgument {}
 extension RecordFormatName: ExpressibleByArgument {}

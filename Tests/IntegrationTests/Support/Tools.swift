@@ -75,11 +75,12 @@ struct SetupError: Error, CustomStringConvertible {
 extension Tools {
     /// Runs `dft-mpi ARGUMENTS`, under `mpirun -n RANKS` (oversubscribed, unbound) when
     /// `ranks` > 1, as the suites' tests run a command a user would type.
-    static func dftMPI(_ arguments: [String], ranks: Int = 1, seconds: Double) throws -> ProcessResult {
+    /// `extra` is set on top of `environment` (mpirun hands it to its ranks).
+    static func dftMPI(_ arguments: [String], ranks: Int = 1, seconds: Double, extra: [String: String] = [:]) throws -> ProcessResult {
         var command = [try binary()] + arguments
         if ranks > 1 {
             command = [try mpirun(), "-n", "\(ranks)", "--oversubscribe", "--bind-to", "none"] + command
         }
-        return try ChildProcess.run(command, environment: environment, seconds: seconds)
+        return try ChildProcess.run(command, environment: environment.merging(extra) { _, new in new }, seconds: seconds)
     }
 }
