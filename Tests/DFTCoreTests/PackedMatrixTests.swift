@@ -145,5 +145,84 @@ extension CoreKernels {
                 #expect(Self.multiply(matrix, x, rows: m) == Self.multiply(fresh, x, rows: m), "\(kind)")
             }
         }
+    
+        @Test("a source stored [in, out] (the backward product dX = dY W) packs to the same products as its transpose")
+        func inOutSource() {
+            let (m, n, k) = (9, 700, 80)
+            let x = randomFloats(m * k, seed: 16), w = randomFloats(n * k, seed: 17)  // w [n, k]
+            var transposed = [Float](repeating: 0, count: n * k)  // [k, n]
+            for j in 0..<n { for i in 0..<k { transposed[i * n + j] = w[j * k + i] } }
+            for kind in [PackedMatrix.Kind.fp32, .bf16Reference] + (OneDNN.nativeBF16 ? [.bf16] : []) {
+                let plain = PackedMatrix(weight: w, outFeatures: n, inFeatures: k, kind: kind)
+                let fromTransposed = PackedMatrix(weight: transposed, outFeatures: n, inFeatures: k, kind: kind, source: .inOut)
+                let a = Self.multiply(plain, x, rows: m), b = Self.multiply(fromTransposed, x, rows: m)
+                #expect(maxAbsDifference(a, b) < 1e-4, "\(kind)")
+            }
+        }
+    }
+
+    @Suite("WeightGradient")
+    struct WeightGradientTests {
+        /// dW + dY^T X in Double, dY [t, out], X [t, in], operands as given.
+        static func reference(_ dW: [Float], _ dY: [Float], _ x: [Float], tokens: Int, out: Int, in inFeatures: Int) -> [Float] {
+            var result = dW
+            for o in 0..<out {
+                for i in 0..<inFeatures {
+                    var sum = Double(dW[o * inFeatures + i])
+                    for t in 0..<tokens { sum += Double(dY[t * out + o]) * Double(x[t * inFeatures + i]) }
+                    result[o * inFeatures + i] = Float(sum)
+                }
+            }
+            return result
+        }
+
+        static func run(_ kind: PackedMatrix.Kind, _ dW: [Float], _ dY: [Float], _ x: [Float], tokens: Int, out: Int,
+                        in inFeatures: Int) -> [Float] {
+            var result = dW
+            let workspace = MatmulWorkspace(capacity: WeightGradient.workspaceElements(tokens: tokens, outFeatures: out,
+                                                                                       inFeatures: inFeatures))
+            WeightGradient.accumulate(into: &result, dOut: dY, input: x, tokens: tokens, outFeatures: out, inFeatures: inFeatures,
+                                      kind: kind, workspace: workspace)
+            return result
+        }
+
+        /// Token counts off the padding multiple, and output counts that leave a short last block.
+        static let shapes = [(tokens: 37, out: 300, in: 96), (tokens: 128, out: 64, in: 200), (tokens: 5, out: 129, in: 64)]
+
+        @Test("bf16 (native where the CPU has it, and the reference path): the rounded operands' product added in fp32")
+        func bf16() {
+            for kind in [PackedMatrix.Kind.bf16Reference] + (OneDNN.nativeBF16 ? [.bf16] : []) {
+                for s in Self.shapes {
+                    let dY = randomFloats(s.tokens * s.out, seed: 20), x = randomFloats(s.tokens * s.in, seed: 21)
+                    let dW = randomFloats(s.out * s.in, seed: 22)
+                    let exact = Self.reference(dW, dY.map(BFloat16.round), x.map(BFloat16.round), tokens: s.tokens, out: s.out,
+                                               in: s.in)
+                    let bound = Float(s.tokens).squareRoot() * 4e-6
+                    #expect(maxAbsDifference(Self.run(kind, dW, dY, x, tokens: s.tokens, out: s.out, in: s.in), exact) < bound,
+                            "\(kind) \(s)")
+                    let fp32 = Self.reference(dW, dY, x, tokens: s.tokens, out: s.out, in: s.in)
+                    #expect(maxAbsDifference(exact, fp32) > 10 * bound, "the rounding must show: \(s)")
+                }
+            }
+        }
+
+        @Test("fp32 is sgemm's dY^T X; every kind bit-identical on 1, 2 and 3 threads")
+        func fp32AndThreads() {
+            let (tokens, out, inFeatures) = (200, 300, 72)
+            let dY = randomFloats(tokens * out, seed: 23), x = randomFloats(tokens * inFeatures, seed: 24)
+            let dW = randomFloats(out * inFeatures, seed: 25)
+            let reference = Self.reference(dW, dY, x, tokens: tokens, out: out, in: inFeatures)
+            #expect(maxAbsDifference(Self.run(.fp32, dW, dY, x, tokens: tokens, out: out, in: inFeatures), reference) < 1e-4)
+            for kind in [PackedMatrix.Kind.fp32, .bf16Reference] + (OneDNN.nativeBF16 ? [.bf16] : []) {
+                func run(_ threads: Int) -> [Float] {
+                    Parallel.configure(threads: threads)
+                    defer { Parallel.configure(threads: 1) }
+                    return Self.run(kind, dW, dY, x, tokens: tokens, out: out, in: inFeatures)
+                }
+                let one = run(1)
+                #expect(run(2) == one, "\(kind)")
+                #expect(run(3) == one, "\(kind)")
+            }
+        }
     }
 }

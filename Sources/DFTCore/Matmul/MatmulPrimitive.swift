@@ -18,6 +18,8 @@ final class MatmulPrimitive: @unchecked Sendable {
         let rows: Int, width: Int, inner: Int
         let bf16: Bool
         let accumulate: Bool
+        /// B given as a plain [inner, width] matrix (an activation) rather than packed weights.
+        var plainB = false
     }
 
     let shape: Shape
@@ -33,7 +35,8 @@ final class MatmulPrimitive: @unchecked Sendable {
         let type = shape.bf16 ? dnnl_bf16 : dnnl_f32
         var source = matrixDesc(shape.rows, shape.inner, type, dnnl_ab)
         var destination = matrixDesc(shape.rows, shape.width, dnnl_f32, dnnl_ab)
-        var weights = Self.weightsDesc(width: shape.width, inner: shape.inner, bf16: shape.bf16)
+        var weights = shape.plainB ? matrixDesc(shape.inner, shape.width, type, dnnl_ab)
+                                   : Self.weightsDesc(width: shape.width, inner: shape.inner, bf16: shape.bf16)
         var operation = dnnl_matmul_desc_t()
         OneDNN.check(dnnl_matmul_desc_init(&operation, &source, &weights, nil, &destination), "a matmul desc")
         var attributes: dnnl_primitive_attr_t?

@@ -20,7 +20,14 @@ public final class PackedMatrix: @unchecked Sendable {
         case fp32, bf16, bf16Reference
     }
 
+    /// How the fp32 source is stored: [out, in] (`nn.Linear`'s weight, for y = x W^T) or
+    /// [in, out] (the same weight read for the backward product dX = dY W).
+    public enum Source: Sendable {
+        case outIn, inOut
+    }
+
     public let kind: Kind
+    public let source: Source
     public let outFeatures: Int
     public let inFeatures: Int
     public let blockWidth: Int
@@ -33,12 +40,14 @@ public final class PackedMatrix: @unchecked Sendable {
     private var blocks: [dnnl_memory_t] = []       // packed weights of columns j * blockWidth ..< ...
     private var reorders: [dnnl_primitive_t] = []  // fp32 [out, in] rows of a block -> its packing
     private var reorderSources: [dnnl_memory_t] = []
-    private let rounded: FloatBuffer?              // bf16Reference: W rounded to bf16, [out, in]
+    private let rounded: FloatBuffer?              // bf16Reference: W rounded to bf16, stored as the source
 
-    /// Packs `weight` [outFeatures, inFeatures]. `.bf16` needs `OneDNN.nativeBF16`.
-    public init(weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int, kind: Kind) {
+    /// Packs `weight` ([outFeatures, inFeatures], or [inFeatures, outFeatures] for `.inOut`).
+    /// `.bf16` needs `OneDNN.nativeBF16`.
+    public init(weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int, kind: Kind, source: Source = .outIn) {
         precondition(kind != .bf16 || OneDNN.nativeBF16, "bf16 products on a CPU without native bf16 (\(OneDNN.isa))")
         self.kind = kind
+        self.source = source
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
         blockWidth = Self.blockWidth(outFeatures: outFeatures)
@@ -51,8 +60,10 @@ public final class PackedMatrix: @unchecked Sendable {
             for j0 in stride(from: 0, to: outFeatures, by: blockWidth) {
                 let width = min(blockWidth, outFeatures - j0)
                 var packed = MatmulPrimitive.weightsDescLocked(width: width, inner: inFeatures, bf16: kind == .bf16)
-                // Rows j0..<j0+width of W, seen as the [in, width] matrix W^T: element (i, j) at j * in + i.
-                var user = matrixDesc(inFeatures, width, rowStride: 1, columnStride: inFeatures)
+                // Outputs j0..<j0+width as an [in, width] matrix: from [out, in], element (i, j) at
+                // j * in + i; from [in, out], at i * out + j.
+                var user = source == .outIn ? matrixDesc(inFeatures, width, rowStride: 1, columnStride: inFeatures)
+                                            : matrixDesc(inFeatures, width, rowStride: outFeatures, columnStride: 1)
                 var block: dnnl_memory_t?, source: dnnl_memory_t?, descriptor: dnnl_primitive_desc_t?, reorder: dnnl_primitive_t?
                 OneDNN.check(dnnl_memory_create(&block, &packed, OneDNN.engine, UnsafeMutableRawPointer(bitPattern: -1)),
                              "packed weights")
@@ -86,7 +97,7 @@ public final class PackedMatrix: @unchecked Sendable {
         min(outFeatures, max(128, (outFeatures + 16 * 64 - 1) / (16 * 64) * 64))
     }
 
-    /// Packs `weight` [outFeatures, inFeatures] again into the same memory (after an optimizer
+    /// Packs `weight` (stored as at `init`) again into the same memory (after an optimizer
     /// step): no allocation. The blocks are shared out over the pool.
     public func pack(from weight: UnsafePointer<Float>) {
         if let rounded {
@@ -98,11 +109,11 @@ public final class PackedMatrix: @unchecked Sendable {
         }
         let workers = min(Parallel.threads, blocks.count)
         let streams = OneDNN.streams(workers)
-        let blockWidth = blockWidth, inFeatures = inFeatures
+        let firstElement = source == .outIn ? blockWidth * inFeatures : blockWidth  // of block 1
         Parallel.forEach(workers) { w in
             OneDNN.singleThreaded()
             for j in (blocks.count * w / workers)..<(blocks.count * (w + 1) / workers) {
-                dnnl_memory_set_data_handle(reorderSources[j], UnsafeMutableRawPointer(mutating: weight + j * blockWidth * inFeatures))
+                dnnl_memory_set_data_handle(reorderSources[j], UnsafeMutableRawPointer(mutating: weight + j * firstElement))
                 withUnsafeTemporaryAllocation(of: dnnl_exec_arg_t.self, capacity: 2) { args in
                     args[0] = dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: reorderSources[j])
                     args[1] = dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: blocks[j])
@@ -126,7 +137,8 @@ public final class PackedMatrix: @unchecked Sendable {
             Parallel.forRanges(rows * k, minimum: 1 << 14) { range in
                 BFloat16.round(input + range.lowerBound, to: copy + range.lowerBound, count: range.count)
             }
-            BLAS.gemm(transB: true, m: rows, n: n, k: k, a: copy, b: rounded!.pointer, beta: accumulate ? 1 : 0, c: output)
+            BLAS.gemm(transB: self.source == .outIn, m: rows, n: n, k: k, a: copy, b: rounded!.pointer, beta: accumulate ? 1 : 0,
+                      c: output)
             return
         case .bf16:
             let copy = workspace.halves
@@ -184,37 +196,5 @@ public final class PackedMatrix: @unchecked Sendable {
                 }
             }
         }
-    }
-}
-
-/// Scratch of the products of one owner of a step's buffers (a decoder, a trainer): the bf16
-/// copy of a product's input, for its largest product, and a dense output tile per worker.
-/// Tiles are made by the first product that needs them (or `reserveTiles` up front), never
-/// again for the same or smaller products, so a step allocates nothing.
-public final class MatmulWorkspace: @unchecked Sendable {
-    /// Elements of the input copy, as fp32 or as bf16.
-    public let capacity: Int
-    private let buffer: FloatBuffer
-    private var tiles: [FloatBuffer] = []
-
-    public init(capacity: Int) {
-        self.capacity = capacity
-        buffer = FloatBuffer(count: capacity)
-    }
-
-    /// At least `workers` tiles of at least `elements` floats. Called before a product's
-    /// workers start, never inside them.
-    public func reserveTiles(_ workers: Int, elements: Int) {
-        if tiles.count >= workers && (tiles.first?.count ?? 0) >= elements { return }
-        let size = max(elements, tiles.first?.count ?? 0)
-        tiles = (0..<max(workers, tiles.count)).map { _ in FloatBuffer(count: size) }
-    }
-
-    @inline(__always)
-    func tile(_ worker: Int) -> UnsafeMutablePointer<Float> { tiles[worker].pointer }
-
-    var floats: UnsafeMutablePointer<Float> { buffer.pointer }
-    var halves: UnsafeMutablePointer<UInt16> {
-        UnsafeMutableRawPointer(buffer.pointer).assumingMemoryBound(to: UInt16.self)
     }
 }
