@@ -112,9 +112,12 @@ public final class LMHeadLoss: @unchecked Sendable {
     public struct Reference {
         public var hidden: UnsafePointer<Float>  // [tokens, hidden]
         public var weight: UnsafePointer<Float>  // [vocab, hidden]
-        public init(hidden: UnsafePointer<Float>, weight: UnsafePointer<Float>) {
+        /// The reference head's bf16 copy, when it runs in bf16.
+        public var bf16: BF16Linear?
+        public init(hidden: UnsafePointer<Float>, weight: UnsafePointer<Float>, bf16: BF16Linear? = nil) {
             self.hidden = hidden
             self.weight = weight
+            self.bf16 = bf16
         }
     }
 
@@ -145,6 +148,8 @@ public final class LMHeadLoss: @unchecked Sendable {
     /// accumulated. Either may be nil. `logProbabilities` ([tokens]), when given, receives
     /// log p of every trained token at its slot (other slots are left as they are).
     /// `reference` is required by (and only read for) objectives that `needsReference`.
+    /// `bf16`: the head's three products run on its bf16 copy (logits and the softmax, loss and
+    /// DFT weight after them stay fp32).
     ///
     /// hidden: [tokens, hidden] final-norm output; weight: [vocab, hidden] (lm_head, or the
     /// embedding when tied); targets, lossMask: [tokens].
@@ -153,7 +158,7 @@ public final class LMHeadLoss: @unchecked Sendable {
         targets: UnsafePointer<Int32>, lossMask: UnsafePointer<Float>, tokens: Int,
         objective: Objective, gradScale: Float,
         dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
-        logProbabilities: UnsafeMutablePointer<Float>? = nil, reference: Reference? = nil
+        logProbabilities: UnsafeMutablePointer<Float>? = nil, reference: Reference? = nil, bf16: BF16Linear? = nil
     ) -> LossSums {
         let reference = objective.needsReference ? reference : nil
         precondition(!objective.needsReference || reference != nil, "objective \(objective) needs a reference model")
@@ -180,11 +185,11 @@ public final class LMHeadLoss: @unchecked Sendable {
             }
             if rows == 0 { break }
             let z = logits.pointer
-            BLAS.gemm(transB: true, m: rows, n: vocab, k: hidden,
-                      a: hiddenChunk.pointer, b: weight, c: z)
+            Linear.forward(out: z, input: hiddenChunk.pointer, weight: weight, bias: nil, tokens: rows, inFeatures: hidden,
+                           outFeatures: vocab, bf16: bf16)
             if let reference, let refLogits = referenceLogits, let refChunk = referenceHiddenChunk {
-                BLAS.gemm(transB: true, m: rows, n: vocab, k: hidden,
-                          a: refChunk.pointer, b: reference.weight, c: refLogits.pointer)
+                Linear.forward(out: refLogits.pointer, input: refChunk.pointer, weight: reference.weight, bias: nil, tokens: rows,
+                               inFeatures: hidden, outFeatures: vocab, bf16: reference.bf16)
             }
             // Each trained token's softmax, loss terms and logit gradient are independent:
             // rows go to the pool's workers; the sums are then added in row order, so the
@@ -256,15 +261,14 @@ public final class LMHeadLoss: @unchecked Sendable {
                     histogram[max(0, min(Self.histogramBins - 1, Int(p * Float(Self.histogramBins))))] += 1
                 }
             }
+            // z now holds d(loss)/d(logits): dHidden = z W, dWeight += z^T hidden.
+            Linear.backward(dInput: dHidden == nil ? nil : dHiddenChunk.pointer, dWeight: dWeight, dBias: nil, dOut: z,
+                            input: hiddenChunk.pointer, weight: weight, tokens: rows, inFeatures: hidden, outFeatures: vocab,
+                            bf16: bf16)
             if let dHidden {
-                BLAS.gemm(m: rows, n: hidden, k: vocab, a: z, b: weight, c: dHiddenChunk.pointer)
                 for r in 0..<rows {
                     (dHidden + chunkIndex[r] * hidden).update(from: dHiddenChunk.pointer + r * hidden, count: hidden)
                 }
-            }
-            if let dWeight {
-                BLAS.gemm(transA: true, m: vocab, n: hidden, k: rows,
-                          a: z, b: hiddenChunk.pointer, beta: 1, c: dWeight)
             }
         }
         return sums

@@ -1,19 +1,27 @@
-/// `y = x W^T + b`, the Hugging Face `nn.Linear` with `weight` stored [out, in].
+/// `y = x W^T + b`, the Hugging Face `nn.Linear` with `weight` stored [out, in]; in fp32
+/// (OpenBLAS) or, given a `BF16Linear`, in bf16 (oneDNN) as PyTorch's CPU autocast runs it.
 public enum Linear {
     /// out: [tokens, outFeatures]; input: [tokens, inFeatures]; weight: [outFeatures, inFeatures];
-    /// bias: [outFeatures] or nil.
+    /// bias: [outFeatures] or nil. `accumulate` adds to `out` (a residual; no bias then).
+    /// `bf16`: the product runs on W's bf16 copy (W itself is then not read).
     public static func forward(
         out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-        tokens: Int, inFeatures: Int, outFeatures: Int
+        tokens: Int, inFeatures: Int, outFeatures: Int, accumulate: Bool = false, bf16: BF16Linear? = nil
     ) {
+        precondition(!(accumulate && bias != nil), "a bias adds to a fresh output only")
         if let bias {
             for t in 0..<tokens {
                 (out + t * outFeatures).update(from: bias, count: outFeatures)
             }
         }
+        if let bf16 {
+            bf16.forward.multiply(rows: tokens, input: input, output: out, accumulate: accumulate || bias != nil,
+                                  workspace: bf16.workspace)
+            return
+        }
         BLAS.gemm(transB: true, m: tokens, n: outFeatures, k: inFeatures,
-                  a: input, b: weight, beta: bias == nil ? 0 : 1, c: out)
+                  a: input, b: weight, beta: bias == nil && !accumulate ? 0 : 1, c: out)
     }
 
     /// Accumulates into dWeight and dBias (`+=`, so gradient accumulation over micro-batches
@@ -24,15 +32,26 @@ public enum Linear {
         dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
         dBias: UnsafeMutablePointer<Float>?,
         dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-        tokens: Int, inFeatures: Int, outFeatures: Int, accumulateInput: Bool = false
+        tokens: Int, inFeatures: Int, outFeatures: Int, accumulateInput: Bool = false, bf16: BF16Linear? = nil
     ) {
         if let dInput {
-            BLAS.gemm(m: tokens, n: inFeatures, k: outFeatures,
-                      a: dOut, b: weight, beta: accumulateInput ? 1 : 0, c: dInput)
+            if let bf16 {
+                precondition(bf16.backward != nil, "a bf16 weight packed without its backward copy")
+                bf16.backward!.multiply(rows: tokens, input: dOut, output: dInput, accumulate: accumulateInput,
+                                        workspace: bf16.workspace)
+            } else {
+                BLAS.gemm(m: tokens, n: inFeatures, k: outFeatures,
+                          a: dOut, b: weight, beta: accumulateInput ? 1 : 0, c: dInput)
+            }
         }
         if let dWeight {
-            BLAS.gemm(transA: true, m: outFeatures, n: inFeatures, k: tokens,
-                      a: dOut, b: input, beta: 1, c: dWeight)
+            if let bf16 {
+                WeightGradient.accumulate(into: dWeight, dOut: dOut, input: input, tokens: tokens, outFeatures: outFeatures,
+                                          inFeatures: inFeatures, kind: bf16.forward.kind, workspace: bf16.gradientWorkspace)
+            } else {
+                BLAS.gemm(transA: true, m: outFeatures, n: inFeatures, k: tokens,
+                          a: dOut, b: input, beta: 1, c: dWeight)
+            }
         }
         if let dBias {
             for t in 0..<tokens {

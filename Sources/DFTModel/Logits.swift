@@ -2,7 +2,7 @@ import DFTCore
 
 extension Transformer {
     /// The logits of some token slots after `forward`: their final-norm outputs through the
-    /// LM head (one sgemm). Returns [slots.count, vocab], row r for `slots[r]`.
+    /// LM head (one product, in the model's precision). Returns [slots.count, vocab], row r for `slots[r]`.
     ///
     /// For evaluation, parity checks and sampling; training never forms logits outside
     /// `LMHeadLoss`. Allocates its result.
@@ -18,8 +18,8 @@ extension Transformer {
         var out = [Float](repeating: 0, count: slots.count * vocab)  // [slots, vocab]
         gathered.withUnsafeBufferPointer { a in
             out.withUnsafeMutableBufferPointer { c in
-                BLAS.gemm(transB: true, m: slots.count, n: vocab, k: h, a: a.baseAddress!,
-                          b: p(offsets.lmHead), c: c.baseAddress!)
+                Linear.forward(out: c.baseAddress!, input: a.baseAddress!, weight: p(offsets.lmHead), bias: nil,
+                               tokens: slots.count, inFeatures: h, outFeatures: vocab, bf16: bf16?.head)
             }
         }
         return out

@@ -31,6 +31,10 @@ public final class Transformer: @unchecked Sendable {
     public let timer: PhaseTimer
     /// What the backward pass recomputes rather than keeps (memory against time).
     public let recompute: Recompute
+    /// What the products compute in: nil for fp32 (OpenBLAS), or bf16 (oneDNN, or the tests'
+    /// reference path) on copies of the matrices packed from the fp32 weights.
+    public let bf16Kind: PackedMatrix.Kind?
+    let bf16: BF16Weights?
 
     let rope: RotaryEmbedding
     let attention: Attention
@@ -42,11 +46,13 @@ public final class Transformer: @unchecked Sendable {
     /// trainable: the backward pass runs (false: a forward-only reference). lora: train these
     /// low-rank adapters instead of the weights, which stay frozen (no gradient buffer, no
     /// weight-gradient products). sharing: use another model's weight buffer rather than own
-    /// one (the asft / iw-sft reference of a LoRA run is the frozen base itself).
+    /// one (the asft / iw-sft reference of a LoRA run is the frozen base itself). bf16: run the
+    /// products in bf16 (`.bf16`, which needs `OneDNN.nativeBF16`, or `.bf16Reference`).
     public init(config: ModelConfig, maxRows: Int, rowLength: Int, lossChunkTokens: Int? = nil,
                 bufferMultiple: Int = 1, recompute: Recompute = .none, trainable: Bool = true,
                 lora: LoRASettings? = nil, sharing: FloatBuffer? = nil,
-                timer: PhaseTimer = PhaseTimer()) throws {
+                timer: PhaseTimer = PhaseTimer(), bf16: PackedMatrix.Kind? = nil) throws {
+        precondition(bf16 != .fp32, "bf16: .bf16 or .bf16Reference (nil is fp32)")
         try config.validate()
         self.timer = timer
         self.config = config
@@ -77,6 +83,24 @@ public final class Transformer: @unchecked Sendable {
         let chunk = lossChunkTokens
             ?? LMHeadLoss.chunkTokens(vocab: config.vocabSize, maxTokens: maxRows * rowLength)
         lossHead = LMHeadLoss(vocab: config.vocabSize, hidden: config.hiddenSize, chunkTokens: chunk)
+        bf16Kind = bf16
+        let (offsets, parameters, attention) = (offsets, parameters, attention)
+        self.bf16 = bf16.map {
+            BF16Weights(config: config, offsets: offsets, parameters: parameters.pointer, maxTokens: maxRows * rowLength,
+                        headChunkTokens: chunk, qkvWidth: attention.qkvWidth, attentionWidth: attention.outWidth, kind: $0,
+                        backward: trainable)
+        }
+    }
+
+    /// Bytes of the bf16 copies of the matrices and their workspaces (0 in fp32).
+    public var bf16Bytes: Int { bf16?.bytes ?? 0 }
+
+    /// Packs the bf16 copies from the fp32 weights as they are now: before every forward pass
+    /// of a model whose weights train (an optimizer step, a ZeRO allgather or a restore may have
+    /// changed them since), once for one whose weights are frozen (a reference, a LoRA base).
+    func packBF16IfNeeded() {
+        guard let bf16, trainsBase || !bf16.packed else { return }
+        timer.measure(.otherKernels) { bf16.pack(parameters.pointer, offsets: offsets) }
     }
 
     /// Bytes of activations and backward scratch (the LM head's logits chunks included).
@@ -99,6 +123,7 @@ public final class Transformer: @unchecked Sendable {
         let c = config, a = activations
         let n = batch.tokens, h = c.hiddenSize
         let eps = Float(c.rmsNormEps)
+        packBF16IfNeeded()
         batch.inputIds.withUnsafeBufferPointer { ids in
             for t in 0..<n {
                 precondition(ids[t] >= 0 && Int(ids[t]) < c.vocabSize,
@@ -125,6 +150,7 @@ public final class Transformer: @unchecked Sendable {
         let n = batch.tokens, h = c.hiddenSize, f = c.intermediateSize
         let eps = Float(c.rmsNormEps)
         let o = offsets.layers[l]
+        let w = bf16?.layers[l]
         // Attention block.
         timer.measure(.otherKernels) {
             RMSNorm.forward(out: a.normed.pointer, rstd: layer.rstd1.pointer, input: layer.input.pointer,
@@ -133,7 +159,7 @@ public final class Transformer: @unchecked Sendable {
         timer.measure(.matmul) {
             Linear.forward(out: layer.qkv.pointer, input: a.normed.pointer, weight: p(o.qkvWeight),
                            bias: o.qkvBias.map { p($0) }, tokens: n, inFeatures: h,
-                           outFeatures: attention.qkvWidth)
+                           outFeatures: attention.qkvWidth, bf16: w?.qkv)
             timer.measure(.adapters) { adapters?.forward(layer: l, .qkv, input: a.normed.pointer, out: layer.qkv.pointer, tokens: n) }
         }
         timer.measure(.otherKernels) {
@@ -153,8 +179,8 @@ public final class Transformer: @unchecked Sendable {
         }
         timer.measure(.matmul) {
             layer.middle.pointer.update(from: layer.input.pointer, count: n * h)
-            BLAS.gemm(transB: true, m: n, n: h, k: attention.outWidth, a: layer.attention.pointer,
-                      b: p(o.oProj), beta: 1, c: layer.middle.pointer)
+            Linear.forward(out: layer.middle.pointer, input: layer.attention.pointer, weight: p(o.oProj), bias: nil,
+                           tokens: n, inFeatures: attention.outWidth, outFeatures: h, accumulate: true, bf16: w?.oProj)
             timer.measure(.adapters) { adapters?.forward(layer: l, .oProj, input: layer.attention.pointer, out: layer.middle.pointer, tokens: n) }
         }
         // MLP block.
@@ -164,7 +190,7 @@ public final class Transformer: @unchecked Sendable {
         }
         timer.measure(.matmul) {
             Linear.forward(out: layer.gateUp.pointer, input: a.normed.pointer, weight: p(o.gateUp),
-                           bias: nil, tokens: n, inFeatures: h, outFeatures: 2 * f)
+                           bias: nil, tokens: n, inFeatures: h, outFeatures: 2 * f, bf16: w?.gateUp)
             timer.measure(.adapters) { adapters?.forward(layer: l, .gateUp, input: a.normed.pointer, out: layer.gateUp.pointer, tokens: n) }
         }
         // The backward pass recomputes the SwiGLU output itself and needs nothing after it.
@@ -175,8 +201,8 @@ public final class Transformer: @unchecked Sendable {
         }
         timer.measure(.matmul) {
             out.pointer.update(from: layer.middle.pointer, count: n * h)
-            BLAS.gemm(transB: true, m: n, n: h, k: f, a: a.mlp.pointer, b: p(o.down),
-                      beta: 1, c: out.pointer)
+            Linear.forward(out: out.pointer, input: a.mlp.pointer, weight: p(o.down), bias: nil,
+                           tokens: n, inFeatures: f, outFeatures: h, accumulate: true, bf16: w?.down)
             timer.measure(.adapters) { adapters?.forward(layer: l, .down, input: a.mlp.pointer, out: out.pointer, tokens: n) }
         }
     }
@@ -211,7 +237,7 @@ public final class Transformer: @unchecked Sendable {
                          && reference.rowLength == rowLength, "the reference model's shape differs from the trained model's")
         }
         let referenceHead = reference.map {
-            LMHeadLoss.Reference(hidden: $0.activations.finalNorm.pointer, weight: $0.p($0.offsets.lmHead))
+            LMHeadLoss.Reference(hidden: $0.activations.finalNorm.pointer, weight: $0.p($0.offsets.lmHead), bf16: $0.bf16?.head)
         }
         return timer.measure(.lmHeadAndLoss) { batch.targets.withUnsafeBufferPointer { targets in
             batch.lossMask.withUnsafeBufferPointer { mask in
@@ -220,7 +246,7 @@ public final class Transformer: @unchecked Sendable {
                              tokens: batch.tokens, objective: objective, gradScale: gradScale,
                              dHidden: withGradients ? a.dNorm.pointer : nil,
                              dWeight: withGradients ? gw(headWeight) : nil, logProbabilities: logProbabilities,
-                             reference: referenceHead)
+                             reference: referenceHead, bf16: bf16?.head)
             }
         } }
     }
@@ -240,6 +266,7 @@ public final class Transformer: @unchecked Sendable {
         for l in stride(from: a.layers.count - 1, through: 0, by: -1) {
             let layer = a.layers[l]
             let o = offsets.layers[l]
+            let w = bf16?.layers[l]
             // Shared buffers still hold the last layer's forward state: recompute from the one
             // before it (nothing runs between `forward` and this backward pass but the head).
             let recomputing = l < a.layers.count - 1
@@ -255,7 +282,7 @@ public final class Transformer: @unchecked Sendable {
             timer.measure(.matmul) {
                 Linear.backward(dInput: a.dMLP.pointer, dWeight: gw(o.down), dBias: nil, dOut: dRes,
                                 input: a.mlp.pointer, weight: p(o.down),
-                                tokens: n, inFeatures: f, outFeatures: h)
+                                tokens: n, inFeatures: f, outFeatures: h, bf16: w?.down)
                 timer.measure(.adapters) { adapters?.backward(layer: l, .down, input: a.mlp.pointer, dOut: dRes, dInput: a.dMLP.pointer, tokens: n) }
             }
             timer.measure(.otherKernels) {
@@ -265,7 +292,7 @@ public final class Transformer: @unchecked Sendable {
             timer.measure(.matmul) {
                 Linear.backward(dInput: a.dNorm.pointer, dWeight: gw(o.gateUp), dBias: nil,
                                 dOut: a.dGateUp.pointer, input: a.normed.pointer, weight: p(o.gateUp),
-                                tokens: n, inFeatures: h, outFeatures: 2 * f)
+                                tokens: n, inFeatures: h, outFeatures: 2 * f, bf16: w?.gateUp)
                 timer.measure(.adapters) { adapters?.backward(layer: l, .gateUp, input: a.normed.pointer, dOut: a.dGateUp.pointer,
                                    dInput: a.dNorm.pointer, tokens: n) }
             }
@@ -279,7 +306,7 @@ public final class Transformer: @unchecked Sendable {
             timer.measure(.matmul) {
                 Linear.backward(dInput: a.dAttention.pointer, dWeight: gw(o.oProj), dBias: nil, dOut: dRes,
                                 input: layer.attention.pointer, weight: p(o.oProj),
-                                tokens: n, inFeatures: attention.outWidth, outFeatures: h)
+                                tokens: n, inFeatures: attention.outWidth, outFeatures: h, bf16: w?.oProj)
                 timer.measure(.adapters) { adapters?.backward(layer: l, .oProj, input: layer.attention.pointer, dOut: dRes,
                                    dInput: a.dAttention.pointer, tokens: n) }
             }
@@ -310,7 +337,7 @@ public final class Transformer: @unchecked Sendable {
                 Linear.backward(dInput: inputGradient ? a.dNorm.pointer : nil, dWeight: gw(o.qkvWeight),
                                 dBias: o.qkvBias.flatMap { gw($0) },
                                 dOut: a.dQKV.pointer, input: a.normed.pointer, weight: p(o.qkvWeight),
-                                tokens: n, inFeatures: h, outFeatures: attention.qkvWidth)
+                                tokens: n, inFeatures: h, outFeatures: attention.qkvWidth, bf16: w?.qkv)
                 timer.measure(.adapters) { adapters?.backward(layer: l, .qkv, input: a.normed.pointer, dOut: a.dQKV.pointer,
                                    dInput: inputGradient ? a.dNorm.pointer : nil, tokens: n) }
             }

@@ -1,0 +1,91 @@
+import DFTCore
+import Foundation
+import Testing
+@testable import DFTModel
+
+/// bf16 training products against transformers under torch.autocast("cpu", bfloat16) on the
+/// parity fixtures (scripts/fixtures/make_autocast_fixtures.py): the same two sequences, the
+/// same sft and dft losses. bf16 rounds every product's operands to 8 significant bits, so
+/// the comparisons are against bf16's tolerance, not fp32's: logits and losses near the fp32
+/// fixture (and as near as torch's own bf16 run), gradients with cosine >= 0.999 per tensor
+/// to the fp32 gradients. Natively where the CPU multiplies bf16, and on the reference path
+/// (sgemm on bf16-rounded operands) everywhere.
+@Suite("bf16 parity with torch autocast", .serialized)
+struct BF16ParityTests {
+    static let kinds: [PackedMatrix.Kind] = OneDNN.nativeBF16 ? [.bf16, .bf16Reference] : [.bf16Reference]
+
+    struct TorchAutocast: Decodable {
+        struct Compared: Decodable {
+            let logits_max_abs_diff: Double
+            let min_grad_cosine: Double
+        }
+        let sft_loss: Double
+        let dft_loss: Double
+        let compared_to_fp32: Compared
+    }
+
+    static func cosine(_ a: [Float], _ b: [Float]) -> Double {
+        var dot = 0.0, aa = 0.0, bb = 0.0
+        for (x, y) in zip(a, b) {
+            dot += Double(x) * Double(y)
+            aa += Double(x) * Double(x)
+            bb += Double(y) * Double(y)
+        }
+        return aa == 0 && bb == 0 ? 1 : dot / (aa.squareRoot() * bb.squareRoot())
+    }
+
+    @Test("logits, losses and gradients within bf16's tolerance of fp32 and of torch autocast",
+          arguments: ParityFixtures.recorded, BF16ParityTests.kinds)
+    func parity(name: String, kind: PackedMatrix.Kind) throws {
+        let expected = try ParityFixtures.Expectation(name)
+        let data = try Data(contentsOf: URL(fileURLWithPath: ParityFixtures.path(name) + "/autocast-bf16.json"))
+        let torch = try JSONDecoder().decode(TorchAutocast.self, from: data)
+        let torchTensors = try SafetensorsFile(path: ParityFixtures.path(name) + "/autocast-bf16.safetensors")
+        let rowLength = expected.sequences.map(\.tokens.count).max()!
+        let source = HuggingFaceDirectory(path: ParityFixtures.path(name))
+        let model = try Transformer(config: try source.config(), maxRows: 2, rowLength: rowLength, bf16: kind)
+        _ = try source.load(into: model.parameters, layout: model.layout)
+        let batch = TokenBatch(maxRows: 2, rowLength: rowLength)
+        ModelFixtures.fill(batch, rows: expected.sequences.map { [$0] })
+        model.forward(batch)
+        var slots: [Int] = []
+        for (row, sequence) in expected.sequences.enumerated() {
+            slots += (0..<sequence.tokens.count).map { row * rowLength + $0 }
+        }
+        let logits = model.logits(slots: slots)
+        let fp32Logits = try expected.tensors.floats("logits")
+        let logitError = maxDifference(logits, fp32Logits)
+        let torchLogitError = maxDifference(logits, try torchTensors.floats("logits"))
+        // torch's own bf16 run is this far from fp32; ours rounds less (products written in
+        // fp32, not bf16), so it must not be farther.
+        #expect(Double(logitError.abs) <= torch.compared_to_fp32.logits_max_abs_diff,
+                "\(name): logits differ from fp32 by \(logitError.abs), torch autocast's by \(torch.compared_to_fp32.logits_max_abs_diff)")
+        #expect(logitError.abs > 1e-5, "bf16 rounding must show, or the products ran in fp32")
+
+        let n = expected.trainedTokens
+        var worstCosine = (1.0, "")
+        var report: [String] = []
+        for (objective, fp32Loss, torchLoss) in [(Objective.sft, expected.sftLoss, torch.sft_loss), (.dft, expected.dftLoss, torch.dft_loss)] {
+            model.gradients.zero()
+            model.forward(batch)
+            let sums = model.lossAndBackward(batch, objective: objective, gradScale: 1 / Float(n))
+            let loss = sums.objective / Double(n)
+            let relative = abs(loss - fp32Loss) / abs(fp32Loss)
+            let torchRelative = abs(torchLoss - fp32Loss) / abs(fp32Loss)
+            report.append("\(objective) loss rel. to fp32 \(relative) (torch autocast \(torchRelative))")
+            // Loss: within 1% of fp32 (torch autocast's own error here is at most 0.4%).
+            #expect(relative <= 1e-2, "\(name) \(objective): loss \(loss), fp32 \(fp32Loss), torch bf16 \(torchLoss)")
+            for parameter in expected.parameterNames {
+                let ours = model.tensor(parameter, of: model.gradients)
+                let fp32 = try expected.tensors.floats("\(objective.name)_grad.\(parameter)")
+                let c = Self.cosine(ours, fp32)
+                if c < worstCosine.0 { worstCosine = (c, "\(objective) \(parameter)") }
+                #expect(c >= 0.999, "\(name) \(objective): gradient of \(parameter) has cosine \(c) to fp32's")
+            }
+        }
+        print("bf16 parity \(name) (\(kind)): logits max abs diff from fp32 \(logitError.abs) (torch autocast "
+              + "\(torch.compared_to_fp32.logits_max_abs_diff)), from torch autocast \(torchLogitError.abs); "
+              + report.joined(separator: "; ") + "; worst gradient cosine to fp32 \(worstCosine.0) (\(worstCosine.1)); "
+              + "torch autocast's \(torch.compared_to_fp32.min_grad_cosine)")
+    }
+}
