@@ -15,7 +15,7 @@ public enum DecodeWeights: Sendable, Equatable, CustomStringConvertible {
     /// for one row reads about 16 GB/s a core against sgemv's 23) and batches of 16 and 32 at
     /// 1.02-1.07x, while holding a second fp32 copy of the weights.
     public static func `for`(_ precision: Precision) -> DecodeWeights {
-        precision == .bf16 ? .packed(.bf16) : .panels
+        precision == .bf16 ? .packed(Precision.bf16Kind) : .panels
     }
 
     public var description: String {

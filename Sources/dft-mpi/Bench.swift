@@ -54,9 +54,6 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed decode steps, one new token per sequence each (--decode).")
     var newTokens = 128
 
-    @Option(help: "What the decoder's products compute in (--decode): fp32, bf16 (oneDNN, CPUs with AVX512-BF16 or AMX) or auto. Training runs fp32 only so far.")
-    var precision: Precision = .fp32
-
     func run() throws {
         let code = try RankCommand.run(threads: threads.requested, stopsOnSignal: false) { context in
             let communicator = context.communicator
@@ -67,9 +64,6 @@ struct Bench: ParsableCommand {
                 }
                 try runDecode(threads: context.threads.threads)
                 return .finished
-            }
-            guard precision == .fp32 else {
-                throw ConfigError("bench: --precision \(precision) applies to --decode; training runs in fp32 only so far")
             }
             try runTraining(context)
             return .finished
@@ -93,10 +87,11 @@ struct Bench: ParsableCommand {
             result = try benchmark.run()
         }
         if communicator.isRoot {
-            print(String(format: "bench %@: %d rank(s) x %d thread(s) | %.1f tokens/s | %.3f s/step | %.1f GFLOP/s achieved "
-                + "(%.2f GFLOP/token) | sgemm %.1f GFLOP/s per rank | MFU %.1f%% | peak RSS %.2f GB (rank 0) | comm wait %.1f%%",
-                shape, communicator.size, policy.threads, result.tokensPerSecond, result.secondsPerStep,
-                result.achievedFLOPs / 1e9, result.modelFLOPsPerToken / 1e9, result.sgemmFLOPs / 1e9,
+            print(String(format: "bench %@: %d rank(s) x %d thread(s) | %@ | %.1f tokens/s | %.3f s/step | %.1f GFLOP/s achieved "
+                + "(%.2f GFLOP/token) | %@ %.1f GFLOP/s per rank | MFU %.1f%% | peak RSS %.2f GB (rank 0) | comm wait %.1f%%",
+                shape, communicator.size, policy.threads, result.precision.rawValue, result.tokensPerSecond, result.secondsPerStep,
+                result.achievedFLOPs / 1e9, result.modelFLOPsPerToken / 1e9,
+                result.precision == .bf16 ? "bf16 matmul" : "sgemm", result.sgemmFLOPs / 1e9,
                 100 * result.mfu, Double(result.peakResidentBytes) / 1e9, 100 * result.commWaitFraction))
             print(MachineDescription.line)
             print(String(format: "rows of %d tokens | recompute %@ | activations and backward scratch %.2f GB (rank 0)",
@@ -116,6 +111,7 @@ struct Bench: ParsableCommand {
     }
 
     private func runDecode(threads: Int) throws {
+        let precision = execution.precision ?? .fp32
         let r = try DecodeBenchmark(shape: shape, batch: batch, promptLength: promptLength, newTokens: newTokens,
                                     threads: threads, precision: precision).run()
         let fraction = r.decodeTokensPerSecond / r.batchOneBound

@@ -35,6 +35,9 @@ struct Score: ParsableCommand {
     @Option(help: "Examples per forward pass.")
     var microBatch = 4
 
+    @Option(help: "What the products compute in: fp32, bf16 (oneDNN, CPUs with AVX512-BF16 or AMX; an error elsewhere) or auto (bf16 where native).")
+    var precision: Precision = .fp32
+
     func validate() throws {
         guard maxLength >= 2 else { throw ValidationError("--max-length must be at least 2 tokens, got \(maxLength)") }
         guard microBatch >= 1 else { throw ValidationError("--micro-batch must be at least 1, got \(microBatch)") }
@@ -51,6 +54,7 @@ struct Score: ParsableCommand {
         settings.adapter = model.adapter
         settings.maxLength = maxLength
         settings.microBatch = microBatch
+        settings.precision = precision
         let code = try RankCommand.run(threads: threading.requested, stopsOnSignal: false) { context in
             let summary = try Scorer(config: settings, communicator: context.communicator).run(outputPath: out)
             context.say(String(format: "scored %d examples, %d response tokens, mean NLL %.4f -> %@%@", summary.examples,

@@ -85,6 +85,26 @@ extension Integration {
             expectEquivalent(dump, to: reference, "llama sft, zero 1, 2 ranks x micro-batch 2")
         }
 
+        /// bf16 products (natively, or on the reference path where the CPU has no bf16
+        /// instructions): the ranks' products have other row counts than one process's, so
+        /// the fp32 sums inside them run in another order, as in fp32; the bf16 rounding of
+        /// the operands is per element and the same. Same tolerance as fp32's.
+        @Test("bf16: 2 ranks (ZeRO-1 too) and 4 ranks give the single-process run", arguments: ["dft"])
+        func bf16(objective: String) throws {
+            let single = base.with { $0.objective = objective; $0.extra = ["--precision", "bf16"] }
+            let reference = try RunCache.shared.dump(.plain, single)
+            expectWellFormed(reference, steps: single.steps, parameterCount: try single.model.parameterCount,
+                             "bf16 \(objective), 1 process")
+            for (ranks, micro, zero) in [(2, 1, 0), (2, 1, 1), (4, 2, 0)] {
+                let settings = single.with { $0.zero = zero; $0.microBatch = micro }
+                let dump = try RunCache.shared.dump(.mpirun(ranks: ranks), settings)
+                expectEquivalent(dump, to: reference, "bf16 \(objective), zero \(zero), \(ranks) ranks x micro-batch \(micro)")
+            }
+            // And bf16 is not fp32: the comparisons above would see a run that ignored it.
+            let fp32 = try RunCache.shared.dump(.plain, base.with { $0.objective = objective })
+            #expect(reference.maxParameterDifference(to: fp32) > 100 * Tolerance.parameters * fp32.parameterScale)
+        }
+
         /// Guards the tolerances: a comparison that cannot fail shows nothing.
         @Test("The checks can fail: sft and dft start from the same NLL and end far apart")
         func comparisonIsSensitive() throws {

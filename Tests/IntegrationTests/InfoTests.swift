@@ -6,12 +6,7 @@ extension Integration {
     /// OpenBLAS kernel, and the instruction set oneDNN dispatches to.
     @Suite("dft-mpi info")
     struct InfoTests {
-        /// The CPU can multiply bf16 natively (AVX512-BF16, or AMX's bf16).
-        static var cpuHasBF16: Bool {
-            let text = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-            let flags = text.split(separator: "\n").first { $0.hasPrefix("flags") }.map { $0.split(separator: " ") } ?? []
-            return flags.contains("avx512_bf16") || flags.contains("amx_bf16")
-        }
+        static var cpuHasBF16: Bool { Tools.cpuHasBF16 }
 
         @Test("oneDNN's version and ISA are printed; bf16 is native exactly when the CPU has it, and not under ONEDNN_MAX_CPU_ISA=AVX2")
         func oneDNN() throws {

@@ -19,10 +19,19 @@ public enum Precision: String, CaseIterable, Sendable {
         case .fp32: return .fp32
         case .auto: return OneDNN.nativeBF16 ? .bf16 : .fp32
         case .bf16:
-            guard OneDNN.nativeBF16 else { throw PrecisionError.noNativeBF16(isa: OneDNN.isa) }
+            guard OneDNN.nativeBF16 || Self.referencePath else { throw PrecisionError.noNativeBF16(isa: OneDNN.isa) }
             return .bf16
         }
     }
+
+    /// For tests only: with DFT_MPI_BF16_REFERENCE=1, bf16 runs on the reference path (sgemm on
+    /// bf16-rounded operands, `PackedMatrix.Kind.bf16Reference`), on any CPU, so that the bf16
+    /// tests of the commands (ranks against one process, resume) run on hosts without bf16
+    /// instructions too. Not for users: it is no faster than fp32.
+    public static let referencePath = ProcessInfo.processInfo.environment["DFT_MPI_BF16_REFERENCE"] == "1"
+
+    /// The kind of packed matrix a resolved bf16 job multiplies with.
+    public static var bf16Kind: PackedMatrix.Kind { referencePath ? .bf16Reference : .bf16 }
 
     /// How the header line names the choice: "bf16 (oneDNN avx512_core_bf16)", "fp32 (auto: no
     /// native bf16 on avx2)".

@@ -46,8 +46,8 @@ public struct Benchmark {
         public var tokensPerSecond: Double        // all ranks
         public var modelFLOPsPerToken: Double
         public var achievedFLOPs: Double          // per second, all ranks
-        public var sgemmFLOPs: Double             // per second, per rank
-        public var mfu: Double                    // achieved / (sgemm rate x ranks)
+        public var sgemmFLOPs: Double             // per second, per rank: sgemm's, or bf16 matmul's in a bf16 run
+        public var mfu: Double                    // achieved / (that rate x ranks)
         public var peakResidentBytes: Int         // this rank
         public var activationBytes: Int           // kept activations and backward scratch, this rank
         public var rowLength: Int
@@ -55,6 +55,7 @@ public struct Benchmark {
         public var commWaitFraction: Double
         public var split: [(String, Double)]      // seconds per step by phase
         public var trainedParameters: Int         // what the optimizer updates (the adapters with LoRA)
+        public var precision: Precision           // what the products computed in
     }
 
     /// FLOPs per trained token of a training step: 6 x matmul parameters (forward 2, backward 4)
@@ -127,9 +128,6 @@ public struct Benchmark {
         }
         let length = self.length ?? shapeLength
         Parallel.configure(threads: threads)
-        // The sgemm limit is measured before and after training; the higher rate is the MFU
-        // denominator (a lower one would flatter the trainer).
-        let sgemmBefore = SGEMMRate.measure(threads: threads)
         let modelConfig = try ModelPresets.config(named: shape)
         let config = try TrainConfig.benchmark(model: shape, rows: rows, length: length, steps: steps + warmupSteps,
                                                ranks: communicator.size, threads: threads, settings: settings)
@@ -138,6 +136,9 @@ public struct Benchmark {
         let trainer = try Trainer(config: config, communicator: communicator,
                                   modelSource: RandomInitialization(config: modelConfig, name: shape, seed: 1),
                                   dataset: data)
+        // The product limit (sgemm, or bf16 for a bf16 run) is measured before and after
+        // training; the higher rate is the MFU denominator (a lower one would flatter the trainer).
+        let sgemmBefore = Self.productRate(trainer.precision, threads: threads)
         for _ in 0..<warmupSteps { _ = try trainer.trainStep() }
         trainer.model.timer.enabled = true
         trainer.model.timer.reset()
@@ -153,7 +154,7 @@ public struct Benchmark {
         var total = [seconds]
         communicator.allreduceSum(&total)
         let meanSeconds = total[0] / Double(communicator.size)
-        let sgemm = max(session.sgemmBefore, SGEMMRate.measure(threads: threads))
+        let sgemm = max(session.sgemmBefore, Self.productRate(trainer.precision, threads: threads))
         let perToken = trainer.trained.isAdapters
             ? Self.loraFLOPsPerToken(session.modelConfig, length: length, adapterParameters: trainer.trained.count)
             : Self.flopsPerToken(session.modelConfig, length: length)
@@ -164,7 +165,13 @@ public struct Benchmark {
                       rowLength: length, secondsPerStep: meanSeconds / Double(steps),
                       commWaitFraction: session.commWait / max(seconds, 1e-12),
                       split: PhaseTimer.Phase.allCases.map { ($0.label, trainer.model.timer.seconds[$0.rawValue] / Double(steps)) },
-                      trainedParameters: trainer.trained.count)
+                      trainedParameters: trainer.trained.count, precision: trainer.precision)
+    }
+
+    /// The product rate a run in `precision` is measured against: OpenBLAS's sgemm on its own
+    /// `threads`, or oneDNN's bf16 matmul on the pool's.
+    static func productRate(_ precision: Precision, threads: Int) -> Double {
+        precision == .bf16 && !Precision.referencePath ? BF16Rate.measure() : SGEMMRate.measure(threads: threads)
     }
 
     /// LoRA against full fine-tuning in one process: both trainers built (LoRA's first, so that

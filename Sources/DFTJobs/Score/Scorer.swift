@@ -22,6 +22,8 @@ public struct Scorer {
         public var records = RecordSettings()
         public var maxLength = 2048
         public var microBatch = 4
+        /// What the forward pass's products compute in.
+        public var precision = Precision.fp32
 
         public init(model: String, data: String) {
             self.model = model
@@ -57,8 +59,9 @@ public struct Scorer {
         let rowsPerPass = config.microBatch
         // Scoring never runs a backward pass: no gradients or backward scratch, and the layers
         // share one layer's activation buffers (`full`; only each layer's input stays separate).
+        let bf16: PackedMatrix.Kind? = try config.precision.resolved() == .bf16 ? Precision.bf16Kind : nil
         let model = try Transformer(config: modelConfig, maxRows: rowsPerPass, rowLength: config.maxLength,
-                                    recompute: .full, trainable: false)
+                                    recompute: .full, trainable: false, bf16: bf16)
         try source.loadParameters(into: model.parameters, layout: model.layout)
         let batch = TokenBatch(maxRows: rowsPerPass, rowLength: config.maxLength)
 

@@ -67,7 +67,8 @@ public final class AccuracyEvaluation {
         generation = RankedGeneration(prompts: kept, samples: samples, unitPairs: 8 * slots, communicator: communicator)
         let longest = kept.map(\.ids.count).max() ?? 1
         let decoder = Decoder(model: loaded.model, slots: slots, context: longest + config.evalMaxNewTokens,
-                              maxTokens: Decoder.stepTokens(slots: slots))
+                              maxTokens: Decoder.stepTokens(slots: slots),
+                              weights: DecodeWeights.for(try config.precision.resolved()))
         engine = GenerationEngine(decoder: decoder, sampling: config.evaluation.sampling(seed: config.seed), stop: loaded.stop)
     }
 

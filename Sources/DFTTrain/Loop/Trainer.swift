@@ -41,6 +41,8 @@ public final class Trainer {
     /// checked on resume, so adapters never continue on other weights than they were trained on.
     public let baseChecksum: String?
     public let buckets: GradientBuckets
+    /// What the products compute in (`precision` resolved on this CPU: fp32 or bf16).
+    public let precision: Precision
     let loader: StepLoader
     let batch: TokenBatch
     let debug: DebugInjection
@@ -109,9 +111,11 @@ public final class Trainer {
 
         sharded = config.zero == 1
         let lora = try config.lora.resolved()
+        precision = try config.precision.resolved()
+        let bf16: PackedMatrix.Kind? = precision == .bf16 ? Precision.bf16Kind : nil
         model = try Transformer(config: modelConfig, maxRows: config.microBatch, rowLength: config.maxLength,
                                 bufferMultiple: sharded ? ranks : 1, recompute: config.recompute,
-                                lora: lora)
+                                lora: lora, bf16: bf16)
         try source.loadParameters(into: model.parameters, layout: model.layout)
         if let adapters = model.adapters {
             if config.loraAdapter.isEmpty {
@@ -138,7 +142,7 @@ public final class Trainer {
             // head is never run: a one-token chunk instead of ~64 MB.
             let frozen = try Transformer(config: modelConfig, maxRows: config.microBatch, rowLength: config.maxLength,
                                          lossChunkTokens: 1, recompute: .full, trainable: false,
-                                         sharing: lora == nil ? nil : model.parameters, timer: model.timer)
+                                         sharing: lora == nil ? nil : model.parameters, timer: model.timer, bf16: bf16)
             if lora == nil { frozen.parameters.pointer.update(from: model.parameters.pointer, count: model.layout.count) }
             model.lossHead.enableReference()
             reference = frozen

@@ -1,4 +1,5 @@
 import DFTBuiltin
+import DFTCore
 import DFTRuntime
 import Foundation
 
@@ -57,13 +58,26 @@ extension TrainingSession {
                          100 * Double(a.parameterCount) / Double(t.parameterCount), millions)
                 + (from.isEmpty ? "" : " | from \(from)"))
         }
+        lines.append("compute: " + Self.compute(precision: t.precision, asked: config.precision))
         let weights = t.model.parameters.bytes + t.model.gradients.bytes + (t.model.adapters?.bytes ?? 0)
         lines.append("memory: parameters + gradients \(Self.bytes(weights)), "
             + "optimizer state \(Self.bytes(t.optimizer.stateBytes)) on this rank, activations \(Self.bytes(t.model.activationBytes))"
+            + (t.precision == .bf16 ? ", bf16 weight copies \(Self.bytes(t.model.bf16Bytes))" : "")
             + (t.reference.map { ", frozen reference model \(Self.bytes($0.parameters.bytes + $0.activationBytes))" } ?? ""))
         let saveEvery = config.saveEvery
         lines.append("output: \(config.out)/config.yaml, metrics.h5, checkpoints/ (every \(saveEvery > 0 ? "\(saveEvery) steps" : "run end") and on SIGTERM/SIGUSR1)")
         return lines.map(BuiltinAssets.abbreviate)
+    }
+
+    /// What the products compute in, as the header says it.
+    static func compute(precision: Precision, asked: Precision) -> String {
+        if precision == .bf16 {
+            let bf16 = "bf16 products (oneDNN \(OneDNN.isa)) on copies packed from fp32 master weights; gradients, AdamW "
+                + "state, allreduce, norms, attention, softmax and the loss in fp32"
+            return bf16 + (asked == .auto ? " (chosen by precision auto)" : "")
+        }
+        let fp32 = "fp32 (OpenBLAS \(BLAS.coreName))"
+        return fp32 + (asked == .auto ? " (precision auto: oneDNN has no native bf16 on \(OneDNN.isa))" : "")
     }
 
     static func bytes(_ n: Int) -> String {

@@ -191,7 +191,7 @@ struct OutputOptions: SettingsLayer {
     var logAllRanks = false
 }
 
-/// How a step runs on the machine: ZeRO-1, recomputation, gradient buckets (threads: `ThreadOptions`).
+/// How a step runs on the machine: ZeRO-1, recomputation, gradient buckets, precision (threads: `ThreadOptions`).
 struct ExecutionOptions: SettingsLayer {
 
     @Option(help: "1 shards AdamW's moments across ranks (ZeRO-1); 0 is plain data parallelism. (default: \(defaults.zero))")
@@ -202,6 +202,9 @@ struct ExecutionOptions: SettingsLayer {
 
     @Option(help: "Gradient allreduce bucket size in MB, started during the backward pass. (default: \(defaults.bucketMb))")
     var bucketMb: Double?
+
+    @Option(help: ArgumentHelp("What the matrix products compute in: fp32 (bit-reproducible); bf16 (oneDNN, on CPUs with AVX512-BF16 or AMX, an error elsewhere: products of bf16-rounded operands accumulated in fp32, as PyTorch's CPU autocast; master weights, gradients, optimizer state, allreduce, norms, attention, softmax, the loss and DFT's weight stay fp32); auto (bf16 where native, fp32 elsewhere). (default: \(defaults.precision))", valueName: "fp32|bf16|auto"))
+    var precision: Precision?
 }
 
 /// When checkpoints are written and kept, and where a run continues from.

@@ -39,7 +39,17 @@ enum Tools {
     }
 
     /// Environment every launch gets: the tests run as root in CI containers.
+    /// Open MPI as root; on a CPU without bf16 instructions, `--precision bf16` on the reference
+    /// path (DFT_MPI_BF16_REFERENCE), so that the bf16 tests of the commands run here too.
     static let environment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
+        .merging(cpuHasBF16 ? [:] : ["DFT_MPI_BF16_REFERENCE": "1"]) { a, _ in a }
+
+    /// The CPU can multiply bf16 natively (AVX512-BF16, or AMX's bf16).
+    static var cpuHasBF16: Bool {
+        let text = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let flags = text.split(separator: "\n").first { $0.hasPrefix("flags") }.map { $0.split(separator: " ") } ?? []
+        return flags.contains("avx512_bf16") || flags.contains("amx_bf16")
+    }
 
     /// The directory holding the `.xctest` bundle (an executable file on Linux, a directory
     /// on macOS) that is running now.

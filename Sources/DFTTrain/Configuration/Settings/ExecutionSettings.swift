@@ -1,8 +1,9 @@
+import DFTCore
 import DFTModel
 import DFTRuntime
 
 /// How a step runs on the machine: threads per rank, optimizer-state sharding, activation
-/// recomputation, gradient buckets.
+/// recomputation, gradient buckets, the products' precision.
 public struct ExecutionSettings: SettingsGroup {
     /// OpenBLAS threads per rank; 0 means SLURM_CPUS_PER_TASK, OMP_NUM_THREADS, or the
     /// node's cores divided by its ranks (see `ThreadPolicy`).
@@ -14,6 +15,9 @@ public struct ExecutionSettings: SettingsGroup {
     public var recompute = Recompute.none
     /// Size of a gradient allreduce bucket, in MB (10^6 bytes).
     public var bucketMb = 25.0
+    /// What the matrix products compute in: fp32, bf16 (oneDNN, CPUs with native bf16; fp32
+    /// master weights, gradients, optimizer state and allreduce) or auto.
+    public var precision = Precision.fp32
 
     public init() {}
 
