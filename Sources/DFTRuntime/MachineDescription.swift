@@ -31,10 +31,10 @@ public enum MachineDescription {
     }
 
     /// oneDNN's version and the instruction set it dispatches to, e.g. "2.6.3, avx512_core_bf16
-    /// (bf16 native)"; `ONEDNN_MAX_CPU_ISA` caps the set when it is set.
+    /// (bf16 native, AMX not in use)"; `ONEDNN_MAX_CPU_ISA` caps the set when it is set.
     public static var oneDNN: String {
         let capped = ProcessInfo.processInfo.environment["ONEDNN_MAX_CPU_ISA"].flatMap { $0.isEmpty ? nil : $0 }
-        return "\(OneDNN.version), \(OneDNN.isa) (bf16 \(OneDNN.nativeBF16 ? "native" : "not native"))"
+        return "\(OneDNN.version), \(OneDNN.isa) (bf16 \(OneDNN.nativeBF16 ? "native" : "not native"), AMX \(OneDNN.amx ? "in use" : "not in use"))"
             + (capped.map { ", ONEDNN_MAX_CPU_ISA=\($0)" } ?? "")
     }
 

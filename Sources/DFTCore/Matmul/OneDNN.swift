@@ -19,6 +19,7 @@ public enum OneDNN {
 
     /// The instruction set oneDNN's CPU kernels use here, by oneDNN's name for it.
     public static var isa: String {
+        _ = amxEnabled
         let isa = dnnl_get_effective_cpu_isa()
         let names: [(dnnl_cpu_isa_t, String)] = [
             (dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx"), (dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16"),
@@ -38,8 +39,23 @@ public enum OneDNN {
     public static var amx: Bool { hasISA(dnnl_cpu_isa_avx512_core_amx) }
 
     static func hasISA(_ wanted: dnnl_cpu_isa_t) -> Bool {
-        dnnl_get_effective_cpu_isa().rawValue & wanted.rawValue == wanted.rawValue
+        _ = amxEnabled
+        return dnnl_get_effective_cpu_isa().rawValue & wanted.rawValue == wanted.rawValue
     }
+
+    /// oneDNN 2.6 counts AMX among the instruction sets with initial support, which it uses
+    /// only when allowed up to them: on a CPU whose flags list amx_bf16 and amx_tile, and unless
+    /// ONEDNN_MAX_CPU_ISA says otherwise, the cap is raised to AVX512_CORE_AMX once, before any
+    /// kernel is generated. `dft-mpi info` then names avx512_core_amx, and ONEDNN_VERBOSE=1
+    /// names the kernels (brg:avx512_core_amx). Not seen run here: this machine class has no AMX.
+    static let amxEnabled: Bool = {
+        guard getenv("ONEDNN_MAX_CPU_ISA") == nil && getenv("DNNL_MAX_CPU_ISA") == nil,
+              let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flags = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })?.split(separator: " "),
+              flags.contains("amx_bf16") && flags.contains("amx_tile")
+        else { return false }
+        return dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx512_core_amx) == dnnl_success
+    }()
 
     /// Traps with oneDNN's status and what was being done: every call here is given
     /// descriptors that this file built, so a failure is a programming error, not bad input.
@@ -50,6 +66,7 @@ public enum OneDNN {
 
     /// The CPU engine, made once.
     nonisolated(unsafe) static let engine: dnnl_engine_t = {
+        _ = amxEnabled
         singleThreaded()
         var engine: dnnl_engine_t?
         check(dnnl_engine_create(&engine, dnnl_cpu, 0), "creating the CPU engine")
