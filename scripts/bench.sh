@@ -4,7 +4,7 @@
 # with 1 thread each (the data-parallel scaling check); then decoding on small (batch 1, 16,
 # 32) and qwen05b (batch 1); LoRA r 8 beside full fine-tuning on small and qwen05b. Each
 # prints tokens/s against the sgemm rate (training) or the memory bandwidth (decoding)
-# measured in the same process, and peak memory.
+# measured in the same process, and peak memory. On CPUs with native bf16, the bf16 runs follow.
 # Usage: bash scripts/bench.sh [--quick]   (--quick skips qwen05b, which needs ~10 GB and ~1 min)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,4 +30,16 @@ fi
 for batch in 1 16 32; do "$bench" bench --shape small --decode --batch "$batch" --threads 2; done
 if [ "${1:-}" != "--quick" ]; then
     "$bench" bench --shape qwen05b --decode --batch 1 --threads 2
+fi
+# bf16 (docs/PERFORMANCE.md, "bf16"): on CPUs where oneDNN multiplies bf16 natively, the same
+# runs with --precision bf16 (training MFU against the same run's bf16 matmul rate; decoding
+# against the bandwidth bound of the bf16 bytes a step reads).
+if "$bench" info | grep -q "bf16 native"; then
+    "$bench" bench --shape small --steps 5 --threads 2 --precision bf16
+    "$bench" bench --shape small --lora-r 8 --steps 10 --threads 2 --precision bf16
+    for batch in 1 16 32; do "$bench" bench --shape small --decode --batch "$batch" --threads 2 --precision bf16; done
+    if [ "${1:-}" != "--quick" ]; then
+        "$bench" bench --shape qwen05b --steps 3 --threads 2 --precision bf16
+        "$bench" bench --shape qwen05b --decode --batch 1 --threads 2 --precision bf16
+    fi
 fi

@@ -2,16 +2,18 @@ import DFTCore
 import DFTModel
 
 /// Runs a trained `Transformer`'s weights forward over `DecodeBatch`es, keeping keys and values
-/// in a `KVCache`: prefill (a prompt's tokens as one run, every projection one sgemm over the
-/// run) and decode steps (one token per active slot, every projection one sgemm over the
+/// in a `KVCache`: prefill (a prompt's tokens as one run, every projection one product over the
+/// run) and decode steps (one token per active slot, every projection one product over the
 /// slots, so the weights are read once per step for the whole batch). Same semantics as the
 /// training forward pass (RMSNorm, RoPE with the model's frequencies, GQA, q/k/v bias, SwiGLU,
-/// tied or untied head); the weights are the model's own buffer, not a copy, read in the
-/// `DecodeLayout` (the matrices transposed to [in, out], in column panels on AVX-512 kernels)
-/// that `withTransposedWeights` switches the buffer to and back: every `step` runs inside it.
+/// tied or untied head). How the products read the weights is `weights`: in fp32 (`.panels`)
+/// the model's own buffer, not a copy, in the `DecodeLayout` (the matrices transposed to
+/// [in, out], in column panels on AVX-512 kernels) that `withTransposedWeights` switches the
+/// buffer to and back; in bf16 (`.packed`) copies oneDNN packs when that scope opens. Every
+/// `step` runs inside it. The KV cache, attention and the logits are fp32 either way.
 ///
 /// Buffers are allocated once for `maxTokens` tokens per step and `slots x context` cached
-/// positions; `step` allocates nothing.
+/// positions; after a step of each row count has run once, `step` allocates nothing.
 public final class Decoder: @unchecked Sendable {
     public let model: Transformer
     public let config: ModelConfig

@@ -88,4 +88,32 @@ struct BF16ParityTests {
               + report.joined(separator: "; ") + "; worst gradient cosine to fp32 \(worstCosine.0) (\(worstCosine.1)); "
               + "torch autocast's \(torch.compared_to_fp32.min_grad_cosine)")
     }
+
+    @Test("new weights reach the bf16 copies at the next forward pass after parametersChanged(), as a fresh model's")
+    func repackAfterChange() throws {
+        let name = "qwen2-tied"
+        let expected = try ParityFixtures.Expectation(name)
+        let rowLength = expected.sequences.map(\.tokens.count).max()!
+        let source = HuggingFaceDirectory(path: ParityFixtures.path(name))
+        func model() throws -> Transformer {
+            let m = try Transformer(config: try source.config(), maxRows: 2, rowLength: rowLength, bf16: .bf16Reference)
+            _ = try source.load(into: m.parameters, layout: m.layout)
+            return m
+        }
+        let batch = TokenBatch(maxRows: 2, rowLength: rowLength)
+        ModelFixtures.fill(batch, rows: expected.sequences.map { [$0] })
+        func loss(_ m: Transformer) -> Double {
+            m.forward(batch)
+            return m.loss(batch, objective: .sft).objective
+        }
+        let trained = try model()
+        let before = loss(trained)
+        for i in 0..<trained.layout.count { trained.parameters[i] *= 0.9 }
+        trained.parametersChanged()
+        let after = loss(trained)
+        let fresh = try model()
+        for i in 0..<fresh.layout.count { fresh.parameters[i] *= 0.9 }
+        #expect(after == loss(fresh))
+        #expect(after != before, "scaling every weight must change the loss")
+    }
 }

@@ -66,6 +66,7 @@ public struct CheckpointStore {
                     + "weight: pass the same --lora-r to resume it")
             }
             try reader.loadParameters(into: trainer.model.parameters, layout: trainer.model.layout)
+            trainer.model.parametersChanged()
         }
         let type = try reader.optimizerType()
         guard type == trainer.config.optimizer.rawValue else {

@@ -183,6 +183,7 @@ public final class Trainer {
         // file read on several nodes could differ, so rank 0's copy is the truth.
         if ranks > 1 {
             communicator.broadcast(model.parameters.pointer, count: model.paddedCount, root: 0)
+            model.parametersChanged()
             if trained.isAdapters { communicator.broadcast(trained.values.pointer, count: trained.paddedCount, root: 0) }
         }
         if !trained.isAdapters {
@@ -311,6 +312,7 @@ public final class Trainer {
                                  gradientScale: clip)
             }
             if sharded { communicator.allgather(trained.values.pointer, shardCount: shard.count) }
+            model.parametersChanged()
         }
         let metrics = StepMetrics(
             step: step, epoch: loader.epoch(ofStep: step), objectiveUsed: objective, sums: global,
