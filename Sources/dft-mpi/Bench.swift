@@ -14,7 +14,8 @@ struct Bench: ParsableCommand {
             Qwen2-shaped model on random tokens, 3/4 of them trained, with AdamW, as shared/BASELINES.md \
             measured PyTorch. Prints tokens/s, achieved GFLOP/s, the sgemm rate measured in the same \
             process with the same threads, MFU as their ratio, and peak resident memory. Runs under mpirun too. \
-            The objective, LoRA and execution options are `train`'s. With --lora-r R, a full \
+            The objective, LoRA and execution options are `train`'s; with --precision bf16 the MFU is \
+            against the same run's bf16 matmul rate instead of sgemm's. With --lora-r R, a full \
             fine-tuning trainer of the same shape runs in the same process, its steps interleaved \
             with LoRA's; both are printed and the ratio of their median step times.
 
@@ -87,13 +88,15 @@ struct Bench: ParsableCommand {
             result = try benchmark.run()
         }
         if communicator.isRoot {
-            print(String(format: "bench %@: %d rank(s) x %d thread(s) | %@ | %.1f tokens/s | %.3f s/step | %.1f GFLOP/s achieved "
+            print(String(format: "bench %@: %d rank(s) x %d thread(s) | %.1f tokens/s | %.3f s/step | %.1f GFLOP/s achieved "
                 + "(%.2f GFLOP/token) | %@ %.1f GFLOP/s per rank | MFU %.1f%% | peak RSS %.2f GB (rank 0) | comm wait %.1f%%",
-                shape, communicator.size, policy.threads, result.precision.rawValue, result.tokensPerSecond, result.secondsPerStep,
+                shape, communicator.size, policy.threads, result.tokensPerSecond, result.secondsPerStep,
                 result.achievedFLOPs / 1e9, result.modelFLOPsPerToken / 1e9,
                 result.precision == .bf16 ? "bf16 matmul" : "sgemm", result.sgemmFLOPs / 1e9,
                 100 * result.mfu, Double(result.peakResidentBytes) / 1e9, 100 * result.commWaitFraction))
             print(MachineDescription.line)
+            print("compute: " + (result.precision == .bf16 ? "bf16 (oneDNN \(OneDNN.isa), packed weights; MFU against the bf16 matmul rate)"
+                                                          : "fp32 (OpenBLAS \(BLAS.coreName))"))
             print(String(format: "rows of %d tokens | recompute %@ | activations and backward scratch %.2f GB (rank 0)",
                          result.rowLength, "\(execution.recompute ?? .none)", Double(result.activationBytes) / 1e9))
             let measured = result.split.reduce(0) { $0 + $1.1 }

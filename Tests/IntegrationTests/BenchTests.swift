@@ -67,6 +67,30 @@ extension Integration {
             #expect(!refused.succeeded && refused.output.contains("bench --decode runs in one process"), "\(refused.transcript)")
         }
 
+        /// Natively where the CPU has bf16 instructions (MFU then against the same run's bf16
+        /// matmul rate), on the tests' reference path elsewhere (`Tools.environment`).
+        @Test("--precision bf16: training and decoding report bf16, with half the weight bytes per decode step")
+        func bf16() throws {
+            let train = try ChildProcess.run(arguments(try Tools.binary()) + ["--precision", "bf16"], environment: Tools.environment,
+                                             seconds: 120)
+            #expect(train.succeeded, "\(train.transcript)")
+            #expect(train.stdoutLines.contains { $0.hasPrefix("compute: bf16") }, "\(train.transcript)")
+            let head = train.stdoutLines.first { $0.hasPrefix("bench tiny: 1 rank(s) x 1 thread(s) | ") } ?? ""
+            #expect(head.contains(Tools.cpuHasBF16 ? "| bf16 matmul " : "| sgemm "), "\(train.transcript)")
+            func weightMB(_ precision: String) throws -> Double? {
+                let result = try ChildProcess.run([try Tools.binary(), "bench", "--shape", "tiny", "--decode", "--prompt-length", "4",
+                                                   "--new-tokens", "2", "--threads", "1", "--precision", precision],
+                                                  environment: Tools.environment, seconds: 300)
+                #expect(result.succeeded, "\(result.transcript)")
+                let head = result.stdoutLines.first { $0.hasPrefix("bench tiny --decode") } ?? ""
+                let field = head.components(separatedBy: " | ").first { $0.hasPrefix("weights ") }
+                return field.flatMap { Double($0.replacingOccurrences(of: "weights ", with: "").replacingOccurrences(of: " MB per step", with: "")) }
+            }
+            let fp32 = try #require(try weightMB("fp32")), bf16 = try #require(try weightMB("bf16"))
+            // The matrices' bytes halve (packing pads a little); norms stay fp32.
+            #expect(bf16 < 0.56 * fp32 && bf16 > 0.45 * fp32, "bf16 \(bf16) MB against fp32 \(fp32) MB per step")
+        }
+
         @Test("An unknown shape is an error naming the known ones")
         func unknownShape() throws {
             let result = try ChildProcess.run([try Tools.binary(), "bench", "--shape", "huge"], environment: Tools.environment, seconds: 60)
