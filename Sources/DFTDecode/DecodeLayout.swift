@@ -30,25 +30,11 @@ final class DecodeLayout {
         let panelWidth: Int
     }
 
-    /// Each layer's matrices, in `matrices` order, and where the step finds them.
-    struct Layer {
-        let qkv: Matrix, oProj: Matrix, gateUp: Matrix, down: Matrix
-    }
-
     let model: Transformer
-    let layers: [Layer]
+    /// Each layer's matrices, and where the step finds them.
+    let layers: [Projections<Matrix>]
     let head: Matrix
-    var matrices: [Matrix] { layers.flatMap { [$0.qkv, $0.oProj, $0.gateUp, $0.down] } + [head] }
-
-    func matrix(_ which: DecodeMatrix, layer l: Int) -> Matrix {
-        switch which {
-        case .qkv: return layers[l].qkv
-        case .oProj: return layers[l].oProj
-        case .gateUp: return layers[l].gateUp
-        case .down: return layers[l].down
-        case .head: return head
-        }
-    }
+    var matrices: [Matrix] { layers.flatMap(\.all) + [head] }
     /// Nested `withLayout` calls: the layout switches at the outermost only.
     private(set) var depth = 0
 
@@ -71,9 +57,9 @@ final class DecodeLayout {
     }
 
     /// panelWidth: one width for every matrix (tests), or nil for `panelWidth(core:slots:inFeatures:)`.
-    init(model: Transformer, qkvWidth: Int, attentionWidth: Int, slots: Int, panelWidth: Int?) {
+    init(model: Transformer, slots: Int, panelWidth: Int?) {
         precondition((panelWidth ?? 1) >= 1, "a panel holds at least one output")
-        let c = model.config, h = c.hiddenSize, f = c.intermediateSize
+        let c = model.config
         let core = BLAS.coreName
         func matrix(_ offset: Int, rows: Int, columns: Int) -> Matrix {
             Matrix(offset: offset, rows: rows, columns: columns,
@@ -81,12 +67,9 @@ final class DecodeLayout {
         }
         self.model = model
         layers = model.parameterOffsets.layers.map { o in
-            Layer(qkv: matrix(o.qkvWeight, rows: qkvWidth, columns: h),
-                  oProj: matrix(o.oProj, rows: h, columns: attentionWidth),
-                  gateUp: matrix(o.gateUp, rows: 2 * f, columns: h),
-                  down: matrix(o.down, rows: h, columns: f))
+            Projections { p in matrix(o.offset(p), rows: p.shape(c).outFeatures, columns: p.shape(c).inFeatures) }
         }
-        head = matrix(model.parameterOffsets.lmHead, rows: c.vocabSize, columns: h)
+        head = matrix(model.parameterOffsets.lmHead, rows: c.vocabSize, columns: c.hiddenSize)
     }
 
     /// Runs `body` with the weights in the decoding layout, and puts them back after (also

@@ -63,13 +63,11 @@ public final class Decoder: @unchecked Sendable {
         self.weights = weights
         switch weights {
         case .panels:
-            layout = DecodeLayout(model: model, qkvWidth: attention.qkvWidth, attentionWidth: attention.outWidth,
-                                  slots: slots, panelWidth: panelWidth)
+            layout = DecodeLayout(model: model, slots: slots, panelWidth: panelWidth)
             packed = nil
         case .packed(let kind):
             layout = nil
-            packed = PackedDecodeWeights(model: model, qkvWidth: attention.qkvWidth, attentionWidth: attention.outWidth,
-                                         maxTokens: maxTokens, kind: kind)
+            packed = PackedDecodeWeights(model: model, maxTokens: maxTokens, kind: kind)
         }
         let h = c.hiddenSize, f = c.intermediateSize
         hidden = FloatBuffer(count: maxTokens * h)
@@ -115,17 +113,17 @@ public final class Decoder: @unchecked Sendable {
         return try layout!.withLayout(body)
     }
 
-    /// output[rows, out] = input[rows, in] W^T (+= with `accumulate`) for layer l's matrix (any
-    /// layer for the head), on the panels or the packed copy.
+    /// output[rows, out] = input[rows, in] W^T (+= with `accumulate`) for one of layer l's
+    /// projections, or the head (`projection` nil), on the panels or the packed copy.
     @inline(__always)
-    func product(_ which: DecodeMatrix, layer l: Int, rows: Int, input: UnsafePointer<Float>,
+    func product(_ projection: Projection?, layer l: Int = 0, rows: Int, input: UnsafePointer<Float>,
                  output: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
         if let packed {
-            packed.matrix(which, layer: l).multiply(rows: rows, input: input, output: output, accumulate: accumulate,
-                                                     workspace: packed.workspace)
+            let matrix = projection.map { packed.layers[l][$0] } ?? packed.head
+            matrix.multiply(rows: rows, input: input, output: output, accumulate: accumulate, workspace: packed.workspace)
             return
         }
-        let m = layout!.matrix(which, layer: l)
+        let m = projection.map { layout!.layers[l][$0] } ?? layout!.head
         BLAS.gemmPanels(m: rows, n: m.rows, k: m.columns, a: input, panels: p(m.offset), panelWidth: m.panelWidth,
                         beta: accumulate ? 1 : 0, c: output)
     }
@@ -239,6 +237,6 @@ public final class Decoder: @unchecked Sendable {
         }
         RMSNorm.forward(out: lastRows.pointer, rstd: rstd.pointer, input: normed.pointer, weight: p(offsets.finalNorm),
                         tokens: rows, hidden: h, eps: eps)
-        product(.head, layer: 0, rows: rows, input: lastRows.pointer, output: logits.pointer)
+        product(nil, rows: rows, input: lastRows.pointer, output: logits.pointer)  // the head
     }
 }

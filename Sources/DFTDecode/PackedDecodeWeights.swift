@@ -28,70 +28,46 @@ public enum DecodeWeights: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// The matrices of a decode step.
-enum DecodeMatrix {
-    case qkv, oProj, gateUp, down, head
-}
-
 /// A decoder's weights packed by oneDNN: each projection (q/k/v together, o_proj, gate/up
 /// together, down_proj) and the LM head as a `PackedMatrix`, in Hugging Face's [out, in]
 /// layout read straight from the model's buffer. `withPacked` packs them from the model's
 /// current weights at the outermost call (a training run's accuracy evaluation decodes the
 /// weights of that step), so the model itself is never rearranged.
 final class PackedDecodeWeights {
-    struct Layer {
-        let qkv: PackedMatrix, oProj: PackedMatrix, gateUp: PackedMatrix, down: PackedMatrix
-    }
-
     let model: Transformer
-    let layers: [Layer]
+    let layers: [Projections<PackedMatrix>]
     let head: PackedMatrix
     let workspace: MatmulWorkspace
     private(set) var depth = 0
     var isActive: Bool { depth > 0 }
 
     /// maxTokens: the most rows a product has (the decoder's tokens per step).
-    init(model: Transformer, qkvWidth: Int, attentionWidth: Int, maxTokens: Int, kind: PackedMatrix.Kind) {
-        let c = model.config, h = c.hiddenSize, f = c.intermediateSize
+    init(model: Transformer, maxTokens: Int, kind: PackedMatrix.Kind) {
+        let c = model.config
         let base = model.parameters.pointer
         func matrix(_ offset: Int, rows: Int, columns: Int) -> PackedMatrix {
             PackedMatrix(weight: base + offset, outFeatures: rows, inFeatures: columns, kind: kind)
         }
         self.model = model
         layers = model.parameterOffsets.layers.map { o in
-            Layer(qkv: matrix(o.qkvWeight, rows: qkvWidth, columns: h),
-                  oProj: matrix(o.oProj, rows: h, columns: attentionWidth),
-                  gateUp: matrix(o.gateUp, rows: 2 * f, columns: h),
-                  down: matrix(o.down, rows: h, columns: f))
+            Projections { p in matrix(o.offset(p), rows: p.shape(c).outFeatures, columns: p.shape(c).inFeatures) }
         }
-        head = matrix(model.parameterOffsets.lmHead, rows: c.vocabSize, columns: h)
-        workspace = MatmulWorkspace(capacity: maxTokens * max(h, f, attentionWidth))
+        head = matrix(model.parameterOffsets.lmHead, rows: c.vocabSize, columns: c.hiddenSize)
+        let widestInput = Projection.allCases.map { $0.shape(c).inFeatures }.max()!
+        workspace = MatmulWorkspace(capacity: maxTokens * widestInput)
     }
 
-    var matrices: [PackedMatrix] { layers.flatMap { [$0.qkv, $0.oProj, $0.gateUp, $0.down] } + [head] }
+    var matrices: [PackedMatrix] { layers.flatMap(\.all) + [head] }
 
     /// Bytes of the packed copies and the workspace.
     var bytes: Int { matrices.reduce(workspace.capacity * 4) { $0 + $1.bytes } }
-
-    func matrix(_ which: DecodeMatrix, layer l: Int) -> PackedMatrix {
-        switch which {
-        case .qkv: return layers[l].qkv
-        case .oProj: return layers[l].oProj
-        case .gateUp: return layers[l].gateUp
-        case .down: return layers[l].down
-        case .head: return head
-        }
-    }
 
     /// Runs `body` with the copies packed from the model's weights as they are now.
     func withPacked<T>(_ body: () throws -> T) rethrows -> T {
         if depth == 0 {
             let base = model.parameters.pointer, offsets = model.parameterOffsets
             for (layer, o) in zip(layers, offsets.layers) {
-                layer.qkv.pack(from: base + o.qkvWeight)
-                layer.oProj.pack(from: base + o.oProj)
-                layer.gateUp.pack(from: base + o.gateUp)
-                layer.down.pack(from: base + o.down)
+                for p in Projection.allCases { layer[p].pack(from: base + o.offset(p)) }
             }
             head.pack(from: base + offsets.lmHead)
         }

@@ -84,11 +84,10 @@ public final class Transformer: @unchecked Sendable {
             ?? LMHeadLoss.chunkTokens(vocab: config.vocabSize, maxTokens: maxRows * rowLength)
         lossHead = LMHeadLoss(vocab: config.vocabSize, hidden: config.hiddenSize, chunkTokens: chunk)
         bf16Kind = bf16
-        let (offsets, parameters, attention) = (offsets, parameters, attention)
+        let (offsets, parameters) = (offsets, parameters)
         self.bf16 = bf16.map {
             BF16Weights(config: config, offsets: offsets, parameters: parameters.pointer, maxTokens: maxRows * rowLength,
-                        headChunkTokens: chunk, qkvWidth: attention.qkvWidth, attentionWidth: attention.outWidth, kind: $0,
-                        backward: trainable)
+                        headChunkTokens: chunk, kind: $0, backward: trainable)
         }
     }
 

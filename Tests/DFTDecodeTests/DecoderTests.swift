@@ -66,35 +66,15 @@ struct DecoderTests {
           arguments: ["qwen2", "llama3"], DecoderTests.products)
     func greedyMatchesTransformers(name: String, products: DecodeProducts) throws {
         let expected = try DecodeFixtures.expected(name)
-        let model = try DecodeFixtures.model(name)
-        let longest = expected.prompts.map(\.count).max()! + expected.new_tokens
-        let decoder = Decoder(model: model, slots: 4, context: longest, maxTokens: 64, products: products)
-        let engine = GenerationEngine(decoder: decoder, sampling: SamplingSettings(temperature: 0),
-                                      stop: StopRule(endOfSequence: [], maxNewTokens: expected.new_tokens))
-        let requests = expected.prompts.enumerated().map { i, prompt in
-            GenerationRequest(id: i, prompt: prompt, stream: SampleStream(seed: 0, index: i, sample: 0))
-        }
-        var results: [Int: [Int32]] = [:]
-        try engine.run(requests) { results[$0.id] = $0.completion }
+        let ours = try DecodeFixtures.greedyRun(name, products: products)
         for i in expected.prompts.indices {
-            #expect(results[i] == expected.greedy[i], "prompt \(i) (\(expected.prompts[i].count) tokens)")
+            #expect(ours.greedy[i] == expected.greedy[i], "prompt \(i) (\(expected.prompts[i].count) tokens)")
         }
         // The logits along the path, one prompt at a time, against transformers' own.
-        let vocab = model.config.vocabSize
         var worst: Float = 0
-        try decoder.withTransposedWeights {
-            for (i, prompt) in expected.prompts.enumerated() {
-                let theirs = try DecodeFixtures.logits(name, prompt: i)
-                var logits = engine.prefill(prompt, slot: 0)
-                let batch = DecodeBatch(maxTokens: 1, maxRuns: 1)
-                for step in 0..<expected.new_tokens {
-                    for v in 0..<vocab { worst = max(worst, abs(logits[v] - theirs[step * vocab + v])) }
-                    batch.removeAll()
-                    batch.append(slot: 0, position: prompt.count + step, id: expected.greedy[i][step])
-                    decoder.step(batch)
-                    logits = UnsafePointer(decoder.logits.pointer)
-                }
-            }
+        for i in expected.prompts.indices {
+            let theirs = try DecodeFixtures.logits(name, prompt: i)
+            for (a, b) in zip(ours.logits[i], theirs) { worst = max(worst, abs(a - b)) }
         }
         #expect(worst < 1e-4, "largest logit difference from transformers \(worst)")
     }

@@ -12,40 +12,6 @@ struct PrecisionDecodingTests {
     /// The bf16 kinds this host runs.
     static let bf16Kinds: [PackedMatrix.Kind] = OneDNN.nativeBF16 ? [.bf16, .bf16Reference] : [.bf16Reference]
 
-    /// Greedy completions of every fixture prompt, and the logits of every step along the
-    /// fixture's own (fp32 transformers) greedy path: [prompts][steps * vocab].
-    static func decode(_ name: String, products: DecodeProducts) throws -> (greedy: [[Int32]], logits: [[Float]]) {
-        let expected = try DecodeFixtures.expected(name)
-        let model = try DecodeFixtures.model(name)
-        let longest = expected.prompts.map(\.count).max()! + expected.new_tokens
-        let decoder = Decoder(model: model, slots: 4, context: longest, maxTokens: 64, products: products)
-        let engine = GenerationEngine(decoder: decoder, sampling: SamplingSettings(temperature: 0),
-                                      stop: StopRule(endOfSequence: [], maxNewTokens: expected.new_tokens))
-        let requests = expected.prompts.enumerated().map { i, prompt in
-            GenerationRequest(id: i, prompt: prompt, stream: SampleStream(seed: 0, index: i, sample: 0))
-        }
-        var results: [Int: [Int32]] = [:]
-        try engine.run(requests) { results[$0.id] = $0.completion }
-        let vocab = model.config.vocabSize
-        var logits: [[Float]] = []
-        decoder.withTransposedWeights {
-            for (i, prompt) in expected.prompts.enumerated() {
-                var path: [Float] = []
-                var row = engine.prefill(prompt, slot: 0)
-                let batch = DecodeBatch(maxTokens: 1, maxRuns: 1)
-                for step in 0..<expected.new_tokens {
-                    path += UnsafeBufferPointer(start: row, count: vocab)
-                    batch.removeAll()
-                    batch.append(slot: 0, position: prompt.count + step, id: expected.greedy[i][step])
-                    decoder.step(batch)
-                    row = UnsafePointer(decoder.logits.pointer)
-                }
-                logits.append(path)
-            }
-        }
-        return (expected.prompts.indices.map { results[$0]! }, logits)
-    }
-
     /// The largest |a - b| over all prompts and steps, relative to the largest |b| of its row.
     static func relativeDifference(_ a: [[Float]], _ b: [[Float]], vocab: Int) -> Float {
         var worst: Float = 0
@@ -61,8 +27,8 @@ struct PrecisionDecodingTests {
     @Test("packed fp32 decoding equals OpenBLAS on panels: the same greedy completions, logits within 1e-5",
           arguments: ["qwen2", "llama3"])
     func packedFP32EqualsPanels(name: String) throws {
-        let panels = try Self.decode(name, products: .panels(.max))
-        let packed = try Self.decode(name, products: .packed(.fp32))
+        let panels = try DecodeFixtures.greedyRun(name, products: .panels(.max))
+        let packed = try DecodeFixtures.greedyRun(name, products: .packed(.fp32))
         #expect(packed.greedy == panels.greedy)
         let vocab = panels.logits[0].count / (try DecodeFixtures.expected(name)).new_tokens
         let difference = Self.relativeDifference(packed.logits, panels.logits, vocab: vocab)
@@ -77,7 +43,7 @@ struct PrecisionDecodingTests {
           arguments: ["qwen2", "llama3"], PrecisionDecodingTests.bf16Kinds)
     func bf16NearFP32(name: String, kind: PackedMatrix.Kind) throws {
         let expected = try DecodeFixtures.expected(name)
-        let bf16 = try Self.decode(name, products: .packed(kind))
+        let bf16 = try DecodeFixtures.greedyRun(name, products: .packed(kind))
         let fp32 = try (0..<expected.prompts.count).map { try DecodeFixtures.logits(name, prompt: $0) }
         let vocab = fp32[0].count / expected.new_tokens
         let difference = Self.relativeDifference(bf16.logits, fp32, vocab: vocab)
@@ -108,7 +74,7 @@ struct PrecisionDecodingTests {
         let data = try Data(contentsOf: DecodeFixtures.directory.appendingPathComponent(name).appendingPathComponent("autocast-bf16.json"))
         let torch = try JSONDecoder().decode(TorchAutocast.self, from: data)
         let expected = try DecodeFixtures.expected(name)
-        let ours = try Self.decode(name, products: .packed(Self.bf16Kinds[0]))
+        let ours = try DecodeFixtures.greedyRun(name, products: .packed(Self.bf16Kinds[0]))
         for i in expected.prompts.indices {
             let theirs = try DecodeFixtures.logits(name, prompt: i)
             let vocab = theirs.count / expected.new_tokens

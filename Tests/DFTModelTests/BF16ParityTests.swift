@@ -42,16 +42,9 @@ struct BF16ParityTests {
         let torch = try JSONDecoder().decode(TorchAutocast.self, from: data)
         let torchTensors = try SafetensorsFile(path: ParityFixtures.path(name) + "/autocast-bf16.safetensors")
         let rowLength = expected.sequences.map(\.tokens.count).max()!
-        let source = HuggingFaceDirectory(path: ParityFixtures.path(name))
-        let model = try Transformer(config: try source.config(), maxRows: 2, rowLength: rowLength, bf16: kind)
-        _ = try source.load(into: model.parameters, layout: model.layout)
-        let batch = TokenBatch(maxRows: 2, rowLength: rowLength)
-        ModelFixtures.fill(batch, rows: expected.sequences.map { [$0] })
+        let model = try ParityFixtures.load(name, rows: 2, rowLength: rowLength, bf16: kind).model
+        let (batch, slots) = expected.batch()
         model.forward(batch)
-        var slots: [Int] = []
-        for (row, sequence) in expected.sequences.enumerated() {
-            slots += (0..<sequence.tokens.count).map { row * rowLength + $0 }
-        }
         let logits = model.logits(slots: slots)
         let fp32Logits = try expected.tensors.floats("logits")
         let logitError = maxDifference(logits, fp32Logits)

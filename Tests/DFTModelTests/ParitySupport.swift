@@ -37,6 +37,19 @@ enum ParityFixtures {
             tensors = try SafetensorsFile(path: path(name) + "/expected.safetensors")
         }
 
+        /// The two sequences as rows of one batch (the shorter padded), and the slots of their
+        /// real positions in the fixture's logits order.
+        func batch() -> (batch: TokenBatch, slots: [Int]) {
+            let rowLength = sequences.map(\.tokens.count).max()!
+            let batch = TokenBatch(maxRows: sequences.count, rowLength: rowLength)
+            ModelFixtures.fill(batch, rows: sequences.map { [$0] })
+            var slots: [Int] = []
+            for (row, sequence) in sequences.enumerated() {
+                slots += (0..<sequence.tokens.count).map { row * rowLength + $0 }
+            }
+            return (batch, slots)
+        }
+
         /// Trained predictions over both sequences.
         var trainedTokens: Int {
             sequences.reduce(0) { $0 + $1.mask.dropFirst().filter { $0 != 0 }.count }
@@ -44,11 +57,11 @@ enum ParityFixtures {
     }
 
     /// A model of the directory's config, loaded from it, with room for `rows` x `rowLength`.
-    static func load(_ name: String, rows: Int = 1, rowLength: Int = 1) throws
+    static func load(_ name: String, rows: Int = 1, rowLength: Int = 1, bf16: PackedMatrix.Kind? = nil) throws
         -> (model: Transformer, report: HuggingFaceLoadReport)
     {
         let source = HuggingFaceDirectory(path: path(name))
-        let model = try Transformer(config: try source.config(), maxRows: rows, rowLength: rowLength)
+        let model = try Transformer(config: try source.config(), maxRows: rows, rowLength: rowLength, bf16: bf16)
         let report = try source.load(into: model.parameters, layout: model.layout)
         return (model, report)
     }

@@ -19,16 +19,10 @@ struct ParityTests {
         #expect(report.ignoredTensors.isEmpty)
         #expect(report.files.count == 1)
 
-        // Transformers ran each sequence alone; here they are rows of one batch, the shorter padded.
-        let batch = TokenBatch(maxRows: 2, rowLength: rowLength)
-        ModelFixtures.fill(batch, rows: expected.sequences.map { [$0] })
+        // Transformers ran each sequence alone; here they are rows of one batch, the shorter
+        // padded; the logits of their real positions, in the fixture's order.
+        let (batch, slots) = expected.batch()
         model.forward(batch)
-
-        // Logits of the real positions of both rows, in the fixture's order.
-        var slots: [Int] = []
-        for (row, sequence) in expected.sequences.enumerated() {
-            slots += (0..<sequence.tokens.count).map { row * rowLength + $0 }
-        }
         let logits = model.logits(slots: slots)
         let referenceLogits = try expected.tensors.floats("logits")
         let logitError = maxDifference(logits, referenceLogits)
