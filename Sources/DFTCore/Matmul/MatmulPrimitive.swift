@@ -27,7 +27,11 @@ final class MatmulPrimitive: @unchecked Sendable {
     /// oneDNN's name for the kernel it chose, e.g. "brg:avx512_core_bf16".
     let implementation: String
     private let sourceDesc: dnnl_memory_desc_t, destinationDesc: dnnl_memory_desc_t, scratchDesc: dnnl_memory_desc_t
-    private var workers: [(source: dnnl_memory_t, destination: dnnl_memory_t, scratch: dnnl_memory_t)] = []
+    /// Each worker's memory objects, in storage that never moves: a product on another thread
+    /// may add workers while this one runs (see `OneDNN.withWorker`).
+    private typealias WorkerObjects = (source: dnnl_memory_t, destination: dnnl_memory_t, scratch: dnnl_memory_t)
+    private let workers = UnsafeMutablePointer<WorkerObjects>.allocate(capacity: OneDNN.maxWorkers)
+    private var workerCount = 0
 
     private init(shape: Shape) {
         self.shape = shape
@@ -69,8 +73,13 @@ final class MatmulPrimitive: @unchecked Sendable {
     /// Runs C (+)= A B on worker `worker`'s memory objects: `a` [rows, inner] bf16 or fp32, `c`
     /// [rows, width] fp32.
     @inline(__always)
-    func run(worker: Int, stream: dnnl_stream_t, a: UnsafeRawPointer, weights: dnnl_memory_t, c: UnsafeMutablePointer<Float>) {
-        OneDNN.singleThreaded()
+    func run(worker: Int, a: UnsafeRawPointer, weights: dnnl_memory_t, c: UnsafeMutablePointer<Float>) {
+        OneDNN.withWorker(worker) { stream in execute(worker: worker, stream: stream, a: a, weights: weights, c: c) }
+    }
+
+    @inline(__always)
+    private func execute(worker: Int, stream: dnnl_stream_t, a: UnsafeRawPointer, weights: dnnl_memory_t,
+                         c: UnsafeMutablePointer<Float>) {
         let objects = workers[worker]
         dnnl_memory_set_data_handle(objects.source, UnsafeMutableRawPointer(mutating: a))
         dnnl_memory_set_data_handle(objects.destination, UnsafeMutableRawPointer(c))
@@ -84,14 +93,16 @@ final class MatmulPrimitive: @unchecked Sendable {
     }
 
     private func ensureWorkers(_ count: Int) {
-        while workers.count < count {
+        precondition(count <= OneDNN.maxWorkers, "\(count) workers for one product (at most \(OneDNN.maxWorkers))")
+        while workerCount < count {
             var source: dnnl_memory_t?, destination: dnnl_memory_t?, scratch: dnnl_memory_t?
             var sourceDesc = sourceDesc, destinationDesc = destinationDesc, scratchDesc = scratchDesc
             OneDNN.check(dnnl_memory_create(&source, &sourceDesc, OneDNN.engine, nil), "a source memory")
             OneDNN.check(dnnl_memory_create(&destination, &destinationDesc, OneDNN.engine, nil), "a destination memory")
             OneDNN.check(dnnl_memory_create(&scratch, &scratchDesc, OneDNN.engine, UnsafeMutableRawPointer(bitPattern: -1)),
                          "a scratchpad")
-            workers.append((source!, destination!, scratch!))
+            (workers + workerCount).initialize(to: (source!, destination!, scratch!))
+            workerCount += 1
         }
     }
 

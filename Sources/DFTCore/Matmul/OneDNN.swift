@@ -91,21 +91,46 @@ public enum OneDNN {
         if let get = ompGetMaxThreads, let set = ompSetNumThreads, get() != 1 { set(1) }
     }
 
-    // MARK: streams
+    // MARK: workers
 
-    nonisolated(unsafe) private static var streams: [dnnl_stream_t] = []
+    /// The most workers one product is cut for.
+    static let maxWorkers = 256
+
     private static let streamsLock = NSLock()
+    /// Worker w's stream once made; storage that never moves (read without the lock).
+    nonisolated(unsafe) private static let streams: UnsafeMutablePointer<dnnl_stream_t?> = {
+        let streams = UnsafeMutablePointer<dnnl_stream_t?>.allocate(capacity: maxWorkers)
+        streams.initialize(repeating: nil, count: maxWorkers)
+        return streams
+    }()
+    nonisolated(unsafe) private static let workerLocks: UnsafeMutablePointer<pthread_mutex_t> = {
+        let locks = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: maxWorkers)
+        for w in 0..<maxWorkers { pthread_mutex_init(locks + w, nil) }
+        return locks
+    }()
 
-    /// At least `count` streams, one for each worker of a product: a stream is not shared by
-    /// threads running at once.
-    static func streams(_ count: Int) -> [dnnl_stream_t] {
+    /// Makes sure workers 0..<count have their streams (before a product's workers start).
+    static func prepareWorkers(_ count: Int) {
+        precondition(count <= maxWorkers, "\(count) workers for one product (at most \(maxWorkers))")
         streamsLock.lock()
         defer { streamsLock.unlock() }
-        while streams.count < count {
+        for w in 0..<count where streams[w] == nil {
             var stream: dnnl_stream_t?
             check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "creating a stream")
-            streams.append(stream!)
+            streams[w] = stream
         }
-        return streams
+    }
+
+    /// Runs `body` as worker `worker` of a product: on that worker's stream, holding its lock, on
+    /// one OpenMP thread. Worker w's stream and memory objects (`MatmulPrimitive`) are used by
+    /// one call at a time: a process runs one product at a time, but tests run suites side by
+    /// side, and two products on other threads would otherwise share them (the lock, uncontended,
+    /// costs tens of nanoseconds against calls of microseconds).
+    @inline(__always)
+    static func withWorker(_ worker: Int, _ body: (dnnl_stream_t) -> Void) {
+        singleThreaded()
+        pthread_mutex_lock(workerLocks + worker)
+        defer { pthread_mutex_unlock(workerLocks + worker) }
+        body(streams[worker]!)
     }
 }

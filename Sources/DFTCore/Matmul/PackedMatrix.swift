@@ -108,16 +108,17 @@ public final class PackedMatrix: @unchecked Sendable {
             return
         }
         let workers = min(Parallel.threads, blocks.count)
-        let streams = OneDNN.streams(workers)
+        OneDNN.prepareWorkers(workers)
         let firstElement = source == .outIn ? blockWidth * inFeatures : blockWidth  // of block 1
         Parallel.forEach(workers) { w in
-            OneDNN.singleThreaded()
             for j in (blocks.count * w / workers)..<(blocks.count * (w + 1) / workers) {
                 dnnl_memory_set_data_handle(reorderSources[j], UnsafeMutableRawPointer(mutating: weight + j * firstElement))
-                withUnsafeTemporaryAllocation(of: dnnl_exec_arg_t.self, capacity: 2) { args in
-                    args[0] = dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: reorderSources[j])
-                    args[1] = dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: blocks[j])
-                    OneDNN.check(dnnl_primitive_execute(reorders[j], streams[w], 2, args.baseAddress), "packing weights")
+                OneDNN.withWorker(w) { stream in
+                    withUnsafeTemporaryAllocation(of: dnnl_exec_arg_t.self, capacity: 2) { args in
+                        args[0] = dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: reorderSources[j])
+                        args[1] = dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: blocks[j])
+                        OneDNN.check(dnnl_primitive_execute(reorders[j], stream, 2, args.baseAddress), "packing weights")
+                    }
                 }
             }
         }
@@ -170,7 +171,7 @@ public final class PackedMatrix: @unchecked Sendable {
         let lastColumn = lastWidth == blockWidth ? full : primitive(fullRows, lastWidth)
         let lastRow = lastRows == fullRows ? full : primitive(lastRows, blockWidth)
         let corner = lastRows == fullRows ? lastColumn : (lastWidth == blockWidth ? lastRow : primitive(lastRows, lastWidth))
-        let streams = OneDNN.streams(workers)
+        OneDNN.prepareWorkers(workers)
         Parallel.forEach(workers) { w in
             // Column-major units: a worker's run keeps one block of weights over its row blocks.
             for unit in (units * w / workers)..<(units * (w + 1) / workers) {
@@ -180,11 +181,11 @@ public final class PackedMatrix: @unchecked Sendable {
                 let a = source + i * rowBlock * k * elementBytes
                 let c = output + i * rowBlock * n + j * blockWidth
                 if direct {
-                    p.run(worker: w, stream: streams[w], a: a, weights: blocks[j], c: c)
+                    p.run(worker: w, a: a, weights: blocks[j], c: c)
                     continue
                 }
                 let tile = workspace.tile(w)  // [r, width]
-                p.run(worker: w, stream: streams[w], a: a, weights: blocks[j], c: tile)
+                p.run(worker: w, a: a, weights: blocks[j], c: tile)
                 let (r, width) = (p.shape.rows, p.shape.width)
                 for row in 0..<r {
                     let from = tile + row * width, to = c + row * n

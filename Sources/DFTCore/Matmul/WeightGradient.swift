@@ -66,12 +66,12 @@ public enum WeightGradient {
                                    workers: workers)
             }
             let full = primitive(min(m, rowBlock)), last = lastRows == min(m, rowBlock) ? full : primitive(lastRows)
-            let streams = OneDNN.streams(workers)
+            OneDNN.prepareWorkers(workers)
             let weights = workspace.plainOperand(x, rows: k, columns: n)
             Parallel.forEach(workers) { w in
                 for block in (blocks * w / workers)..<(blocks * (w + 1) / workers) {
                     let p = block == blocks - 1 ? last : full
-                    p.run(worker: w, stream: streams[w], a: transposed + block * rowBlock * k,
+                    p.run(worker: w, a: transposed + block * rowBlock * k,
                           weights: weights, c: dWeight + block * rowBlock * n)
                 }
             }
