@@ -26,7 +26,6 @@ public final class Decoder: @unchecked Sendable {
     /// OpenBLAS on the model's buffer in panels, or oneDNN on packed copies (`weights`).
     let layout: DecodeLayout?
     let packed: PackedDecodeWeights?
-    public let weights: DecodeWeights
     // Step buffers, [maxTokens, width] each.
     let hidden: FloatBuffer    // [maxTokens, hidden] the residual stream
     let normed: FloatBuffer    // [maxTokens, hidden]
@@ -60,7 +59,6 @@ public final class Decoder: @unchecked Sendable {
                         headDim: c.headDim)
         attention = CachedAttention(heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, headDim: c.headDim,
                                     maxQueries: maxTokens, context: context)
-        self.weights = weights
         switch weights {
         case .panels:
             layout = DecodeLayout(model: model, slots: slots, panelWidth: panelWidth)

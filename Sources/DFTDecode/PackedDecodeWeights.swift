@@ -46,7 +46,8 @@ final class PackedDecodeWeights {
         let c = model.config
         let base = model.parameters.pointer
         func matrix(_ offset: Int, rows: Int, columns: Int) -> PackedMatrix {
-            PackedMatrix(weight: base + offset, outFeatures: rows, inFeatures: columns, kind: kind)
+            // Packed when `withPacked` opens, from the weights of that moment.
+            PackedMatrix(weight: base + offset, outFeatures: rows, inFeatures: columns, kind: kind, pack: false)
         }
         self.model = model
         layers = model.parameterOffsets.layers.map { o in

@@ -9,7 +9,6 @@ import DFTCore
 /// Memory: two bf16 copies of each matrix (the forward product reads W, the backward product
 /// W^T in another packing), as much as the fp32 masters again; a forward-only model keeps one.
 final class BF16Weights {
-    let kind: PackedMatrix.Kind
     let layers: [Projections<BF16Linear>]
     let head: BF16Linear
     /// Packed at least once; a model whose weights never change (a frozen reference, a LoRA
@@ -18,7 +17,6 @@ final class BF16Weights {
 
     init(config c: ModelConfig, offsets: ParameterOffsets, parameters: UnsafePointer<Float>, maxTokens: Int,
          headChunkTokens: Int, kind: PackedMatrix.Kind, backward: Bool) {
-        self.kind = kind
         let shapes = Projection.allCases.map { $0.shape(c) }
         let widest = shapes.map { max($0.outFeatures, $0.inFeatures) }.max()!
         // Inputs of the products: the layers' (widest: ffn or q/k/v) over the micro-batch; the

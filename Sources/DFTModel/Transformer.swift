@@ -31,9 +31,8 @@ public final class Transformer: @unchecked Sendable {
     public let timer: PhaseTimer
     /// What the backward pass recomputes rather than keeps (memory against time).
     public let recompute: Recompute
-    /// What the products compute in: nil for fp32 (OpenBLAS), or bf16 (oneDNN, or the tests'
-    /// reference path) on copies of the matrices packed from the fp32 weights.
-    public let bf16Kind: PackedMatrix.Kind?
+    /// The bf16 copies of the matrices the products read (oneDNN, or the tests' reference
+    /// path), packed from the fp32 weights; nil in fp32 (OpenBLAS on the weights themselves).
     let bf16: BF16Weights?
 
     let rope: RotaryEmbedding
@@ -83,7 +82,6 @@ public final class Transformer: @unchecked Sendable {
         let chunk = lossChunkTokens
             ?? LMHeadLoss.chunkTokens(vocab: config.vocabSize, maxTokens: maxRows * rowLength)
         lossHead = LMHeadLoss(vocab: config.vocabSize, hidden: config.hiddenSize, chunkTokens: chunk)
-        bf16Kind = bf16
         let (offsets, parameters) = (offsets, parameters)
         self.bf16 = bf16.map {
             BF16Weights(config: config, offsets: offsets, parameters: parameters.pointer, maxTokens: maxRows * rowLength,

@@ -95,8 +95,7 @@ struct Bench: ParsableCommand {
                 result.precision == .bf16 ? "bf16 matmul" : "sgemm", result.sgemmFLOPs / 1e9,
                 100 * result.mfu, Double(result.peakResidentBytes) / 1e9, 100 * result.commWaitFraction))
             print(MachineDescription.line)
-            print("compute: " + (result.precision == .bf16 ? "bf16 (oneDNN \(OneDNN.isa), packed weights; MFU against the bf16 matmul rate)"
-                                                          : "fp32 (OpenBLAS \(BLAS.coreName))"))
+            print("compute: " + TrainingSession.compute(precision: result.precision, asked: execution.precision ?? .fp32))
             print(String(format: "rows of %d tokens | recompute %@ | activations and backward scratch %.2f GB (rank 0)",
                          result.rowLength, "\(execution.recompute ?? .none)", Double(result.activationBytes) / 1e9))
             let measured = result.split.reduce(0) { $0 + $1.1 }

@@ -19,13 +19,15 @@ public struct BF16Linear {
         self.gradientWorkspace = gradientWorkspace
     }
 
-    /// Packs W [outFeatures, inFeatures] for both products: `kind` bf16, or its reference path.
+    /// Room for W [outFeatures, inFeatures]'s copies for both products (`kind` bf16, or its
+    /// reference path), filled by `pack(from:)`.
     public init(weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int, kind: PackedMatrix.Kind, backward: Bool,
                 workspace: MatmulWorkspace, gradientWorkspace: MatmulWorkspace) {
-        self.forward = PackedMatrix(weight: weight, outFeatures: outFeatures, inFeatures: inFeatures, kind: kind)
+        self.forward = PackedMatrix(weight: weight, outFeatures: outFeatures, inFeatures: inFeatures, kind: kind, pack: false)
         // dX[t, in] = dY[t, out] W: a product with `out` inputs and `in` outputs, W stored [out, in].
         self.backward = backward
-            ? PackedMatrix(weight: weight, outFeatures: inFeatures, inFeatures: outFeatures, kind: kind, source: .inOut) : nil
+            ? PackedMatrix(weight: weight, outFeatures: inFeatures, inFeatures: outFeatures, kind: kind, source: .inOut,
+                           pack: false) : nil
         self.workspace = workspace
         self.gradientWorkspace = gradientWorkspace
     }

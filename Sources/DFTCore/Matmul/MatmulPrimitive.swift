@@ -24,8 +24,6 @@ final class MatmulPrimitive: @unchecked Sendable {
 
     let shape: Shape
     let primitive: dnnl_primitive_t
-    /// oneDNN's name for the kernel it chose, e.g. "brg:avx512_core_bf16".
-    let implementation: String
     private let sourceDesc: dnnl_memory_desc_t, destinationDesc: dnnl_memory_desc_t, scratchDesc: dnnl_memory_desc_t
     /// Each worker's memory objects, in storage that never moves: a product on another thread
     /// may add workers while this one runs (see `OneDNN.withWorker`).
@@ -59,9 +57,6 @@ final class MatmulPrimitive: @unchecked Sendable {
         OneDNN.check(dnnl_primitive_desc_create(&descriptor, &operation, attributes, OneDNN.engine, nil),
                      "a matmul of \(shape)")
         defer { dnnl_primitive_desc_destroy(descriptor) }
-        var name: UnsafePointer<CChar>?
-        dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &name)
-        implementation = name.map { String(cString: $0) } ?? "?"
         scratchDesc = dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0)!.pointee
         var primitive: dnnl_primitive_t?
         OneDNN.check(dnnl_primitive_create(&primitive, descriptor), "a matmul primitive")

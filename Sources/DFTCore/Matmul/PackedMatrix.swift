@@ -42,9 +42,11 @@ public final class PackedMatrix: @unchecked Sendable {
     private var reorderSources: [dnnl_memory_t] = []
     private let rounded: FloatBuffer?              // bf16Reference: W rounded to bf16, stored as the source
 
-    /// Packs `weight` ([outFeatures, inFeatures], or [inFeatures, outFeatures] for `.inOut`).
-    /// `.bf16` needs `OneDNN.nativeBF16`.
-    public init(weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int, kind: Kind, source: Source = .outIn) {
+    /// Packs `weight` ([outFeatures, inFeatures], or [inFeatures, outFeatures] for `.inOut`);
+    /// with `pack` false only allocates, for an owner that packs before every use (a model's
+    /// copies, packed at its first forward pass). `.bf16` needs `OneDNN.nativeBF16`.
+    public init(weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int, kind: Kind, source: Source = .outIn,
+                pack: Bool = true) {
         precondition(kind != .bf16 || OneDNN.nativeBF16, "bf16 products on a CPU without native bf16 (\(OneDNN.isa))")
         self.kind = kind
         self.source = source
@@ -79,7 +81,7 @@ public final class PackedMatrix: @unchecked Sendable {
             }
             bytes = total
         }
-        pack(from: weight)
+        if pack { self.pack(from: weight) }
     }
 
     deinit {

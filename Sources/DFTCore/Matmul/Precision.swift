@@ -33,13 +33,6 @@ public enum Precision: String, CaseIterable, Sendable {
     /// The kind of packed matrix a resolved bf16 job multiplies with.
     public static var bf16Kind: PackedMatrix.Kind { referencePath ? .bf16Reference : .bf16 }
 
-    /// How the header line names the choice: "bf16 (oneDNN avx512_core_bf16)", "fp32 (auto: no
-    /// native bf16 on avx2)".
-    public func describe(asked: Precision) -> String {
-        let library = self == .bf16 ? " (oneDNN \(OneDNN.isa))" : ""
-        if asked == .auto && self == .fp32 { return "fp32 (auto: oneDNN has no native bf16 on \(OneDNN.isa))" }
-        return "\(rawValue)\(library)\(asked == .auto ? ", chosen by auto" : "")"
-    }
 }
 
 public enum PrecisionError: Error, CustomStringConvertible {

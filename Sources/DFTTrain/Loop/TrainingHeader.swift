@@ -70,7 +70,7 @@ extension TrainingSession {
     }
 
     /// What the products compute in, as the header says it.
-    static func compute(precision: Precision, asked: Precision) -> String {
+    public static func compute(precision: Precision, asked: Precision) -> String {
         if precision == .bf16 {
             let bf16 = "bf16 products (oneDNN \(OneDNN.isa)) on copies packed from fp32 master weights; gradients, AdamW "
                 + "state, allreduce, norms, attention, softmax and the loss in fp32"
