@@ -10,6 +10,19 @@ public enum Embedding {
         }
     }
 
+    /// The same lookup from a bf16 table (a decode-only model's, `PackedDecodeWeights`): each
+    /// element widened to fp32 exactly. out: [tokens, hidden]; ids: [tokens]; table: [vocab,
+    /// hidden] bf16 bits.
+    public static func forward(
+        out: UnsafeMutablePointer<Float>, ids: UnsafePointer<Int32>,
+        bf16Table table: UnsafePointer<UInt16>, tokens: Int, hidden: Int
+    ) {
+        for t in 0..<tokens {
+            let row = table + Int(ids[t]) * hidden, o = out + t * hidden
+            for i in 0..<hidden { o[i] = BFloat16.float(row[i]) }
+        }
+    }
+
     /// The same lookup from a table stored in column panels of its transpose (the decoder's
     /// layout of a tied embedding, `Transpose.toPanels`): token v's element i sits in panel
     /// v / panelWidth, a [hidden, w] block, at row i, column v % panelWidth.

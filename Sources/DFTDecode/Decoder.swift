@@ -26,6 +26,8 @@ public final class Decoder: @unchecked Sendable {
     /// OpenBLAS on the model's buffer in panels, or oneDNN on packed copies (`weights`).
     let layout: DecodeLayout?
     let packed: PackedDecodeWeights?
+    /// The packed products' scratch (nil on the panels).
+    let workspace: MatmulWorkspace?
     // Step buffers, [maxTokens, width] each.
     let hidden: FloatBuffer    // [maxTokens, hidden] the residual stream
     let normed: FloatBuffer    // [maxTokens, hidden]
@@ -61,12 +63,20 @@ public final class Decoder: @unchecked Sendable {
                                     maxQueries: maxTokens, context: context)
         switch weights {
         case .panels:
+            precondition(!model.matricesReleased, "a model whose matrices were released decodes only on its packed copies")
             layout = DecodeLayout(model: model, slots: slots, panelWidth: panelWidth)
             packed = nil
         case .packed(let kind):
+            precondition(!model.matricesReleased, "a model whose matrices were released decodes only on its packed copies")
             layout = nil
-            packed = PackedDecodeWeights(model: model, maxTokens: maxTokens, kind: kind)
+            packed = PackedDecodeWeights(model: model, kind: kind)
+        case .prepacked(let weights):
+            precondition(weights.model === model, "packed copies of another model")
+            layout = nil
+            packed = weights
         }
+        let widestInput = Projection.allCases.map { $0.shape(c).inFeatures }.max()!
+        workspace = packed == nil ? nil : MatmulWorkspace(capacity: maxTokens * widestInput)
         let h = c.hiddenSize, f = c.intermediateSize
         hidden = FloatBuffer(count: maxTokens * h)
         normed = FloatBuffer(count: maxTokens * h)
@@ -80,10 +90,10 @@ public final class Decoder: @unchecked Sendable {
     }
 
     /// Bytes held: the cache, the step buffers, the logits and any packed copy of the weights
-    /// (not the model's own weights, nor the panel of scratch per thread that switching their
-    /// layout holds for a moment).
+    /// with its scratch (not the model's own weights, nor the panel of scratch per thread that
+    /// switching their layout holds for a moment).
     public var bytes: Int {
-        cache.bytes + attention.bytes + (packed?.bytes ?? 0)
+        cache.bytes + attention.bytes + (packed?.bytes ?? 0) + (workspace.map { $0.capacity * 4 } ?? 0)
             + [hidden, normed, rstd, qkv, attended, gateUp, mlp, lastRows, logits].reduce(0) { $0 + $1.bytes }
     }
 
@@ -118,7 +128,7 @@ public final class Decoder: @unchecked Sendable {
                  output: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
         if let packed {
             let matrix = projection.map { packed.layers[l][$0] } ?? packed.head
-            matrix.multiply(rows: rows, input: input, output: output, accumulate: accumulate, workspace: packed.workspace)
+            matrix.multiply(rows: rows, input: input, output: output, accumulate: accumulate, workspace: workspace!)
             return
         }
         let m = projection.map { layout!.layers[l][$0] } ?? layout!.head
@@ -196,7 +206,9 @@ public final class Decoder: @unchecked Sendable {
             for t in 0..<n {
                 precondition(ids[t] >= 0 && Int(ids[t]) < c.vocabSize, "token id \(ids[t]) outside the vocabulary")
             }
-            if c.tieWordEmbeddings, let layout {  // the table is the head, in the decoding layout's panels
+            if let table = packed?.embeddingBF16 {  // a decode-only model's table, in bf16
+                Embedding.forward(out: hidden.pointer, ids: ids.baseAddress!, bf16Table: table, tokens: n, hidden: h)
+            } else if c.tieWordEmbeddings, let layout {  // the table is the head, in the decoding layout's panels
                 Embedding.forward(out: hidden.pointer, ids: ids.baseAddress!, panelTable: p(offsets.embedding),
                                   vocab: c.vocabSize, panelWidth: layout.head.panelWidth, tokens: n, hidden: h)
             } else {

@@ -7,8 +7,20 @@ public protocol ModelSource: Sendable {
     /// Shown in logs, e.g. "preset demo (random init, seed 1)".
     var description: String { get }
     func config() throws -> ModelConfig
+    /// Writes every tensor of `layout` into `parameters`, calling `written(entry)` as soon as
+    /// each tensor holds its final values, so that a caller can use it and let it go before
+    /// the next is read (a decode-only job packs each matrix in bf16 and releases its fp32
+    /// pages: `PackedDecodeWeights.loadDecodeOnly`). Sources that can only finish the whole
+    /// model at once (an adapter merged into its base) call it for every entry at the end.
+    func loadParameters(into parameters: FloatBuffer, layout: ParameterLayout,
+                        written: (ParameterLayout.Entry) throws -> Void) throws
+}
+
+extension ModelSource {
     /// Writes every tensor of `layout` into `parameters`.
-    func loadParameters(into parameters: FloatBuffer, layout: ParameterLayout) throws
+    public func loadParameters(into parameters: FloatBuffer, layout: ParameterLayout) throws {
+        try loadParameters(into: parameters, layout: layout, written: { _ in })
+    }
 }
 
 /// Hugging Face's `_init_weights` for Llama/Qwen2: linear and embedding weights from
@@ -28,7 +40,8 @@ public struct RandomInitialization: ModelSource {
 
     public func config() throws -> ModelConfig { modelConfig }
 
-    public func loadParameters(into parameters: FloatBuffer, layout: ParameterLayout) throws {
+    public func loadParameters(into parameters: FloatBuffer, layout: ParameterLayout,
+                               written: (ParameterLayout.Entry) throws -> Void) throws {
         var rng = SplitMix64(seed: seed ^ 0x5EED_1A7E_0000_0001)
         let std = modelConfig.initializerRange
         for entry in layout.entries {
@@ -40,6 +53,7 @@ public struct RandomInitialization: ModelSource {
             } else {
                 for i in 0..<entry.count { start[i] = Float(rng.nextNormal() * std) }
             }
+            try written(entry)
         }
     }
 }

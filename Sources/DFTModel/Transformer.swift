@@ -89,6 +89,19 @@ public final class Transformer: @unchecked Sendable {
         }
     }
 
+    /// Set once a matrix's fp32 pages were given back (`releaseMatrix`): its elements read as
+    /// zero, so nothing may run this model but the packed copies made before (a decode-only
+    /// job's `PackedDecodeWeights`).
+    public private(set) var matricesReleased = false
+
+    /// Gives the pages of `range` (elements of `parameters`) back to the system, after the
+    /// caller packed the matrix there elsewhere. Returns the bytes released.
+    @discardableResult
+    public func releaseMatrix(_ range: Range<Int>) -> Int {
+        matricesReleased = true
+        return parameters.releasePages(offset: range.lowerBound, count: range.count)
+    }
+
     /// Bytes of the bf16 copies of the matrices and their workspaces (0 in fp32).
     public var bf16Bytes: Int { bf16?.bytes ?? 0 }
 
@@ -121,6 +134,7 @@ public final class Transformer: @unchecked Sendable {
 
     /// Runs the decoder up to the final norm for the rows in use of `batch`.
     public func forward(_ batch: TokenBatch) {
+        precondition(!matricesReleased, "the model's matrices were released after packing them for decoding")
         precondition(batch.rowLength == rowLength && batch.rows <= maxRows,
                      "batch \(batch.rows)x\(batch.rowLength) does not fit the model's \(maxRows)x\(rowLength)")
         let c = config, a = activations

@@ -3,16 +3,19 @@ import DFTModel
 import Foundation
 @testable import DFTDecode
 
-/// A decoder's products as the tests vary them: OpenBLAS on panels of a given width, or a
-/// packed copy of a given kind.
+/// A decoder's products as the tests vary them: OpenBLAS on panels of a given width, a
+/// packed copy of a given kind, or a decode-only model's copies packed as it loaded (its fp32
+/// matrices released, `PackedDecodeWeights.loadDecodeOnly`).
 enum DecodeProducts: Sendable, CustomStringConvertible {
     case panels(Int)
     case packed(PackedMatrix.Kind)
+    case prepacked(PackedMatrix.Kind)
 
     var description: String {
         switch self {
         case .panels(let width): return width == .max ? "one panel" : "panels of \(width)"
         case .packed(let kind): return "packed \(kind)"
+        case .prepacked(let kind): return "decode-only, packed \(kind) as loaded"
         }
     }
 }
@@ -24,6 +27,8 @@ extension Decoder {
             self.init(model: model, slots: slots, context: context, maxTokens: maxTokens, panelWidth: width)
         case .packed(let kind):
             self.init(model: model, slots: slots, context: context, maxTokens: maxTokens, weights: .packed(kind))
+        case .prepacked:
+            preconditionFailure("a decode-only model comes with its weights: Decoder(model:weights: .prepacked(...))")
         }
     }
 }
@@ -31,11 +36,26 @@ extension Decoder {
 extension DecodeFixtures {
     /// Greedy completions of every fixture prompt, and the logits of every step along the
     /// fixture's own (fp32 transformers) greedy path: [prompts][steps * vocab].
-    static func greedyRun(_ name: String, products: DecodeProducts) throws -> (greedy: [[Int32]], logits: [[Float]]) {
+    /// embeddingInBF16: round the embedding table to bf16 first (what a decode-only model in
+    /// bf16 looks its tokens up in).
+    static func greedyRun(_ name: String, products: DecodeProducts,
+                          embeddingInBF16: Bool = false) throws -> (greedy: [[Int32]], logits: [[Float]]) {
         let fixture = try expected(name)
-        let loaded = try model(name)
         let longest = fixture.prompts.map(\.count).max()! + fixture.new_tokens
-        let decoder = Decoder(model: loaded, slots: 4, context: longest, maxTokens: 64, products: products)
+        let loaded: Transformer, decoder: Decoder
+        if case .prepacked(let kind) = products {
+            let weights = try PackedDecodeWeights.loadDecodeOnly(source: HuggingFaceDirectory(path: path(name)), kind: kind)
+            loaded = weights.model
+            decoder = Decoder(model: loaded, slots: 4, context: longest, maxTokens: 64, weights: .prepacked(weights))
+        } else {
+            loaded = try model(name)
+            if embeddingInBF16 {
+                let c = loaded.config
+                let table = loaded.parameters.pointer + loaded.parameterOffsets.embedding
+                BFloat16.round(table, to: table, count: c.vocabSize * c.hiddenSize)
+            }
+            decoder = Decoder(model: loaded, slots: 4, context: longest, maxTokens: 64, products: products)
+        }
         let engine = GenerationEngine(decoder: decoder, sampling: SamplingSettings(temperature: 0),
                                       stop: StopRule(endOfSequence: [], maxNewTokens: fixture.new_tokens))
         let requests = fixture.prompts.enumerated().map { i, prompt in

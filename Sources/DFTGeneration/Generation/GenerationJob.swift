@@ -75,7 +75,8 @@ public struct GenerationJob {
                                       communicator: communicator)
         let longest = prompts.map(\.ids.count).max() ?? 1
         let decoder = Decoder(model: inputs.model, slots: settings.maxBatch, context: longest + settings.maxNewTokens,
-                              maxTokens: Decoder.stepTokens(slots: settings.maxBatch), weights: try settings.decodeWeights())
+                              maxTokens: Decoder.stepTokens(slots: settings.maxBatch),
+                              weights: try inputs.loaded.packed.map { .prepacked($0) } ?? settings.decodeWeights())
         let engine = GenerationEngine(decoder: decoder, sampling: settings.sampling, stop: inputs.stop)
         let writer = try PartWriter(path: output.partPath(rank: communicator.rank))
         progress?.start(total: ranked.pairCount, alreadyDone: done.count, output: output)

@@ -13,6 +13,9 @@ extension GenerationJob {
         public let tokenizer: (any TextTokenizer)?
         public let chat: ChatTemplateEncoder?
         public let stop: StopRule
+        /// The model's matrices packed for good (a decode-only job in bf16, its fp32 matrices
+        /// released); nil: decoders read the model as `GenerateSettings.decodeWeights` says.
+        public let packed: PackedDecodeWeights?
 
         /// The text side of `model`: the tokenizer of `tokenizerSource` (nil: none, prompts
         /// must be pre-tokenized), at most the model's vocabulary; the chat template; the EOS ids
@@ -22,7 +25,7 @@ extension GenerationJob {
         /// pre-tokenized problems).
         public init(model: Transformer, description: String, tokenizerSource: String?, modelDirectory: String?,
                     template: String, systemPrompt: String?, stopStrings: [String], stopStringsNeedTokenizer: Bool,
-                    maxNewTokens: Int) throws {
+                    maxNewTokens: Int, packed: PackedDecodeWeights? = nil) throws {
             let config = model.config
             let tokenizer = try tokenizerSource.map { try TokenizerLoader.load($0) }
             if let tokenizer, let tokenizerSource, tokenizer.vocabularySize > config.vocabSize {
@@ -43,7 +46,9 @@ extension GenerationJob {
             if let tokenizer {
                 decode = { @Sendable ids in tokenizer.decode(ids, skipSpecialTokens: false) }
             }
+            precondition(packed.map { $0.model === model } ?? true, "packed copies of another model")
             self.model = model
+            self.packed = packed
             self.description = description
             self.tokenizer = tokenizer
             self.chat = chat

@@ -55,6 +55,9 @@ public struct DecodeBenchmark {
         /// Transposing the weights to the decoding layout and back, or packing them
         /// (`Decoder.withTransposedWeights`), paid once per `generate` or accuracy evaluation.
         public var layoutSwitchSeconds: Double
+        /// Initialising the model's weights (random, as the shape's preset), and in bf16 packing
+        /// each matrix as it is written (`PackedDecodeWeights.loadDecodeOnly`).
+        public var loadSeconds: Double
         public var maxTokens: Int
         public var context: Int
         /// The products the decoder ran (library, precision, weight layout).
@@ -68,7 +71,7 @@ public struct DecodeBenchmark {
         guard batch >= 1, promptLength >= 1, newTokens >= 1 else {
             throw ConfigError("--batch, --prompt-length and --new-tokens must be at least 1")
         }
-        let weights = DecodeWeights.for(try precision.resolved())
+        let precisionWeights = DecodeWeights.for(try precision.resolved())
         let config = try ModelPresets.config(named: shape)
         let context = promptLength + newTokens
         guard context <= config.maxPositionEmbeddings else {
@@ -77,9 +80,19 @@ public struct DecodeBenchmark {
         }
         // Before the decoder: its attention scratch is sized by the pool.
         Parallel.configure(threads: threads)
-        let model = try Transformer(config: config, maxRows: 1, rowLength: 1, trainable: false)
-        try RandomInitialization(config: config, name: shape, seed: 1).loadParameters(into: model.parameters,
-                                                                                     layout: model.layout)
+        // As `generate` and `eval` load a model: in bf16, packed as it loads, the fp32 matrices released.
+        let source = RandomInitialization(config: config, name: shape, seed: 1)
+        let loadStart = DispatchTime.now().uptimeNanoseconds
+        let model: Transformer, weights: DecodeWeights
+        if case .packed(let kind) = precisionWeights {
+            let packed = try PackedDecodeWeights.loadDecodeOnly(source: source, kind: kind)
+            (model, weights) = (packed.model, .prepacked(packed))
+        } else {
+            model = try Transformer(config: config, maxRows: 1, rowLength: 1, trainable: false)
+            try source.loadParameters(into: model.parameters, layout: model.layout)
+            weights = precisionWeights
+        }
+        let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
         let maxTokens = Decoder.stepTokens(slots: batch)  // as `generate` and `eval` size their steps
         let decoder = Decoder(model: model, slots: batch, context: context, maxTokens: maxTokens, weights: weights)
         let step = DecodeBatch(maxTokens: maxTokens, maxRuns: batch)
@@ -153,7 +166,7 @@ public struct DecodeBenchmark {
             batchOneBound: bandwidth / (Double(weightBytes) + kvBytesPerStep / Double(batch)),
             batchBound: Double(batch) * bandwidth / (Double(weightBytes) + kvBytesPerStep),
             peakResidentBytes: Int(usage.ru_maxrss) * 1024, decoderBytes: decoder.bytes,
-            layoutSwitchSeconds: layoutSwitchSeconds,
+            layoutSwitchSeconds: layoutSwitchSeconds, loadSeconds: loadSeconds,
             maxTokens: maxTokens, context: context, weights: weights)
     }
 }

@@ -18,8 +18,17 @@ extension GenerationJob {
     public func loadModel() throws -> LoadedModel {
         // A preset or config.json is initialised as training initialises it by default.
         let source = try ModelSources.named(settings.model, seed: BatchSettings().seed, adapter: settings.adapter)
-        let model = try Transformer(config: try source.config(), maxRows: 1, rowLength: 1, trainable: false)
-        try source.loadParameters(into: model.parameters, layout: model.layout)
+        // In bf16 the matrices are packed as they load and their fp32 pages given back: a job
+        // that only decodes holds its weights once, in bf16.
+        let model: Transformer, packed: PackedDecodeWeights?
+        if case .packed(let kind) = try settings.decodeWeights() {
+            packed = try PackedDecodeWeights.loadDecodeOnly(source: source, kind: kind)
+            model = packed!.model
+        } else {
+            model = try Transformer(config: try source.config(), maxRows: 1, rowLength: 1, trainable: false)
+            try source.loadParameters(into: model.parameters, layout: model.layout)
+            packed = nil
+        }
 
         // The tokenizer: --tokenizer, the model directory's, or the one of the run a checkpoint came from.
         var tokenizerSource = ModelSources.tokenizer(settings.tokenizer, model: settings.model)
@@ -31,6 +40,6 @@ extension GenerationJob {
         return try LoadedModel(model: model, description: source.description, tokenizerSource: tokenizerSource,
                                modelDirectory: modelDirectory, template: settings.template, systemPrompt: settings.systemPrompt,
                                stopStrings: settings.stop, stopStringsNeedTokenizer: settings.stopStringsNeedTokenizer,
-                               maxNewTokens: settings.maxNewTokens)
+                               maxNewTokens: settings.maxNewTokens, packed: packed)
     }
 }

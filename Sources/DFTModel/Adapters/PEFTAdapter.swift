@@ -109,10 +109,12 @@ public struct AdaptedModelSource: ModelSource {
         + (adapter.useRSLoRA ? ", rsLoRA)" : ")") }
     public func config() throws -> ModelConfig { try base.config() }
 
-    public func loadParameters(into parameters: FloatBuffer, layout: ParameterLayout) throws {
+    public func loadParameters(into parameters: FloatBuffer, layout: ParameterLayout,
+                               written: (ParameterLayout.Entry) throws -> Void) throws {
         try base.loadParameters(into: parameters, layout: layout)
         // W + scaling * B A: what peft's `merge_and_unload` computes.
         try adapter.factors(for: try config()).merge(into: parameters, layout: layout)
+        for entry in layout.entries { try written(entry) }  // merged: final only now
     }
 }
 

@@ -65,13 +65,16 @@ public struct HuggingFaceDirectory: ModelSource {
         try ModelConfig.load(huggingFaceConfig: configPath)
     }
 
-    public func loadParameters(into parameters: FloatBuffer, layout: ParameterLayout) throws {
-        _ = try load(into: parameters, layout: layout)
+    public func loadParameters(into parameters: FloatBuffer, layout: ParameterLayout,
+                               written: (ParameterLayout.Entry) throws -> Void) throws {
+        _ = try load(into: parameters, layout: layout, written: written)
     }
 
-    /// Loads every tensor of `layout` into `parameters` and says what was found.
+    /// Loads every tensor of `layout` into `parameters` and says what was found. `written` as
+    /// in `ModelSource`.
     @discardableResult
-    public func load(into parameters: FloatBuffer, layout: ParameterLayout) throws -> HuggingFaceLoadReport {
+    public func load(into parameters: FloatBuffer, layout: ParameterLayout,
+                     written: (ParameterLayout.Entry) throws -> Void = { _ in }) throws -> HuggingFaceLoadReport {
         precondition(parameters.count >= layout.count, "parameter buffer smaller than the layout")
         let weights = try openWeights()
         var report = HuggingFaceLoadReport()
@@ -81,6 +84,10 @@ public struct HuggingFaceDirectory: ModelSource {
                 throw SafetensorsError.missingTensor(path: weights.describedBy, tensor: entry.name)
             }
             try file.read(entry.name, into: parameters.pointer + entry.offset, expectedShape: entry.shape)
+            // Its pages of the file are not needed again: they leave this process's resident set
+            // (a model's file would otherwise stay resident beside its fp32 copy until the end).
+            file.releasePages(of: entry.name)
+            try written(entry)
             report.tensorsLoaded += 1
             report.storedDTypes[file.tensors[entry.name]!.dtypeName, default: 0] += 1
         }

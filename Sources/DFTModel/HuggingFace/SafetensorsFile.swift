@@ -91,6 +91,18 @@ public final class SafetensorsFile: @unchecked Sendable {
         tensors.values.sorted { ($0.dataOffsets.lowerBound, $0.name) < ($1.dataOffsets.lowerBound, $1.name) }.map(\.name)
     }
 
+    /// Drops the mapped pages of tensor `name` from the resident set (no-op for an unknown
+    /// name). The mapping is read-only and private, so nothing is lost: a later read faults the
+    /// pages in again from the page cache.
+    public func releasePages(of name: String) {
+        guard let info = tensors[name] else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (dataStart + info.dataOffsets.lowerBound) / page * page
+        let end = min(fileSize, dataStart + info.dataOffsets.upperBound)
+        guard end > start else { return }
+        madvise(mapping + start, end - start, MADV_DONTNEED)
+    }
+
     /// Converts tensor `name` to float32 into `destination` (room for its element count).
     /// With `expectedShape`, a different shape is an error naming both.
     public func read(_ name: String, into destination: UnsafeMutablePointer<Float>,

@@ -73,8 +73,11 @@ public struct CheckpointReader {
     }
 
     /// Reads every tensor of `layout` into `parameters` and verifies the checksum.
+    /// `written(entry)` after each tensor is read (`ModelSource`); the checksum is verified at
+    /// the end, so a caller that used a tensor early still sees the error of a corrupt file.
     public func loadParameters(into parameters: FloatBuffer, layout: ParameterLayout,
-                               group: String = CheckpointFormat.modelGroup) throws {
+                               group: String = CheckpointFormat.modelGroup,
+                               written: (ParameterLayout.Entry) throws -> Void = { _ in }) throws {
         if group == CheckpointFormat.modelGroup && root.hasAttribute("lora_r") {
             throw CheckpointError(path: path, reason: "it holds LoRA adapters, not a whole model (open it with "
                 + "CheckpointModelSource, which merges them into their base)")
@@ -89,6 +92,7 @@ public struct CheckpointReader {
                 throw CheckpointError(path: path, reason: "tensor '\(entry.name)': \(error)")
             }
             checksum.add(values, count: entry.count)
+            try written(entry)
         }
         let stored = try attribute { try model.stringAttribute("checksum") }
         guard stored == checksum.hex else {
@@ -167,16 +171,18 @@ public struct CheckpointModelSource: ModelSource {
     public init(path: String) { self.path = path }
     public var description: String { "checkpoint \(path)" }
     public func config() throws -> ModelConfig { try CheckpointReader(path: path).modelConfig() }
-    public func loadParameters(into parameters: FloatBuffer, layout: ParameterLayout) throws {
+    public func loadParameters(into parameters: FloatBuffer, layout: ParameterLayout,
+                               written: (ParameterLayout.Entry) throws -> Void) throws {
         let reader = try CheckpointReader(path: path)
         guard let lora = try reader.loraSettings() else {
-            try reader.loadParameters(into: parameters, layout: layout)
+            try reader.loadParameters(into: parameters, layout: layout, written: written)
             return
         }
         try loadBase(reader, into: parameters, layout: layout)
         let adapters = LoRAAdapters(config: try reader.modelConfig(), settings: lora, maxTokens: 0)
         try reader.loadAdapters(into: adapters)
         adapters.merge(into: parameters, layout: layout)
+        for entry in layout.entries { try written(entry) }  // merged: final only now
     }
 
     /// The frozen weights a LoRA checkpoint's adapters belong to, as they were in training.
