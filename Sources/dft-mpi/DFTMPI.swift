@@ -14,7 +14,7 @@ struct DFTMPI: ParsableCommand {
             data set of arithmetic word problems, in a few minutes on two cores.
             """,
         version: DFTVersionInfo.version,
-        subcommands: [Train.self, Score.self, Export.self, Tokenize.self, Prepare.self, Generate.self, Eval.self, Grade.self, Inspect.self, Bench.self, Info.self],
+        subcommands: [Train.self, OfflineRL.self, Score.self, Export.self, Tokenize.self, Prepare.self, Generate.self, Eval.self, Grade.self, Inspect.self, Bench.self, Info.self],
         defaultSubcommand: nil)
 }
 

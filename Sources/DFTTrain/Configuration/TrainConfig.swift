@@ -111,7 +111,8 @@ public struct TrainConfig: Decodable, Equatable, Sendable {
 extension TrainConfig {
     /// Reads a YAML config file into a key -> value layer, rejecting unknown keys (a typo
     /// must never silently drop a hyper-parameter).
-    public static func layer(fromYAMLFile path: String) throws -> [String: Any] {
+    /// `extraKeys`: more keys a command reads from the same file (`offline-rl`'s).
+    public static func layer(fromYAMLFile path: String, extraKeys: [String] = []) throws -> [String: Any] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw ConfigError("config file '\(path)': cannot be read")
         }
@@ -125,7 +126,7 @@ extension TrainConfig {
         guard let mapping = node as? [String: Any] else {
             throw ConfigError("config file '\(path)': expected a mapping of keys to values at the top level")
         }
-        let keys = Self.keys
+        let keys = Self.keys + extraKeys
         for key in mapping.keys.sorted() where !keys.contains(key) {
             let hint = keys.first { $0.replacingOccurrences(of: "_", with: "") == key.replacingOccurrences(of: "-", with: "").replacingOccurrences(of: "_", with: "") }
             throw ConfigError("config file '\(path)': unknown key '\(key)'"
@@ -193,7 +194,7 @@ extension TrainConfig {
         settings.map { "\($0.key): \(Self.yamlScalar(SettingName.layerValue($0.value)))\n" }.joined()
     }
 
-    static func yamlScalar(_ value: Any) -> String {
+    public static func yamlScalar(_ value: Any) -> String {
         switch value {
         case let flag as Bool: return flag ? "true" : "false"
         case let integer as Int: return String(integer)

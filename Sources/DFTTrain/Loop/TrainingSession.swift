@@ -37,7 +37,7 @@ public struct TrainingSession {
     }
 
     /// Returns true when every step is done, false when a stop request ended the run early.
-    func train(policy: ThreadPolicy) throws -> Bool {
+    public func train(policy: ThreadPolicy) throws -> Bool {
         let trainer = try Trainer(config: config, communicator: communicator, debug: debug)
         let root = communicator.isRoot
         let untrainable = trainer.untrainableExamples
