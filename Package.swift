@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "DFTEval"),
         // The built-in base model and its fine-tuning and held-out data, as resources
         // (made by scripts/base-model/build.sh); Foundation only.
-        .target(name: "DFTBuiltin", resources: [.copy("Resources/arith-base"), .copy("Resources/arith-data")]),
+        .target(name: "DFTBuiltin", resources: [.copy("Resources/arith-base"), .copy("Resources/arith-base-half"), .copy("Resources/arith-data")]),
         // What every command shares: the communicator over MPI, stop signals, the thread policy,
         // the machine description, and RankCommand, which runs a subcommand on the ranks.
         .target(name: "DFTRuntime", dependencies: ["DFTCore", "CMPI"]),

@@ -18,6 +18,7 @@ public enum BuiltinAssets {
     }
 
     public static let baseModel = "arith-base"
+    public static let halfTrainedBase = "arith-base-half"
     public static let demonstrations = "arith-cot"
     public static let heldOut = "arith-heldout"
     public static let heldOutHard = "arith-heldout-hard"
@@ -25,6 +26,8 @@ public enum BuiltinAssets {
     public static let all: [Asset] = [
         Asset(name: baseModel, relativePath: "arith-base",
               summary: "the built-in base model: Qwen2-shaped, 4 layers, hidden 256, pretrained on procedurally generated arithmetic"),
+        Asset(name: halfTrainedBase, relativePath: "arith-base-half",
+              summary: "the same model halfway through its pretraining (step 600 of 1207): a weaker base with room to learn, the demo's"),
         Asset(name: demonstrations, relativePath: "arith-data/finetune.jsonl",
               summary: "4000 chain-of-thought demonstrations ending in \\boxed{} ({prompt, response, answer})"),
         Asset(name: heldOut, relativePath: "arith-data/heldout.jsonl",
@@ -43,7 +46,8 @@ public enum BuiltinAssets {
     /// headers a person reads (the paths point into the build's resource bundle).
     public static func abbreviate(_ text: String) -> String {
         var text = text
-        for asset in all {
+        // Longest paths first: arith-base's is a prefix of arith-base-half's.
+        for asset in all.sorted(by: { $0.relativePath.count > $1.relativePath.count }) {
             guard let path = path(of: asset.name), text.contains(path) else { continue }
             text = text.replacingOccurrences(of: path, with: "\(asset.name) (built-in)")
         }

@@ -10,7 +10,7 @@ private let defaults = OfflineRLSettings()
 /// The settings `offline-rl` adds to training's: the base, the problems, the rounds, the
 /// sampling of the answers and which correct ones are kept (`OfflineRLSettings`).
 struct OfflineRLOptions: SettingsLayer {
-    @Option(help: ArgumentHelp("The base model: a Hugging Face directory, a dft-mpi checkpoint (.h5), or arith-base (the built-in base). (default: \(TrainConfig().model))", valueName: "dir|ckpt.h5"))
+    @Option(help: ArgumentHelp("The base model: a Hugging Face directory, a dft-mpi checkpoint (.h5), or arith-base / arith-base-half (the built-in bases). (default: \(TrainConfig().model))", valueName: "dir|ckpt.h5"))
     var model: String?
 
     @Option(help: ArgumentHelp("Problems with gold answers, JSONL in any shape `eval` reads (answer, final_answer, GSM8K's ####, or the last \\boxed{} of solution), or arith-cot (the built-in base's 4000 problems). (default: \(defaults.problems))", valueName: "FILE"))

@@ -14,9 +14,10 @@ struct BuiltinAssetsTests {
         #expect(BuiltinAssets.path(of: "no-such-asset") == nil)
     }
 
-    @Test("the base model is a complete Hugging Face directory of at most 25 MB")
-    func baseModelDirectory() throws {
-        let directory = try #require(BuiltinAssets.path(of: BuiltinAssets.baseModel))
+    @Test("each base model is a complete Hugging Face directory of at most 25 MB",
+          arguments: [BuiltinAssets.baseModel, BuiltinAssets.halfTrainedBase])
+    func baseModelDirectory(name: String) throws {
+        let directory = try #require(BuiltinAssets.path(of: name))
         var bytes = 0
         for name in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
                      "generation_config.json", "README.md"] {
@@ -45,6 +46,9 @@ struct BuiltinAssetsTests {
     func abbreviation() throws {
         let model = try #require(BuiltinAssets.path(of: BuiltinAssets.baseModel))
         #expect(BuiltinAssets.abbreviate("model:  Hugging Face model \(model): Qwen2") == "model:  Hugging Face model arith-base (built-in): Qwen2")
+        // arith-base's path is a prefix of arith-base-half's: the longer one is named whole.
+        let half = try #require(BuiltinAssets.path(of: BuiltinAssets.halfTrainedBase))
+        #expect(BuiltinAssets.abbreviate("model \(half), base \(model)") == "model arith-base-half (built-in), base arith-base (built-in)")
         #expect(BuiltinAssets.abbreviate("data:   /x/finetune.jsonl") == "data:   /x/finetune.jsonl")
     }
 

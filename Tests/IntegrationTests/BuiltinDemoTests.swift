@@ -24,7 +24,7 @@ extension Integration {
             RepositoryPaths.path("Sources/DFTBuiltin/Resources/arith-data/\(name)")
         }
 
-        @Test("train with no model or data: arith-base on arith-cot with DFT, accuracy before and after")
+        @Test("train with no model or data: arith-base-half on arith-cot with DFT, accuracy before and after")
         func demoDefaults() throws {
             let scratch = try Scratch()
             defer { scratch.remove() }
@@ -32,7 +32,7 @@ extension Integration {
             let result = try run(["train", "--steps", "3", "--eval-generate", "1", "--eval-data", try heldOutSubset(scratch, count: 20),
                                   "--threads", "1", "--out", out])
             try #require(result.succeeded, "\(result.transcript)")
-            #expect(result.stdoutLines.contains { $0.hasPrefix("model:  ") && $0.contains("arith-base") && $0.contains("Qwen2ForCausalLM") },
+            #expect(result.stdoutLines.contains { $0.hasPrefix("model:  ") && $0.contains("arith-base-half (built-in)") && $0.contains("Qwen2ForCausalLM") },
                     "\(result.transcript)")
             #expect(result.stdoutLines.contains { $0.hasPrefix("data:   ") && $0.contains("finetune.jsonl") && $0.contains("4000 examples") },
                     "\(result.transcript)")
@@ -47,9 +47,9 @@ extension Integration {
             #expect(config.contains("objective: dft") && config.contains("template: plain") && config.contains("sft_warmup_steps: 0"))
         }
 
-        /// The figure the base model's README gives for greedy accuracy on arith-heldout, in %.
-        static func documentedGreedyAccuracy() throws -> Double {
-            let readme = RepositoryPaths.root.appendingPathComponent("Sources/DFTBuiltin/Resources/arith-base/README.md")
+        /// The figure a built-in base model's README gives for greedy accuracy on arith-heldout, in %.
+        static func documentedGreedyAccuracy(_ model: String) throws -> Double {
+            let readme = RepositoryPaths.root.appendingPathComponent("Sources/DFTBuiltin/Resources/\(model)/README.md")
             let text = try String(contentsOf: readme, encoding: .utf8)
             let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("| arith-heldout | greedy |") },
                                     "no '| arith-heldout | greedy |' row in \(readme.path)")
@@ -57,18 +57,19 @@ extension Integration {
             return try #require(Double(cells[2].replacingOccurrences(of: "%", with: "")), "\(line)")
         }
 
-        @Test("eval of arith-base on arith-heldout (greedy) gives its README's accuracy, within 3 points for another kernel")
-        func baseAccuracyAsDocumented() throws {
+        @Test("eval of each built-in base on arith-heldout (greedy) gives its README's accuracy, within 3 points for another kernel",
+              arguments: ["arith-base", "arith-base-half"])
+        func baseAccuracyAsDocumented(model: String) throws {
             let scratch = try Scratch()
             defer { scratch.remove() }
             let out = scratch.file("eval")
-            let result = try run(["eval", "--model", "arith-base", "--data", "arith-heldout", "--template", "plain",
+            let result = try run(["eval", "--model", model, "--data", "arith-heldout", "--template", "plain",
                                   "--samples", "1", "--temperature", "0", "--max-new-tokens", "96", "--threads", "2", "--out", out])
             try #require(result.succeeded, "\(result.transcript)")
             let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json")))
             let files = try #require((summary as? [String: Any])?["files"] as? [[String: Any]])
             let measured = 100 * (try #require(files.first?["avg_at_n"] as? Double))
-            let documented = try Self.documentedGreedyAccuracy()
+            let documented = try Self.documentedGreedyAccuracy(model)
             #expect(abs(measured - documented) <= 3, "measured \(measured)%, the README says \(documented)%")
         }
     }

@@ -107,7 +107,7 @@ dft_job_init() {
 # return 0 when it could not start the ranks at all (Slurm 22.05): exit code 0 counts as
 # finished only with the trainer's "done:" (or "nothing to do:") line, else as 1.
 dft_job_launch() {
-    local out=$1 log tee_pid rc seen stopped finished
+    local out=$1 log tee_pid rc seen stopped finished resumable
     shift
     # Unfinished until the step is seen to finish (also on the early return below).
     DFT_JOB_FINISHED=0
@@ -149,7 +149,9 @@ dft_job_launch() {
     kill "$tee_pid" 2>/dev/null || true
 
     stopped=$(grep -o 'stopped after step [0-9]* of [0-9]*' "$log" | tail -n 1 || true)
-    finished=$(grep -cE '(^|\] )(done: [0-9]+ (steps|samples)|nothing to do: )' "$log" || true)
+    finished=$(grep -cE '(^|\] )(done: [0-9]+ (steps|samples|rounds?)|nothing to do: )' "$log" || true)
+    # eval and offline-rl, stopped outside a training step, say so in their own words.
+    resumable=$(grep -cE '^stopped by SIG[A-Z0-9]+: .*run the same command to continue' "$log" || true)
     rm -f "$log" "$log.fifo"
     local early=0 at of note=""
     if [ "$rc" -eq "$DFT_JOB_STOPPED_EXIT" ]; then
@@ -161,6 +163,9 @@ dft_job_launch() {
             early=1
             note=" (the trainer printed '$stopped' after its checkpoint: treated as exit code $DFT_JOB_STOPPED_EXIT)"
         fi
+    elif [ "$rc" -ne 0 ] && [ "$resumable" -gt 0 ]; then
+        early=1
+        note=" (the job printed that it stopped with its work saved: treated as exit code $DFT_JOB_STOPPED_EXIT)"
     elif [ "$rc" -eq 0 ]; then
         if [ "$finished" -gt 0 ]; then
             note=" (finished)"

@@ -5,8 +5,10 @@
 # Face directory, measures its accuracy on the held-out problems with `dft-mpi eval`, and
 # writes its README.md with those figures (write_readme.py).
 #
-#   bash scripts/base-model/build.sh [--out DIR] [--data DIR] [--work DIR] [--epochs E]
+#   bash scripts/base-model/build.sh [--out DIR] [--half-out DIR] [--data DIR] [--work DIR] [--epochs E]
 #
+# It also exports the same run's checkpoint after step 600 (of 1207) as the half-trained base,
+# arith-base-half (--half-out; its README.md, written by hand from `dft-mpi eval`, is kept).
 # Defaults: the model goes to Sources/DFTBuiltin/Resources/arith-base and the fine-tuning and
 # held-out files to Sources/DFTBuiltin/Resources/arith-data, where the binary's resource
 # bundle takes them from (rebuild dft-mpi afterwards). The trainer is bit-deterministic for a
@@ -17,12 +19,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=Sources/DFTBuiltin/Resources/arith-base
+half_out=Sources/DFTBuiltin/Resources/arith-base-half
 data=Sources/DFTBuiltin/Resources/arith-data
 work=${TMPDIR:-/tmp}/dft-mpi-base-model
 epochs=1.5
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) out=$2; shift 2 ;;
+        --half-out) half_out=$2; shift 2 ;;
         --data) data=$2; shift 2 ;;
         --work) work=$2; shift 2 ;;
         --epochs) epochs=$2; shift 2 ;;
@@ -58,6 +62,11 @@ $bin "${train[@]}" | tee "$work/train.log"
 checkpoint=$(ls "$work/run/checkpoints/"step-*.h5 | tail -1)
 rm -rf "$out"
 $bin export "$checkpoint" --out "$out" --dtype bf16
+# The half-trained base: exported beside, then copied over the model files (not the README).
+rm -rf "$work/half"
+$bin export "$work/run/checkpoints/step-00000600.h5" --out "$work/half" --dtype bf16
+mkdir -p "$half_out"
+cp "$work/half"/* "$half_out/"
 mkdir -p "$data"
 cp "$work/corpus/finetune.jsonl" "$work/corpus/heldout.jsonl" "$work/corpus/heldout-hard.jsonl" "$data/"
 

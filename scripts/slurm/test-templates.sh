@@ -11,7 +11,8 @@
 #    finish (2 ranks, done:, config.yaml, the sweep's grid and rows), and are not requeued;
 #    eval.sbatch grades two files; reproduce.sbatch runs a 2 x 2 grid on the built-in base
 #    model plus the base, evaluates each, and results.py makes the table; scripts/reproduce.sh
-#    plans the same grid (--dry-run).
+#    plans the same grid (--dry-run); offline-rl.sbatch gets SIGUSR1 in its training stage, is
+#    requeued, and goes on from that checkpoint without sampling again.
 # 3. Preemption, end to end: train.sbatch with a 40-step run gets SIGUSR1 on its batch shell
 #    mid-run (what --signal=B:USR1@120 sends before the time limit); the ranks stop at a step
 #    boundary, save, exit 75; the job is requeued, released at once (Slurm would hold it
@@ -147,6 +148,11 @@ check "dft-job: exit 75 after SIGUSR1 at SLURM_RESTART_COUNT=MAX_RESTARTS: not r
     lib_case max-restarts 75 no "SLURM_RESTART_COUNT=2 MAX_RESTARTS=2" 75 USR1 "$stop_line"
 check "dft-job: srun's 143 after the trainer's early-stop line (kill-on-bad-exit race): requeued" \
     lib_case srun-143 0 yes "" 143 USR1 "$stop_line"
+check "dft-job: srun's 143 after eval's or offline-rl's own stop line (work saved outside a training step): requeued" \
+    lib_case srun-143-stage 0 yes "" 143 USR1 \
+    "stopped by SIGUSR1: finished work is saved; run the same command to continue (exit 75)"
+check "dft-job: offline-rl's done: N rounds line counts as finished" \
+    lib_case rounds-0 0 no "" 0 none "done: 2 rounds -> runs/x/summary.md, runs/x/summary.json"
 check "dft-job: exit 1 after SIGUSR1 (failure): not requeued, exit 1" \
     lib_case fail-1 1 no "" 1 USR1 "error: something failed"
 check "dft-job: exit 0 without the trainer's done: line (srun could not start the ranks): exit 1" \
@@ -217,6 +223,28 @@ job_steps_alive() {
     grep -qF "slurmstepd: [$1." <<< "$titles"
 }
 job_summary() { scontrol show job -o "$1" 2>/dev/null | grep -oE '(JobId|JobState|Reason|ExitCode|Restarts)=[^ ]*' | paste -sd' ' -; }
+
+# release_requeued JOB: waits for the job to be requeued (Restarts=1, PENDING), then for its
+# first start's job steps to be gone, and releases it at once (Slurm would hold a requeued job
+# about 2 minutes); sets restart_delay to the seconds it took to start again (empty: it did not).
+release_requeued() {
+    local job=$1 signalled=$SECONDS eligible waited released
+    restart_delay=""
+    wait_for 60 job_is "$job" Restarts=1 JobState=PENDING || return 0
+    eligible=$(job_fields "$job" EligibleTime || true)
+    echo "== requeued $((SECONDS - signalled)) s after the signal: PENDING, eligible at $eligible" \
+        "($(( $(date -d "$eligible" +%s) - $(date +%s) )) s from now: Slurm's hold of a requeued job)"
+    # The step of the first start (same id, JOB.0) must be gone first: its slurmstepd ends
+    # ~2-3 s after its ranks (PMIx clean-up), and a new JOB.0 started before then fails
+    # ("Cannot bind() UNIX socket .../stepd.slurm.pmix.JOB.0: Address already in use").
+    waited=$SECONDS
+    wait_for 60 eval '! job_steps_alive "$job"' || echo "== the first start's slurmstepd is still there"
+    echo "== the first start's job steps ended $((SECONDS - waited)) s later; scontrol update JobId=$job StartTime=now"
+    scontrol update JobId="$job" StartTime=now
+    released=$SECONDS
+    wait_for 30 eval '! job_is "$job" JobState=PENDING' && restart_delay=$((SECONDS - released))
+    echo "== the requeued job started ${restart_delay:-more than 30} s after the release"
+}
 
 # ---- 2. the three templates, and the reference run for 3 --------------------------------
 echo "== submitting jobs/train.sbatch, jobs/train-multinode.sbatch, jobs/sweep.sbatch and the reference run (logs in $WORK)"
@@ -325,6 +353,35 @@ check "reproduce.sh --dry-run --quick --model M: 12 runs, from M, the command na
           [ "$(grep -c "^run " <<< "$plan")" = 12 ] && grep -q "^base /m -> " <<< "$plan" &&
           grep -q "^bash scripts/reproduce.sh --quick .* --model /m$" <<< "$plan"'
 
+# ---- 2d. jobs/offline-rl.sbatch: preempted in round 1's training, requeued, resumed there --
+echo "== jobs/offline-rl.sbatch: arith-base on 12 of its problems, SIGUSR1 during round 1's training"
+head -n 12 "$REPO/Sources/DFTBuiltin/Resources/arith-data/finetune.jsonl" > "$WORK/orl-problems.jsonl"
+head -n 16 "$REPO/Sources/DFTBuiltin/Resources/arith-data/heldout.jsonl" > "$WORK/orl-heldout.jsonl"
+ORL_STEPS=300
+ORL_ARGS="--template plain --samples 2 --max-new-tokens 48 --max-batch 4 --steps $ORL_STEPS --global-batch 4 --micro-batch 2 --max-length 64 --lr 1e-4 --save-every 1000 --log-every 1 --eval-data $WORK/orl-heldout.jsonl --eval-generate 1 --eval-temperature 0 --eval-max-new-tokens 48"
+submit orl --ntasks=2 --cpus-per-task=1 \
+    --export="ALL,DFT_MPI=$DFT_MPI,PROBLEMS=$WORK/orl-problems.jsonl,OUT=$WORK/out-orl,EXTRA_ARGS=$ORL_ARGS" \
+    jobs/offline-rl.sbatch
+orl_job=$job
+log=$WORK/dft-offline-rl-$orl_job.out
+wait_for "$JOB_TIMEOUT" eval 'log_has "$log" "^step +5/$ORL_STEPS " || job_done "$orl_job"' || true
+scancel --signal=USR1 --batch "$orl_job" || true
+release_requeued "$orl_job"
+wait_for $((2 * JOB_TIMEOUT)) job_done "$orl_job" || echo "== timeout: offline-rl job still running"
+orl_stop=$(grep -m1 -oE "^stopped after step [0-9]+ of $ORL_STEPS on SIGUSR1" "$log" 2>/dev/null | awk '{ print $4 }' || true)
+orl_stop=${orl_stop:-0}
+check "offline-rl: job $orl_job COMPLETED with exit code 0 after one restart ($(job_summary "$orl_job"))" \
+    job_is "$orl_job" JobState=COMPLETED ExitCode=0:0 Restarts=1
+check "offline-rl: 2 ranks; round 1 sampled and graded once (the restart went on with its training)" \
+    eval 'log_has "$log" "^dft-mpi [0-9.]+ offline-rl \| 2 ranks" "^round 1: [0-9]+ of 24 answers correct" &&
+          [ "$(grep -c "^round 1: sampling" "$log")" = 1 ]'
+check "offline-rl: stopped in training after step $orl_stop, requeued, resumed from that checkpoint" \
+    log_has "$log" "requeueing job $orl_job \(restart 1\)" \
+    "^resumed from .*/round-1/train/checkpoints/step-$(printf %08d "$orl_stop").h5 at step $orl_stop of $ORL_STEPS"
+check "offline-rl: evaluated the base and round 1, done: 1 round, summary.md with both rows" \
+    eval 'log_has "$log" "^done: 1 round" && grep -q "^| 0 (base) |" "$WORK/out-orl/summary.md" &&
+          grep -q "^| 1 |" "$WORK/out-orl/summary.md" && [ -s "$WORK/out-orl/round-1/eval/summary.json" ]'
+
 # ---- 3. preemption: SIGUSR1, stop, save, requeue, resume, complete, same parameters --------
 echo "== preemption: jobs/train.sbatch, $PREEMPT_STEPS steps, SIGUSR1 to its batch shell mid-run"
 start=$SECONDS
@@ -337,23 +394,7 @@ log=$WORK/dft-train-$preempt_job.out
 wait_for "$JOB_TIMEOUT" eval 'log_has "$log" "^step +4/$PREEMPT_STEPS " || job_done "$preempt_job"' || true
 scancel --signal=USR1 --batch "$preempt_job" || true
 signalled=$SECONDS
-requeued_pending() { job_is "$preempt_job" Restarts=1 JobState=PENDING; }
-restart_delay=""
-if wait_for 60 requeued_pending; then
-    eligible=$(job_fields "$preempt_job" EligibleTime || true)
-    echo "== requeued $((SECONDS - signalled)) s after the signal: PENDING, eligible at $eligible" \
-        "($(( $(date -d "$eligible" +%s) - $(date +%s) )) s from now: Slurm's hold of a requeued job)"
-    # The step of the first start (same id, JOB.0) must be gone first: its slurmstepd ends
-    # ~2-3 s after its ranks (PMIx clean-up), and a new JOB.0 started before then fails
-    # ("Cannot bind() UNIX socket .../stepd.slurm.pmix.JOB.0: Address already in use").
-    waited=$SECONDS
-    wait_for 60 eval '! job_steps_alive "$preempt_job"' || echo "== the first start's slurmstepd is still there"
-    echo "== the first start's job steps ended $((SECONDS - waited)) s later; scontrol update JobId=$preempt_job StartTime=now"
-    scontrol update JobId="$preempt_job" StartTime=now
-    released=$SECONDS
-    wait_for 30 eval '! job_is "$preempt_job" JobState=PENDING' && restart_delay=$((SECONDS - released))
-    echo "== the requeued job started ${restart_delay:-more than 30} s after the release"
-fi
+release_requeued "$preempt_job"
 wait_for "$JOB_TIMEOUT" job_done "$preempt_job" || echo "== timeout: job $preempt_job still running"
 echo "== preemption run ended after $((SECONDS - start)) s: $(job_summary "$preempt_job")"
 

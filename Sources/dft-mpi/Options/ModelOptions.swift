@@ -4,7 +4,7 @@ import DFTRuntime
 /// The model a job that does not train runs (`generate`, `eval`, `score`): its weights, and a
 /// PEFT adapter merged into them.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "A Hugging Face model directory, a dft-mpi checkpoint (.h5), a config.json, a preset, or arith-base (the built-in base model).")
+    @Option(help: "A Hugging Face model directory, a dft-mpi checkpoint (.h5), a config.json, a preset, or arith-base / arith-base-half (the built-in base models).")
     var model: String
 
     @Option(help: "A PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) merged into the model (docs/LORA.md).")

@@ -16,10 +16,10 @@ private func demo(_ key: String) -> String { TrainConfig.demoSettings[key].map {
 
 /// The model and the data a run trains on.
 struct RunInputOptions: SettingsLayer {
-    @Option(help: ArgumentHelp("Model to train: a Hugging Face model directory (config.json + safetensors, Llama or Qwen2), a dft-mpi checkpoint (.h5, fresh optimizer), a config.json (random init), a preset (\(ModelPresets.names.joined(separator: ", ")), random init), or arith-base (the built-in pretrained base). (default: \(defaults.model))", valueName: "dir|ckpt.h5|config.json|preset"))
+    @Option(help: ArgumentHelp("Model to train: a Hugging Face model directory (config.json + safetensors, Llama or Qwen2), a dft-mpi checkpoint (.h5, fresh optimizer), a config.json (random init), a preset (\(ModelPresets.names.joined(separator: ", ")), random init), or arith-base / arith-base-half (the built-in pretrained base, and the same halfway through its pretraining). (default: \(defaults.model))", valueName: "dir|ckpt.h5|config.json|preset"))
     var model: String?
 
-    @Option(help: ArgumentHelp("Training data: a .jsonl file of records: {\"prompt\", \"response\"}, {\"messages\": [...]}, {\"problem\", \"solution\"}, {\"text\"} (with a tokenizer), or {\"input_ids\", \"loss_mask\"}; a .h5 file of `dft-mpi prepare`; arith-cot (the built-in demonstrations for arith-base); or embedded (byte-level arithmetic for the random-init demo preset). (default: \(defaults.data))", valueName: "FILE|arith-cot|embedded"))
+    @Option(help: ArgumentHelp("Training data: a .jsonl file of records: {\"prompt\", \"response\"}, {\"messages\": [...]}, {\"problem\", \"solution\"}, {\"text\"} (with a tokenizer), or {\"input_ids\", \"loss_mask\"}; a .h5 file of `dft-mpi prepare`; arith-cot (the built-in demonstrations for the built-in bases); or embedded (byte-level arithmetic for the random-init demo preset). (default: \(defaults.data))", valueName: "FILE|arith-cot|embedded"))
     var data: String?
 }
 

@@ -3,9 +3,9 @@ import DFTRuntime
 
 /// What is trained on what.
 public struct RunInputs: SettingsGroup {
-    /// A model directory, checkpoint, config.json, preset, or `arith-base` (the built-in
-    /// pretrained base, `BuiltinAssets`).
-    public var model = BuiltinAssets.baseModel
+    /// A model directory, checkpoint, config.json, preset, or a built-in base (`BuiltinAssets`):
+    /// `arith-base-half` by default, the demo's, whose accuracy has room to move.
+    public var model = BuiltinAssets.halfTrainedBase
     /// A data file, `arith-cot` (the built-in demonstrations), or `embedded` (the byte-level
     /// arithmetic set of the random-init `demo` preset).
     public var data = BuiltinAssets.demonstrations
