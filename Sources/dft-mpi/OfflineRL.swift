@@ -141,7 +141,7 @@ struct OfflineRL: ParsableCommand {
                 : "\(evalFiles.joined(separator: ", ")) | avg@\(config.evalGenerate > 0 ? config.evalGenerate : OfflineRLJob.defaultEvalSamples) "
                     + "at temperature \(config.evalTemperature), up to \(config.evalMaxNewTokens) tokens"))
             say("output:   \(config.out)/round-N/, summary.md, summary.json, config.yaml")
-            let job = OfflineRLJob(config: config, settings: settings, stops: Eval.harnessStops, context: context)
+            let job = OfflineRLJob(config: config, settings: settings, stops: Eval.harnessStops, context: context, say: say)
             let outcome = try job.run()
             if outcome == .stopped {
                 say("stopped by \(StopSignal.name(StopSignal.received)): finished work is saved; run the same command to continue (exit 75)")

@@ -3,7 +3,7 @@
 
     results.py OUT [--command "..."]
 
-OUT holds base/ (the base model's evaluations) and one directory per fine-tuning run named
+OUT holds base/ (the base model's evaluations) and one directory per fine-tuning run (or round) named
 OBJECTIVE-lrLR-seedSEED (or OBJECTIVE-lrLR for a single seed), each with config.yaml and the evaluations eval-sampled/summary.json
 (avg@n at temperature 1) and eval-greedy/summary.json (greedy accuracy), as
 scripts/reproduce.sh and jobs/reproduce.sbatch write them. For every objective and learning
@@ -21,7 +21,7 @@ import sys
 
 # Two-sided 95% quantiles of Student's t by degrees of freedom (n - 1 seeds).
 T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
-RUN = re.compile(r"^(?P<objective>[a-z-]+)-lr(?P<lr>[0-9.e+-]+?)(-seed(?P<seed>\d+))?$")
+RUN = re.compile(r"^(?P<objective>[a-z][a-z0-9-]*)-lr(?P<lr>[0-9.e+-]+?)(-seed(?P<seed>\d+))?$")
 SETS = [("heldout", "held-out (fine-tuning distribution)"), ("heldout-hard", "harder held-out (3 steps, unseen phrasings)")]
 
 

@@ -24,13 +24,17 @@ public struct OfflineRLJob {
     /// Strings that end an answer besides the model's EOS ids (eval's harness stops).
     public let stops: [String]
     public let context: RankContext
+    /// Prints a line on rank 0 (the CLI names built-in assets instead of their paths).
+    let say: (String) -> Void
     var communicator: any Communicator { context.communicator }
 
-    public init(config: TrainConfig, settings: OfflineRLSettings, stops: [String], context: RankContext) {
+    public init(config: TrainConfig, settings: OfflineRLSettings, stops: [String], context: RankContext,
+                say: ((String) -> Void)? = nil) {
         self.config = config
         self.settings = settings
         self.stops = stops
         self.context = context
+        self.say = say ?? context.say
     }
 
     /// Seconds between progress lines of the sampling and evaluation stages.
@@ -57,7 +61,7 @@ public struct OfflineRLJob {
         if !evalFiles.isEmpty {
             let base = RoundFiles(root: directory, round: 0)
             if !shared(RoundFiles.exists(base.evalSummary)) {
-                context.say("round 0: evaluating the base \(config.model)")
+                say("round 0: evaluating the base \(config.model)")
                 if try !evaluate(model: config.model, tokenizer: tokenizer, into: base) { return .stopped }
             }
         }
@@ -65,7 +69,7 @@ public struct OfflineRLJob {
             let files = RoundFiles(root: directory, round: round)
             let previous = RoundFiles(root: directory, round: round - 1)
             let current = round == 1 ? config.model : try previous.finalCheckpoint()
-            context.say("round \(round)/\(settings.rounds): model \(current)")
+            say("round \(round)/\(settings.rounds): model \(current)")
 
             // Sample and grade.
             if !shared(RoundFiles.exists(files.kept)) {
@@ -76,7 +80,7 @@ public struct OfflineRLJob {
                 communicator.barrier()
             }
             let stats = try OfflineRLSummary.stats(files.stats)
-            context.say(OfflineRLSummary.statsLine(stats))
+            say(OfflineRLSummary.statsLine(stats))
             if shared(stats.kept) == 0 {
                 throw OfflineRLError("round \(round) kept no answer: \(stats.correct) of \(stats.samples) answers were graded "
                     + "correct (\(stats.correctButCut) of them cut at max_new_tokens \(settings.maxNewTokens)), so there is "
@@ -89,7 +93,7 @@ public struct OfflineRLJob {
             if !shared(RoundFiles.exists(files.trained)) {
                 let start = round == 1 || settings.trainFrom == .base ? config.model : current
                 let run = try trainingConfig(round: round, start: start, tokenizer: tokenizer, files: files)
-                context.say("round \(round): training \(config.objective) on \(stats.kept) kept answers from \(start)")
+                say("round \(round): training \(config.objective) on \(stats.kept) kept answers from \(start)")
                 let session = TrainingSession(config: run, communicator: communicator)
                 guard try session.train(policy: context.threads) else { return .stopped }
                 if communicator.isRoot {
@@ -105,15 +109,15 @@ public struct OfflineRLJob {
 
             // Evaluate.
             if !evalFiles.isEmpty && !shared(RoundFiles.exists(files.evalSummary)) {
-                context.say("round \(round): evaluating \(try files.finalCheckpoint())")
+                say("round \(round): evaluating \(try files.finalCheckpoint())")
                 if try !evaluate(model: try files.finalCheckpoint(), tokenizer: tokenizer, into: files) { return .stopped }
             }
             if communicator.isRoot { try summary.write() }
         }
         if communicator.isRoot {
             try summary.write()
-            context.say(try summary.table())
-            context.say("done: \(settings.rounds) round\(settings.rounds == 1 ? "" : "s") -> \(summary.markdownPath), \(summary.jsonPath)")
+            say(try summary.table())
+            say("done: \(settings.rounds) round\(settings.rounds == 1 ? "" : "s") -> \(summary.markdownPath), \(summary.jsonPath)")
         }
         return .finished
     }
@@ -166,7 +170,7 @@ public struct OfflineRLJob {
         let all = try job.loadPrompts(settings.problems, for: loaded)
         let problems = try GradedProblems(all, field: settings.answerField.isEmpty ? nil : settings.answerField,
                                           skipInvalid: config.skipInvalid, hint: "name it with --answer-field")
-        context.say("round \(round): sampling \(settings.samples) answer\(settings.samples == 1 ? "" : "s") to each of "
+        say("round \(round): sampling \(settings.samples) answer\(settings.samples == 1 ? "" : "s") to each of "
             + "\(problems.prompts.prompts.count) problems at temperature \(settings.temperature)"
             + (problems.prompts.skipped.isEmpty ? "" : " (\(problems.prompts.skipped.count) records skipped)"))
         let progress = communicator.isRoot ? GenerationProgress(label: "round \(round) sampling", interval: Self.progressInterval) : nil
@@ -227,7 +231,7 @@ public struct OfflineRLJob {
         let job = EvalJob(generate: g, files: evalFiles, directory: files.eval, answerField: nil, communicator: communicator)
         let report = try job.run(progressInterval: Self.progressInterval)
         if report.stopped { return false }
-        if communicator.isRoot { context.say(EvalTable.render(report)) }
+        if communicator.isRoot { say(EvalTable.render(report)) }
         return true
     }
 
