@@ -111,6 +111,10 @@ extension Integration {
             let summary = try Self.text("\(full)/summary.md")
             #expect(summary.contains("| 0 (base) |") && summary.contains("| 1 |") && summary.contains("| 2 |"), "\(summary)")
             #expect(result.stdout.contains("round 1 sampling") && result.stdout.contains("done: 2 rounds"), "\(result.transcript)")
+            // A round's checkpoint reads text with the tokenizer of the run it came from.
+            let scored = try run(["score", "--model", try Self.finalCheckpoint(full, round: 2), "--data",
+                                  scratch.file("heldout.jsonl"), "--template", "plain", "--out", scratch.file("scores.h5")])
+            #expect(scored.succeeded, "\(scored.transcript)")
 
             // The same command killed in each stage of round 1 and run again, then to the end.
             let cut = scratch.file("cut")

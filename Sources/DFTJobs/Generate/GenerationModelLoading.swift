@@ -31,11 +31,12 @@ extension GenerationJob {
         }
 
         // The tokenizer: --tokenizer, the model directory's, or the one of the run a checkpoint came from.
-        var tokenizerSource = ModelSources.tokenizer(settings.tokenizer, model: settings.model)
+        let tokenizerSource = ModelSources.tokenizer(settings.tokenizer, model: settings.model)
+        // Its EOS ids (generation_config.json): the model directory's, or that of the run a checkpoint came from.
         var modelDirectory: String? = HuggingFaceDirectory.isModelDirectory(settings.model) ? settings.model : nil
-        if tokenizerSource == nil, settings.model.hasSuffix(".h5"), let run = try? CheckpointReader(path: settings.model).runNames {
-            tokenizerSource = ModelSources.tokenizer(run.tokenizer, model: run.model)
-            if HuggingFaceDirectory.isModelDirectory(run.model) { modelDirectory = run.model }
+        if modelDirectory == nil, settings.model.hasSuffix(".h5"), let run = try? CheckpointReader(path: settings.model).runNames,
+           HuggingFaceDirectory.isModelDirectory(run.model) {
+            modelDirectory = run.model
         }
         return try LoadedModel(model: model, description: source.description, tokenizerSource: tokenizerSource,
                                modelDirectory: modelDirectory, template: settings.template, systemPrompt: settings.systemPrompt,

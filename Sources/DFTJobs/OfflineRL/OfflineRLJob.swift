@@ -127,10 +127,6 @@ public struct OfflineRLJob {
     /// must be one.
     func tokenizerSource() throws -> String {
         if let source = ModelSources.tokenizer(config.tokenizer, model: config.model) { return source }
-        if config.model.hasSuffix(".h5"), let run = try? CheckpointReader(path: config.model).runNames,
-           let source = ModelSources.tokenizer(run.tokenizer, model: run.model) {
-            return source
-        }
         throw OfflineRLError("offline-rl grades the answers' text, so it needs a tokenizer: '\(config.model)' has no "
             + "tokenizer.json; pass --tokenizer", collective: true)
     }

@@ -30,11 +30,21 @@ public enum ModelSources {
             + "a config.json file (random init), or a dft-mpi checkpoint (.h5)")
     }
 
-    /// The tokenizer for text: `tokenizer` when given, else the model directory's tokenizer.json;
-    /// nil means text cannot be read (data must be pre-tokenized).
+    /// The tokenizer for text: `tokenizer` when given, else the model directory's tokenizer.json,
+    /// else for a dft-mpi checkpoint the tokenizer of the run it came from (and of that run's
+    /// model, for a run that started from another checkpoint); nil means text cannot be read
+    /// (data must be pre-tokenized).
     public static func tokenizer(_ tokenizer: String, model: String) -> String? {
-        if !tokenizer.isEmpty { return tokenizer }
-        let candidate = (model as NSString).appendingPathComponent("tokenizer.json")
-        return FileManager.default.fileExists(atPath: candidate) ? model : nil
+        var (tokenizer, model) = (tokenizer, model)
+        for _ in 0..<16 {  // a chain of runs, each from the last one's checkpoint
+            if !tokenizer.isEmpty { return tokenizer }
+            let candidate = (model as NSString).appendingPathComponent("tokenizer.json")
+            if FileManager.default.fileExists(atPath: candidate) { return model }
+            guard model.hasSuffix(".h5"), let run = try? CheckpointReader(path: model).runNames, run.model != model else {
+                return nil
+            }
+            (tokenizer, model) = (run.tokenizer, run.model)
+        }
+        return nil
     }
 }
