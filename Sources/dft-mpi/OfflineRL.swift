@@ -95,10 +95,8 @@ struct OfflineRL: ParsableCommand {
         if let config {
             merged.merge(try TrainConfig.layer(fromYAMLFile: config, extraKeys: OfflineRLSettings.keys)) { _, new in new }
         }
-        let groups: [any SettingsLayer] = [offline, evaluation, template, records, objective, lora, optimizer, batching,
-                                           output, threads, execution, checkpoints]
-        for group in groups { merged.merge(group.layer) { _, new in new } }
-        if batching.epochs != nil && batching.steps == nil { merged["steps"] = 0 }
+        merged.merge(Train.flagLayer([offline, evaluation, template, records, objective, lora, optimizer, batching, output,
+                                      threads, execution, checkpoints], batching: batching)) { _, new in new }
 
         let own = Set(OfflineRLSettings.keys)
         var offlineLayer = merged.filter { own.contains($0.key) }

@@ -41,8 +41,12 @@ struct Train: ParsableCommand {
 
     /// The flags given on the command line, as a configuration layer.
     func flagLayer() -> [String: Any] {
-        let groups: [any SettingsLayer] = [inputs, evaluation, template, records, objective, lora, optimizer, batching,
-                                           output, threads, execution, checkpoints]
+        Self.flagLayer([inputs, evaluation, template, records, objective, lora, optimizer, batching, output, threads,
+                        execution, checkpoints], batching: batching)
+    }
+
+    /// The flags of `groups` as one layer (`train`'s and `offline-rl`'s).
+    static func flagLayer(_ groups: [any SettingsLayer], batching: BatchOptions) -> [String: Any] {
         var layer: [String: Any] = [:]
         for group in groups { layer.merge(group.layer) { _, new in new } }
         // --epochs on the command line beats `steps:` from a config file.

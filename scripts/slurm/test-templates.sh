@@ -354,7 +354,7 @@ check "reproduce.sh --dry-run --quick --model M: 12 runs, from M, the command na
           grep -q "^bash scripts/reproduce.sh --quick .* --model /m$" <<< "$plan"'
 
 # ---- 2d. jobs/offline-rl.sbatch: preempted in round 1's training, requeued, resumed there --
-echo "== jobs/offline-rl.sbatch: arith-base on 12 of its problems, SIGUSR1 during round 1's training"
+echo "== jobs/offline-rl.sbatch: arith-base-half on 12 of its problems, SIGUSR1 during round 1's training"
 head -n 12 "$REPO/Sources/DFTBuiltin/Resources/arith-data/finetune.jsonl" > "$WORK/orl-problems.jsonl"
 head -n 16 "$REPO/Sources/DFTBuiltin/Resources/arith-data/heldout.jsonl" > "$WORK/orl-heldout.jsonl"
 ORL_STEPS=300
