@@ -54,9 +54,10 @@ let package = Package(
             "DFTRuntime", "DFTGeneration", "DFTCore", "DFTModel", "DFTDecode", "DFTData", "DFTEval", "DFTHDF5", "DFTBuiltin",
             .product(name: "Yams", package: "Yams"),
         ]),
-        // The jobs that are not training: generate, eval, score, export, prepare, bench, inspect.
+        // The jobs that are not training itself: generate, eval, offline RL, score, export, prepare, bench, inspect.
         .target(name: "DFTJobs", dependencies: [
             "DFTTrain", "DFTGeneration", "DFTRuntime", "DFTCore", "DFTModel", "DFTDecode", "DFTData", "DFTEval", "DFTHDF5",
+            "DFTBuiltin",
         ]),
         .executableTarget(name: "dft-mpi", dependencies: [
             "DFTJobs", "DFTTrain", "DFTGeneration", "DFTRuntime", "DFTModel", "DFTDecode", "DFTData", "DFTCore", "DFTEval",
@@ -85,7 +86,7 @@ let package = Package(
         ], exclude: ["python"]),
         .testTarget(name: "DFTRuntimeTests", dependencies: ["DFTRuntime"]),
         .testTarget(name: "DFTGenerationTests", dependencies: ["DFTGeneration"]),
-        .testTarget(name: "DFTJobsTests", dependencies: ["DFTJobs", "DFTTrain", "DFTRuntime", "DFTData"]),
+        .testTarget(name: "DFTJobsTests", dependencies: ["DFTJobs", "DFTTrain", "DFTRuntime", "DFTData", "DFTGeneration"]),
         .testTarget(name: "DFTTrainTests", dependencies: [
             "DFTTrain", "DFTRuntime", "DFTModel", "DFTDecode", "DFTData", "DFTCore", "DFTBuiltin",
             .product(name: "Numerics", package: "swift-numerics"),
