@@ -4,7 +4,7 @@
 set -euo pipefail
 
 DFT_APT_PACKAGES=(libopenmpi-dev openmpi-bin libopenblas-dev libdnnl-dev libhdf5-dev hdf5-tools pkg-config
-                  python3-h5py python3-numpy python3-matplotlib)
+                  python3-h5py python3-numpy python3-matplotlib iproute2)
 
 dft_missing_packages() {
     local missing=()

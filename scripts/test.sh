@@ -6,6 +6,8 @@
 #   2. the Slurm job templates (scripts/slurm/test-templates.sh) on a local one-node Slurm
 #      cluster with a release build of dft-mpi: the templates, preemption with requeue and
 #      exact resume, scancel; under both kernels too.
+#   3. dft-mpi between nodes (scripts/cluster/test-cluster.sh) on a cluster of network
+#      namespaces: TCP traffic, 1 = 2 = 4 nodes, a killed node, a link down; both kernels.
 # Ends with a summary: the swift test closing line(s) and the Slurm part's "N passed, M
 # failed". Exits non-zero when anything failed. The Slurm daemons are stopped at the end,
 # also after a failure or an interruption (unless a cluster was already running before).
@@ -47,6 +49,12 @@ finish() {
     else
         echo "swift test: not run"
     fi
+    for part in cluster cluster-other; do
+        if [ -s "$LOGS/$part.log" ]; then
+            line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGS/$part.log" | tail -n 1 || true)
+            echo "namespace cluster${part#cluster} (${took[$part]:-?} s): ${line:-no summary line (interrupted?)}"
+        fi
+    done
     if [ -s "$LOGS/slurm.log" ]; then
         line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGS/slurm.log" | tail -n 1 || true)
         echo "slurm templates (${took[slurm]:-?} s): ${line:-no summary line (interrupted?)}"
@@ -115,3 +123,12 @@ if [ ${#other_env[@]} -gt 0 ]; then
     DFT_MPI=$REPO/.build/release/dft-mpi "${other_env[@]}" bash scripts/slurm/test-templates.sh 2>&1 | tee "$LOGS/slurm-other.log"
 fi
 stage_done slurm-other
+
+echo "== scripts/cluster/test-cluster.sh (OpenBLAS kernel $core_given)"
+DFT_MPI=$REPO/.build/release/dft-mpi bash scripts/cluster/test-cluster.sh 2>&1 | tee "$LOGS/cluster.log"
+stage_done cluster
+if [ ${#other_env[@]} -gt 0 ]; then
+    echo "== scripts/cluster/test-cluster.sh again (OpenBLAS kernel $core_other: ${other_env[*]})"
+    DFT_MPI=$REPO/.build/release/dft-mpi "${other_env[@]}" bash scripts/cluster/test-cluster.sh 2>&1 | tee "$LOGS/cluster-other.log"
+    stage_done cluster-other
+fi

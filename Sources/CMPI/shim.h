@@ -20,4 +20,6 @@ static inline MPI_Info dft_MPI_INFO_NULL(void) { return MPI_INFO_NULL; }
 static inline int dft_MPI_COMM_TYPE_SHARED(void) { return MPI_COMM_TYPE_SHARED; }
 static inline int dft_MPI_THREAD_FUNNELED(void) { return MPI_THREAD_FUNNELED; }
 static inline int dft_MPI_MAX_ERROR_STRING(void) { return MPI_MAX_ERROR_STRING; }
+static inline int dft_MPI_ANY_SOURCE(void) { return MPI_ANY_SOURCE; }
+static inline MPI_Datatype dft_MPI_CHAR(void) { return MPI_CHAR; }
 #endif

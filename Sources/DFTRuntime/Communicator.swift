@@ -12,6 +12,9 @@ public protocol Communicator: AnyObject {
     var size: Int { get }
     /// Ranks on this node (OpenBLAS threads per rank are the node's cores divided by these).
     var localSize: Int { get }
+    /// What the job is doing ("training step 25"), named by the communication watchdog's
+    /// error when a collective does not complete in time. Set by the job between collectives.
+    var activity: CommunicationActivity { get set }
 
     /// Element-wise sum across ranks, in place.
     func allreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int)
@@ -52,12 +55,28 @@ extension Communicator {
     public var isRoot: Bool { rank == 0 }
 }
 
+/// What a job is doing between collectives: a phase and, in training, the step it names
+/// ("training step" 25 reads "training step 25").
+/// Setting it costs no allocation (phases are literals), so the step loop sets it every step.
+public struct CommunicationActivity: CustomStringConvertible, Sendable {
+    public var phase: StaticString
+    public var step: Int?
+
+    public init(_ phase: StaticString, step: Int? = nil) {
+        self.phase = phase
+        self.step = step
+    }
+
+    public var description: String { step.map { "\(phase) \($0)" } ?? "\(phase)" }
+}
+
 /// One process: every collective is the identity.
 public final class SingleProcessCommunicator: Communicator {
     public init() {}
     public var rank: Int { 0 }
     public var size: Int { 1 }
     public var localSize: Int { 1 }
+    public var activity = CommunicationActivity("start-up")
     public func allreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {}
     public func allreduceSum(_ values: inout [Double]) {}
     public func allreduceSum(_ value: Int) -> Int { value }
@@ -91,8 +110,9 @@ public enum Communicators {
         return ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"].contains { env[$0] != nil }
     }
 
-    public static func make() throws -> any Communicator {
-        if launchedByMPI { return MPICommunicator() }
+    /// timeout: seconds a collective may take before the job is ended (0: wait forever).
+    public static func make(timeout: Double = CommunicationTimeout.defaultSeconds) throws -> any Communicator {
+        if launchedByMPI { return MPICommunicator(timeout: timeout) }
         // `srun` without an MPI plugin starts N independent copies that would each train the
         // whole run alone and overwrite one another's output.
         let env = ProcessInfo.processInfo.environment

@@ -5,15 +5,28 @@ import Foundation
 ///
 /// Initialised with MPI_THREAD_FUNNELED: only the training thread calls MPI, while
 /// OpenBLAS's threads compute. Counts above Int32.max are sent in pieces.
+///
+/// Every operation is started non-blocking and completed by polling, so that a collective
+/// that a lost node or link will never complete is noticed here: after `timeout` seconds the
+/// `CollectiveWatchdog` names what hung, asks which ranks still answer, and ends the job.
+/// Polling is what a blocking MPI call does inside anyway (Open MPI's progress loop spins,
+/// yielding the core when ranks oversubscribe it).
 public final class MPICommunicator: Communicator {
     public let rank: Int
     public let size: Int
     public let localSize: Int
+    public var activity = CommunicationActivity("start-up")
+    /// Seconds a collective may take before the job is ended; 0 waits forever.
+    public let timeout: Double
     private let world: MPI_Comm
+    private let watchdog: CollectiveWatchdog
+    /// The gradient buckets' outstanding allreduces, completed by `waitAll`.
     private var requests: [MPI_Request?] = []
+    /// The pieces of the operation in flight (one unless a count exceeds Int32.max).
+    private var pending: [MPI_Request?] = []
     private var finalized = false
 
-    public init() {
+    public init(timeout: Double) {
         var provided: Int32 = 0
         MPI_Init_thread(nil, nil, dft_MPI_THREAD_FUNNELED(), &provided)
         world = dft_MPI_COMM_WORLD()
@@ -22,6 +35,7 @@ public final class MPICommunicator: Communicator {
         MPI_Comm_size(world, &s)
         rank = Int(r)
         size = Int(s)
+        self.timeout = timeout
         // Ranks sharing this node's memory: the divisor of the node's cores.
         var node: MPI_Comm?
         MPI_Comm_split_type(world, dft_MPI_COMM_TYPE_SHARED(), r, dft_MPI_INFO_NULL(), &node)
@@ -31,50 +45,91 @@ public final class MPICommunicator: Communicator {
             MPI_Comm_free(&node)
         }
         localSize = Int(local)
+        watchdog = CollectiveWatchdog(world: world, rank: rank, size: size)
         requests.reserveCapacity(256)
+        pending.reserveCapacity(4)
     }
 
-    /// Calls `body` on pieces of at most Int32.max elements.
+    /// Starts `body` on pieces of at most Int32.max elements, each adding its request.
     @inline(__always)
-    private func pieces(_ count: Int, _ body: (Int, Int32) -> Void) {
+    private func pieces(_ count: Int, into list: inout [MPI_Request?], _ body: (Int, Int32, inout MPI_Request?) -> Void) {
         var start = 0
-        while start < count {
+        repeat {
             let n = min(count - start, Int(Int32.max))
-            body(start, Int32(n))
+            var request: MPI_Request? = dft_MPI_REQUEST_NULL()
+            body(start, Int32(n), &request)
+            list.append(request)
             start += n
+        } while start < count
+    }
+
+    /// Polls `list` until every request is done, or ends the job when `timeout` passes first.
+    /// `operation` names what the requests are, for the error (built only then).
+    private func complete(_ list: inout [MPI_Request?], _ operation: () -> String) {
+        guard !list.isEmpty else { return }
+        let n = Int32(list.count)
+        var done: Int32 = 0
+        let waitsForever = timeout <= 0
+        list.withUnsafeMutableBufferPointer { r in
+            if waitsForever {
+                MPI_Waitall(n, r.baseAddress, dft_MPI_STATUSES_IGNORE())
+                done = 1
+                return
+            }
+            let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeout * 1e9)
+            var polls: UInt = 0
+            while true {
+                MPI_Testall(n, r.baseAddress, &done, dft_MPI_STATUSES_IGNORE())
+                if done != 0 { return }
+                polls &+= 1
+                // Reading the clock costs about what one poll does; every 64th is enough.
+                if polls & 63 == 0 && DispatchTime.now().uptimeNanoseconds >= deadline { return }
+            }
         }
+        if done == 0 {
+            watchdog.expire(operation: operation(), activity: activity, waited: timeout)
+        }
+        list.removeAll(keepingCapacity: true)
     }
 
     public func allreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
-        pieces(count) { start, n in
-            MPI_Allreduce(dft_MPI_IN_PLACE(), buffer + start, n, dft_MPI_FLOAT(), dft_MPI_SUM(), world)
+        pieces(count, into: &pending) { start, n, request in
+            MPI_Iallreduce(dft_MPI_IN_PLACE(), buffer + start, n, dft_MPI_FLOAT(), dft_MPI_SUM(), world, &request)
         }
+        complete(&pending) { "allreduce (sum) of \(count) floats" }
     }
 
     public func allreduceSum(_ values: inout [Double]) {
         let n = Int32(values.count)
         values.withUnsafeMutableBufferPointer { v in
-            _ = MPI_Allreduce(dft_MPI_IN_PLACE(), v.baseAddress, n, dft_MPI_DOUBLE(), dft_MPI_SUM(), world)
+            var request: MPI_Request? = dft_MPI_REQUEST_NULL()
+            MPI_Iallreduce(dft_MPI_IN_PLACE(), v.baseAddress, n, dft_MPI_DOUBLE(), dft_MPI_SUM(), world, &request)
+            pending.append(request)
+            complete(&pending) { "allreduce (sum) of \(n) metrics" }
         }
     }
 
     public func allreduceSum(_ value: Int) -> Int {
         var v = Int64(value)
-        MPI_Allreduce(dft_MPI_IN_PLACE(), &v, 1, dft_MPI_INT64_T(), dft_MPI_SUM(), world)
+        var request: MPI_Request? = dft_MPI_REQUEST_NULL()
+        MPI_Iallreduce(dft_MPI_IN_PLACE(), &v, 1, dft_MPI_INT64_T(), dft_MPI_SUM(), world, &request)
+        pending.append(request)
+        complete(&pending) { "allreduce (sum) of a count" }
         return Int(v)
     }
 
     public func any(_ flag: Bool) -> Bool {
         var v: Int32 = flag ? 1 : 0
-        MPI_Allreduce(dft_MPI_IN_PLACE(), &v, 1, dft_MPI_INT(), dft_MPI_MAX(), world)
+        var request: MPI_Request? = dft_MPI_REQUEST_NULL()
+        MPI_Iallreduce(dft_MPI_IN_PLACE(), &v, 1, dft_MPI_INT(), dft_MPI_MAX(), world, &request)
+        pending.append(request)
+        complete(&pending) { "allreduce (max) of a decision flag" }
         return v != 0
     }
 
     public func startAllreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
-        pieces(count) { start, n in
-            var request: MPI_Request? = dft_MPI_REQUEST_NULL()
+        pieces(count, into: &requests) { start, n, request in
             MPI_Iallreduce(dft_MPI_IN_PLACE(), buffer + start, n, dft_MPI_FLOAT(), dft_MPI_SUM(), world, &request)
-            requests.append(request)
         }
     }
 
@@ -91,18 +146,19 @@ public final class MPICommunicator: Communicator {
     public func waitAll() -> Double {
         guard !requests.isEmpty else { return 0 }
         let start = DispatchTime.now().uptimeNanoseconds
-        let n = Int32(requests.count)
-        requests.withUnsafeMutableBufferPointer { r in
-            _ = MPI_Waitall(n, r.baseAddress, dft_MPI_STATUSES_IGNORE())
-        }
-        requests.removeAll(keepingCapacity: true)
+        let buckets = requests.count
+        complete(&requests) { "allreduce (sum) of \(buckets) gradient bucket\(buckets == 1 ? "" : "s")" }
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
     public func reduceScatterSum(_ buffer: UnsafeMutablePointer<Float>, shardCount: Int) {
         precondition(shardCount <= Int(Int32.max), "ZeRO shard of \(shardCount) elements exceeds MPI's count limit")
         // In place, MPI leaves this rank's result at the start of the buffer; move it home.
-        MPI_Reduce_scatter_block(dft_MPI_IN_PLACE(), buffer, Int32(shardCount), dft_MPI_FLOAT(), dft_MPI_SUM(), world)
+        var request: MPI_Request? = dft_MPI_REQUEST_NULL()
+        MPI_Ireduce_scatter_block(dft_MPI_IN_PLACE(), buffer, Int32(shardCount), dft_MPI_FLOAT(), dft_MPI_SUM(),
+                                  world, &request)
+        pending.append(request)
+        complete(&pending) { "reduce-scatter (sum) of \(shardCount) floats per rank (ZeRO-1 gradients)" }
         if rank > 0 {
             (buffer + rank * shardCount).update(from: buffer, count: shardCount)
         }
@@ -110,33 +166,44 @@ public final class MPICommunicator: Communicator {
 
     public func allgather(_ buffer: UnsafeMutablePointer<Float>, shardCount: Int) {
         precondition(shardCount <= Int(Int32.max), "ZeRO shard of \(shardCount) elements exceeds MPI's count limit")
-        MPI_Allgather(dft_MPI_IN_PLACE(), 0, dft_MPI_DATATYPE_NULL(), buffer, Int32(shardCount), dft_MPI_FLOAT(), world)
+        var request: MPI_Request? = dft_MPI_REQUEST_NULL()
+        MPI_Iallgather(dft_MPI_IN_PLACE(), 0, dft_MPI_DATATYPE_NULL(), buffer, Int32(shardCount), dft_MPI_FLOAT(),
+                       world, &request)
+        pending.append(request)
+        complete(&pending) { "allgather of \(shardCount) floats per rank (ZeRO-1 parameters)" }
     }
 
     public func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int) {
-        pieces(count) { start, n in
-            MPI_Bcast(buffer + start, n, dft_MPI_FLOAT(), Int32(root), world)
+        pieces(count, into: &pending) { start, n, request in
+            MPI_Ibcast(buffer + start, n, dft_MPI_FLOAT(), Int32(root), world, &request)
         }
+        complete(&pending) { "broadcast of \(count) floats from rank \(root)" }
     }
 
     public func send(_ buffer: UnsafePointer<Float>, count: Int, to destination: Int) {
-        pieces(count) { start, n in
-            MPI_Send(buffer + start, n, dft_MPI_FLOAT(), Int32(destination), 0, world)
+        pieces(count, into: &pending) { start, n, request in
+            MPI_Isend(buffer + start, n, dft_MPI_FLOAT(), Int32(destination), 0, world, &request)
         }
+        complete(&pending) { "send of \(count) floats to rank \(destination)" }
     }
 
     public func receive(_ buffer: UnsafeMutablePointer<Float>, count: Int, from source: Int) {
-        pieces(count) { start, n in
-            MPI_Recv(buffer + start, n, dft_MPI_FLOAT(), Int32(source), 0, world, dft_MPI_STATUS_IGNORE())
+        pieces(count, into: &pending) { start, n, request in
+            MPI_Irecv(buffer + start, n, dft_MPI_FLOAT(), Int32(source), 0, world, &request)
         }
+        complete(&pending) { "receive of \(count) floats from rank \(source)" }
     }
 
-    public func barrier() { MPI_Barrier(world) }
+    public func barrier() {
+        var request: MPI_Request? = dft_MPI_REQUEST_NULL()
+        MPI_Ibarrier(world, &request)
+        pending.append(request)
+        complete(&pending) { "barrier" }
+    }
 
     public func abort(message: String, code: Int32) -> Never {
         FileHandleOutput.standardError.write("rank \(rank): error: \(message)\n")
-        MPI_Abort(world, code)
-        exit(code)  // MPI_Abort does not return; this satisfies the type checker.
+        CollectiveWatchdog.abort(world, code: code)
     }
 
     public func finalize() {

@@ -44,10 +44,11 @@ public enum RankCommand {
     /// rethrows any other failure of a single process, and aborts every rank on one of several.
     /// `stopsOnSignal`: the command checks `StopSignal.received` and saves its work before it
     /// leaves; other commands keep the default action (a stop signal ends them at once).
-    public static func run(threads requested: Int, stopsOnSignal: Bool,
-                           _ body: (RankContext) throws -> Outcome) throws -> Int32 {
+    /// `commTimeout`: seconds a collective may take before the job ends (`--comm-timeout`).
+    public static func run(threads requested: Int, commTimeout: Double = CommunicationTimeout.defaultSeconds,
+                           stopsOnSignal: Bool, _ body: (RankContext) throws -> Outcome) throws -> Int32 {
         if stopsOnSignal { StopSignal.install() }
-        let communicator = try Communicators.make()
+        let communicator = try Communicators.make(timeout: commTimeout)
         let policy = ThreadPolicy.forThisProcess(requested: requested, ranksOnNode: communicator.localSize)
         Parallel.configure(threads: policy.threads)
         do {

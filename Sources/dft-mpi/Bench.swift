@@ -56,7 +56,7 @@ struct Bench: ParsableCommand {
     var newTokens = 128
 
     func run() throws {
-        let code = try RankCommand.run(threads: threads.requested, stopsOnSignal: false) { context in
+        let code = try RankCommand.run(threads: threads.requested, commTimeout: threads.timeout, stopsOnSignal: false) { context in
             let communicator = context.communicator
             if decode {
                 // Ranks on one node would share its memory bandwidth, the very figure measured.

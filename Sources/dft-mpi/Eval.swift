@@ -47,7 +47,8 @@ struct Eval: ParsableCommand {
         // The harness's stop strings need a tokenizer; without one (pre-tokenized problems)
         // only the EOS ids stop.
         settings.stopStringsNeedTokenizer = false
-        let code = try RankCommand.run(threads: options.threading.requested, stopsOnSignal: true) { context in
+        let code = try RankCommand.run(threads: options.threading.requested, commTimeout: options.threading.timeout,
+                                       stopsOnSignal: true) { context in
             func say(_ text: String) { context.say(BuiltinAssets.abbreviate(text)) }
             let compute = try options.computeLine(settings)
             let loaded = try GenerationJob(settings: settings, communicator: context.communicator).loadModel()

@@ -34,7 +34,8 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         let settings = try options.settings(data: data, out: out, template: .chatml)
-        let code = try RankCommand.run(threads: options.threading.requested, stopsOnSignal: true) { context in
+        let code = try RankCommand.run(threads: options.threading.requested, commTimeout: options.threading.timeout,
+                                       stopsOnSignal: true) { context in
             let communicator = context.communicator
             let compute = try options.computeLine(settings)
             let job = GenerationJob(settings: settings, communicator: communicator)

@@ -123,7 +123,7 @@ struct OfflineRL: ParsableCommand {
 
     func run() throws {
         let (config, settings) = try resolve()
-        let code = try RankCommand.run(threads: config.threads, stopsOnSignal: true) { context in
+        let code = try RankCommand.run(threads: config.threads, commTimeout: config.commTimeout, stopsOnSignal: true) { context in
             func say(_ text: String) { context.say(BuiltinAssets.abbreviate(text)) }
             say(context.header("offline-rl"))
             say("problems: \(settings.problems) | \(settings.rounds) round\(settings.rounds == 1 ? "" : "s") of "

@@ -55,7 +55,7 @@ struct Score: ParsableCommand {
         settings.maxLength = maxLength
         settings.microBatch = microBatch
         settings.precision = precision
-        let code = try RankCommand.run(threads: threading.requested, stopsOnSignal: false) { context in
+        let code = try RankCommand.run(threads: threading.requested, commTimeout: threading.timeout, stopsOnSignal: false) { context in
             let summary = try Scorer(config: settings, communicator: context.communicator).run(outputPath: out)
             context.say(String(format: "scored %d examples, %d response tokens, mean NLL %.4f -> %@%@", summary.examples,
                                summary.tokens, summary.meanNLL, out,

@@ -62,7 +62,8 @@ struct Train: ParsableCommand {
         // reported by every rank and ends them without any collective.
         let resolved = try TrainConfig.resolve(layers: layers, source: config.map { "config '\($0)' and flags" } ?? "flags")
         let injection = DebugInjection(failRank: debug.debugFailRank, failStep: debug.debugFailStep,
-                                       nanRank: debug.debugNanRank, nanStep: debug.debugNanStep, stopStep: debug.debugStopAtStep)
+                                       nanRank: debug.debugNanRank, nanStep: debug.debugNanStep, stopStep: debug.debugStopAtStep,
+                                       hangRank: debug.debugHangRank, hangStep: debug.debugHangStep)
         let code = try TrainingSession.run(config: resolved, debug: injection, debugDumpPath: debug.debugDump,
                                            debugKillDuringSave: debug.debugKillDuringSave)
         if code != 0 { throw ExitCode(code) }

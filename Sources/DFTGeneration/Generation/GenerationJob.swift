@@ -66,6 +66,7 @@ public struct GenerationJob {
     public func run(_ inputs: Inputs, progress: GenerationProgress? = nil) throws -> Summary {
         let start = DispatchTime.now().uptimeNanoseconds
         let output = GenerationOutput(path: settings.out)
+        communicator.activity = CommunicationActivity("generation (start)")
         if communicator.isRoot { try output.merge() }
         communicator.barrier()
         let done = output.donePairs()
@@ -92,6 +93,9 @@ public struct GenerationJob {
             summary.finishReasons[result.finishReason.rawValue, default: 0] += 1
             progress?.finished(tokens: result.completion.count)
         }
+        // The ranks' shares take different times: a long job whose shares differ by more than
+        // --comm-timeout needs a larger one (docs/SCALING.md).
+        communicator.activity = CommunicationActivity("generation (waiting for every rank's share)")
         communicator.barrier()
         summary.stopped = communicator.any(summary.stopped)
         summary.newlyGenerated = communicator.allreduceSum(summary.newlyGenerated)

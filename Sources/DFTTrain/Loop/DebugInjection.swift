@@ -11,9 +11,15 @@ public struct DebugInjection: Sendable, Equatable {
     public var nanStep: Int?
     /// Rank 0 behaves as if it received a stop signal before this step (steps done).
     public var stopStep: Int?
+    /// This rank stops at the start of this step (steps done) and never reaches another
+    /// collective: a rank stuck outside MPI, for the communication watchdog.
+    public var hangRank: Int?
+    public var hangStep: Int?
 
     public init(failRank: Int? = nil, failStep: Int? = nil, nanRank: Int? = nil, nanStep: Int? = nil,
-                stopStep: Int? = nil) {
+                stopStep: Int? = nil, hangRank: Int? = nil, hangStep: Int? = nil) {
+        self.hangRank = hangRank
+        self.hangStep = hangStep
         self.failRank = failRank
         self.failStep = failStep
         self.nanRank = nanRank
@@ -24,6 +30,7 @@ public struct DebugInjection: Sendable, Equatable {
     func stops(rank: Int, step: Int) -> Bool { rank == 0 && stopStep == step + 1 }
 
     func fails(rank: Int, step: Int) -> Bool { failRank == rank && failStep == step }
+    func hangs(rank: Int, step: Int) -> Bool { hangRank == rank && hangStep == step }
     func poisons(rank: Int, step: Int) -> Bool { nanRank == rank && nanStep == step }
 }
 

@@ -219,6 +219,10 @@ public final class Trainer {
     /// Runs one optimizer step and returns what it measured (global values). `stopRequested`
     /// is this rank's wish to stop; the returned metrics say whether any rank had it.
     public func trainStep(stopRequested: Bool = false) throws -> StepMetrics {
+        communicator.activity = CommunicationActivity("training step", step: step + 1)
+        if debug.hangs(rank: communicator.rank, step: step) {
+            while true { sleep(60) }
+        }
         if debug.fails(rank: communicator.rank, step: step) {
             throw TrainingError.injectedFailure(rank: communicator.rank, step: step)
         }

@@ -29,7 +29,7 @@ public struct TrainingSession {
     /// returns the process exit code.
     public static func run(config: TrainConfig, debug: DebugInjection = DebugInjection(), debugDumpPath: String? = nil,
                            debugKillDuringSave: Int? = nil) throws -> Int32 {
-        try RankCommand.run(threads: config.threads, stopsOnSignal: true) { context in
+        try RankCommand.run(threads: config.threads, commTimeout: config.commTimeout, stopsOnSignal: true) { context in
             let session = TrainingSession(config: config, communicator: context.communicator, debug: debug,
                                           debugDumpPath: debugDumpPath, debugKillDuringSave: debugKillDuringSave)
             return try session.train(policy: context.threads) ? .finished : .stopped
@@ -38,6 +38,7 @@ public struct TrainingSession {
 
     /// Returns true when every step is done, false when a stop request ended the run early.
     public func train(policy: ThreadPolicy) throws -> Bool {
+        communicator.activity = CommunicationActivity("start-up (loading the model and data)")
         let trainer = try Trainer(config: config, communicator: communicator, debug: debug)
         let root = communicator.isRoot
         let untrainable = trainer.untrainableExamples
@@ -72,6 +73,7 @@ public struct TrainingSession {
         func save() throws {
             let start = DispatchTime.now().uptimeNanoseconds
             let kill = debugKillDuringSave == trainer.step
+            communicator.activity = CommunicationActivity("saving the checkpoint of step", step: trainer.step)
             let path = try store.save(trainer, beforeRename: { if kill { raise(SIGKILL) } })
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             reporter.line(String(format: "saved %@ (%.1f s)", path, seconds))
@@ -85,6 +87,7 @@ public struct TrainingSession {
         func evaluate() throws {
             let evalStart = DispatchTime.now().uptimeNanoseconds
             let objective = trainer.objective(at: trainer.step)
+            communicator.activity = CommunicationActivity("held-out evaluation after step", step: trainer.step)
             guard let result = trainer.evaluateHeldOut() else { return }
             let sums = result.sums
             let accuracy = try trainer.accuracy?.evaluate()

@@ -239,6 +239,12 @@ struct DebugOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Debugging: step at which --debug-fail-rank fails.", visibility: .hidden))
     var debugFailStep: Int?
 
+    @Option(help: ArgumentHelp("Debugging: this rank stops at --debug-hang-step and never reaches another collective.", visibility: .hidden))
+    var debugHangRank: Int?
+
+    @Option(help: ArgumentHelp("Debugging: step at which --debug-hang-rank stops.", visibility: .hidden))
+    var debugHangStep: Int?
+
     @Option(help: ArgumentHelp("Debugging: this rank's loss becomes NaN at --debug-nan-step.", visibility: .hidden))
     var debugNanRank: Int?
 
