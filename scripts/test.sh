@@ -115,20 +115,18 @@ echo "== swift build -c release --product dft-mpi"
 swift build -c release --product dft-mpi
 stage_done release
 
-echo "== scripts/slurm/test-templates.sh (OpenBLAS kernel $core_given)"
-DFT_MPI=$REPO/.build/release/dft-mpi bash scripts/slurm/test-templates.sh 2>&1 | tee "$LOGS/slurm.log"
-stage_done slurm
-if [ ${#other_env[@]} -gt 0 ]; then
-    echo "== scripts/slurm/test-templates.sh again (OpenBLAS kernel $core_other: ${other_env[*]})"
-    DFT_MPI=$REPO/.build/release/dft-mpi "${other_env[@]}" bash scripts/slurm/test-templates.sh 2>&1 | tee "$LOGS/slurm-other.log"
-fi
-stage_done slurm-other
+# A root-only test script with the release build, under both kernels: LOG-NAME SCRIPT.
+run_on_both_kernels() {
+    local name=$1 script=$2
+    echo "== $script (OpenBLAS kernel $core_given)"
+    DFT_MPI=$REPO/.build/release/dft-mpi bash "$script" 2>&1 | tee "$LOGS/$name.log"
+    stage_done "$name"
+    if [ ${#other_env[@]} -gt 0 ]; then
+        echo "== $script again (OpenBLAS kernel $core_other: ${other_env[*]})"
+        DFT_MPI=$REPO/.build/release/dft-mpi "${other_env[@]}" bash "$script" 2>&1 | tee "$LOGS/$name-other.log"
+    fi
+    stage_done "$name-other"
+}
 
-echo "== scripts/cluster/test-cluster.sh (OpenBLAS kernel $core_given)"
-DFT_MPI=$REPO/.build/release/dft-mpi bash scripts/cluster/test-cluster.sh 2>&1 | tee "$LOGS/cluster.log"
-stage_done cluster
-if [ ${#other_env[@]} -gt 0 ]; then
-    echo "== scripts/cluster/test-cluster.sh again (OpenBLAS kernel $core_other: ${other_env[*]})"
-    DFT_MPI=$REPO/.build/release/dft-mpi "${other_env[@]}" bash scripts/cluster/test-cluster.sh 2>&1 | tee "$LOGS/cluster-other.log"
-    stage_done cluster-other
-fi
+run_on_both_kernels slurm scripts/slurm/test-templates.sh
+run_on_both_kernels cluster scripts/cluster/test-cluster.sh

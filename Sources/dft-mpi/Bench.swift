@@ -2,6 +2,7 @@ import ArgumentParser
 import DFTCore
 import DFTGeneration
 import DFTJobs
+import DFTModel
 import DFTRuntime
 import DFTTrain
 import Foundation
@@ -27,6 +28,14 @@ struct Bench: ParsableCommand {
             STREAM-like triad bandwidth measured in the same process with the same threads, the batch-1 \
             bound (bandwidth / bytes per token) and the fraction of it reached, and peak resident memory. \
             One process only: refused under mpirun with more than one rank.
+
+            Communication (--allreduce, under mpirun): in-place float sums from 4 KB up to the \
+            shape's whole gradient, through the calls training makes, each timed for about half a \
+            second: time per allreduce, algorithm bandwidth (bytes / time) and bus bandwidth \
+            (x 2(n-1)/n, what each rank's link carries in a ring allreduce, as nccl-tests and the OSU \
+            benchmarks report it). Then --steps training steps of the shape: the communication they \
+            wait for after the backward pass against the same gradient buckets' allreduces alone, \
+            i.e. how much of it the overlap with the backward pass hides (--steps 0 skips this).
             """)
 
     @Option(help: "tiny, small or qwen05b (trained in batches of 4 x 256 tokens, 2 x 512 and 1 x 512).")
@@ -46,6 +55,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Measure decoding (prefill and batched greedy decode steps) instead of training.")
     var decode = false
 
+    @Flag(help: "Measure the allreduce between the ranks (4 KB to the shape's gradient) and its overlap with the backward pass, instead of training.")
+    var allreduce = false
+
     @Option(help: "Sequences decoded together (--decode).")
     var batch = 1
 
@@ -64,6 +76,10 @@ struct Bench: ParsableCommand {
                     communicator.abort(message: "bench --decode runs in one process: launch it without mpirun", code: 1)
                 }
                 try runDecode(threads: context.threads.threads)
+                return .finished
+            }
+            if allreduce {
+                try runAllreduce(context)
                 return .finished
             }
             try runTraining(context)
@@ -110,6 +126,35 @@ struct Bench: ParsableCommand {
                     f.secondsPerStep, 100 * f.mfu, ratio))
             }
         }
+    }
+
+    private func runAllreduce(_ context: RankContext) throws {
+        let communicator = context.communicator
+        let bench = AllreduceBenchmark(communicator: communicator)
+        let gradientBytes = ParameterLayout(config: try ModelPresets.config(named: shape)).count * MemoryLayout<Float>.stride
+        let n = communicator.size, perNode = communicator.localSize
+        context.say(context.header("bench --allreduce"))
+        context.say("\(n) rank\(n == 1 ? "" : "s"), \(perNode) per node (\(max(1, n / perNode)) node\(n / perNode == 1 ? "" : "s")) | "
+            + String(format: "sizes 4 KB to the gradient of %@ (%.1f MB)", shape, Double(gradientBytes) / 1e6))
+        if n == 1 { context.say("one rank: every allreduce is a no-op; launch under mpirun") }
+        context.say("      bytes        time   algbw GB/s   busbw GB/s  iterations")
+        for row in bench.sweep(sizes: AllreduceBenchmark.sizes(upTo: gradientBytes)) {
+            context.say(String(format: "%11d  %8.1f us  %11.3f  %11.3f  %10d", row.bytes, row.seconds * 1e6,
+                               row.algorithmBandwidth / 1e9, row.busBandwidth / 1e9, row.iterations))
+        }
+        guard steps > 0 else { return }
+        if (execution.zero ?? 0) == 1 {
+            context.say("overlap: not measured with --zero 1 (its reduce-scatter runs after the backward pass; nothing to hide it)")
+            return
+        }
+        let settings = objective.layer.merging(lora.layer) { _, new in new }.merging(execution.layer) { _, new in new }
+        let benchmark = Benchmark(shape: shape, steps: steps, threads: context.threads.threads, length: length,
+                                  settings: settings, communicator: communicator)
+        let o = try bench.overlap(benchmark)
+        context.say(String(format: "overlap, %@, %d steps: %d bucket%@ of the %.1f MB gradient | step %.3f s (median) | waited "
+            + "for after the backward pass %.3f s per step | the buckets' allreduces alone %.3f s | hidden by the backward "
+            + "pass %.0f%%", shape, steps, o.buckets, o.buckets == 1 ? "" : "s", Double(o.gradientBytes) / 1e6, o.stepSeconds,
+            o.exposedSeconds, o.aloneSeconds, 100 * o.hiddenFraction))
     }
 
     private func runDecode(threads: Int) throws {

@@ -25,8 +25,6 @@ CLUSTER=$REPO/scripts/cluster/netns-cluster.sh
 COMPARE=$REPO/scripts/cluster/compare-runs.py
 PYTHON=/usr/bin/python3
 WORK=$(mktemp -d /tmp/dft-cluster-test.XXXXXX)
-passed=0
-failed=0
 
 [ -x "$DFT_MPI" ] || { echo "test-cluster: no dft-mpi binary at $DFT_MPI (swift build -c release)" >&2; exit 1; }
 
@@ -41,17 +39,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-check() {   # check NAME CONDITION...: runs the condition, counts and prints the result
-    local name=$1
-    shift
-    if "$@"; then
-        echo "PASS  $name"
-        passed=$((passed + 1))
-    else
-        echo "FAIL  $name"
-        failed=$((failed + 1))
-    fi
-}
+source scripts/lib/checks.sh
 
 # The built-in base on the built-in demonstrations, short: each run takes seconds.
 train_cmd() {  # train_cmd STEPS OUT [MORE FLAGS...]: sets TRAIN to the command line

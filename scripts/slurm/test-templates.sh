@@ -33,8 +33,6 @@ JOB_TIMEOUT=${JOB_TIMEOUT:-180}   # seconds any one wait may take
 CLUSTER=scripts/slurm/local-cluster.sh
 PYTHON=/usr/bin/python3           # Debian's, with python3-h5py (a pyenv python3 may lack h5py)
 WORK=$(mktemp -d /tmp/dft-slurm-test.XXXXXX)
-passed=0
-failed=0
 started_cluster=0
 our_jobs=()
 
@@ -53,17 +51,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-check() {   # check NAME CONDITION...: runs the condition, counts and prints the result
-    local name=$1
-    shift
-    if "$@"; then
-        echo "PASS  $name"
-        passed=$((passed + 1))
-    else
-        echo "FAIL  $name"
-        failed=$((failed + 1))
-    fi
-}
+source scripts/lib/checks.sh
 
 log_has() {  # log_has FILE PATTERN...: every extended regular expression matches a line
     local file=$1 pattern
