@@ -50,6 +50,39 @@ extension Integration {
             expectReport(try ChildProcess.run(command, environment: Tools.environment, seconds: 180), ranks: 2)
         }
 
+        /// The figures are not checked (that is what the benchmark is for), only the report's
+        /// shape: every size from 4 KB by x4 to the gradient of `tiny`, bus bandwidth = algorithm
+        /// bandwidth x 2(n-1)/n, bytes / time = algorithm bandwidth, and the overlap line.
+        @Test("--allreduce under mpirun -n 2: the sweep from 4 KB to the gradient, bus bandwidth, the overlap")
+        func allreduce() throws {
+            let command = [try Tools.mpirun(), "-n", "2", "--oversubscribe", "--bind-to", "none", try Tools.binary(),
+                           "bench", "--allreduce", "--shape", "tiny", "--steps", "1", "--threads", "1", "--length", "32"]
+            let result = try ChildProcess.run(command, environment: Tools.environment, seconds: 300)
+            #expect(result.succeeded, "\(result.transcript)")
+            let lines = result.stdoutLines
+            #expect(lines.contains { $0.hasPrefix("2 ranks, 2 per node (1 node) | sizes 4 KB to the gradient of tiny") },
+                    "no ranks line\(result.transcript)")
+            let rows = lines.filter { $0.contains(" us ") }.compactMap { line -> [Double]? in
+                let fields = line.split(separator: " ").filter { $0 != "us" }.compactMap { Double($0) }
+                return fields.count == 5 ? fields : nil
+            }
+            let sizes = rows.map { Int($0[0]) }
+            #expect(sizes.first == 4096 && sizes.count >= 5, "sizes \(sizes)\(result.transcript)")
+            for (a, b) in zip(sizes, sizes.dropFirst().dropLast()) { #expect(b == 4 * a, "sizes \(sizes) do not grow x4") }
+            // tiny's gradient: the parameters of the preset, 4 bytes each, above the last x4 size.
+            if let last = sizes.last, sizes.count >= 2 { #expect(last > sizes[sizes.count - 2] && last % 4 == 0, "last size \(last)") }
+            for row in rows {
+                let (bytes, microseconds, algorithm, bus) = (row[0], row[1], row[2], row[3])
+                // busbw = algbw x 2(n-1)/n = algbw for n = 2; both printed to 3 decimals in GB/s.
+                #expect(abs(bus - algorithm) <= 0.0015, "row \(row): bus bandwidth is not 2(n-1)/n x algorithm bandwidth")
+                #expect(abs(bytes / (microseconds * 1e-6) / 1e9 - algorithm) <= 0.0015 + 0.002 * algorithm,
+                        "row \(row): bytes / time is not the algorithm bandwidth")
+                #expect(row[4] >= 3, "row \(row): fewer than 3 iterations")
+            }
+            #expect(lines.contains { $0.hasPrefix("overlap, tiny, 1 steps: ") && $0.contains("hidden by the backward pass") },
+                    "no overlap line\(result.transcript)")
+        }
+
         @Test("--decode: prefill and decode tokens/s, bytes per step, the triad, the bound; refused under mpirun")
         func decode() throws {
             let result = try ChildProcess.run([try Tools.binary(), "bench", "--shape", "tiny", "--decode", "--batch", "2",
