@@ -75,7 +75,10 @@ extension Integration {
                 let (bytes, microseconds, algorithm, bus) = (row[0], row[1], row[2], row[3])
                 // busbw = algbw x 2(n-1)/n = algbw for n = 2; both printed to 3 decimals in GB/s.
                 #expect(abs(bus - algorithm) <= 0.0015, "row \(row): bus bandwidth is not 2(n-1)/n x algorithm bandwidth")
-                #expect(abs(bytes / (microseconds * 1e-6) / 1e9 - algorithm) <= 0.0015 + 0.002 * algorithm,
+                // The time is printed to 0.1 us: at 4 KB (a few us on one node) that rounding alone
+                // moves bytes / time by a few percent.
+                #expect(abs(bytes / (microseconds * 1e-6) / 1e9 - algorithm)
+                            <= 0.0015 + algorithm * (0.05 / microseconds + 0.001),
                         "row \(row): bytes / time is not the algorithm bandwidth")
                 #expect(row[4] >= 3, "row \(row): fewer than 3 iterations")
             }
