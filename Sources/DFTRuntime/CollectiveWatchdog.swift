@@ -86,7 +86,8 @@ final class CollectiveWatchdog {
     }
 
     /// Sends a ping to every other rank and answers theirs for `seconds`; returns the ranks
-    /// that answered (this one included). The buffers are never freed: the process ends next.
+    /// that answered (this one included). The buffers and the sends' requests are never freed
+    /// or completed: the process ends next.
     private func probe(seconds: Double) -> Set<Int> {
         var answered: Set<Int> = [rank]
         let token = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
@@ -94,13 +95,11 @@ final class CollectiveWatchdog {
         let replies = UnsafeMutablePointer<Int32>.allocate(capacity: size)      // [size]
         let replyRequests = UnsafeMutablePointer<MPI_Request?>.allocate(capacity: size)
         let incoming = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
-        var sends: [MPI_Request?] = []
         for peer in 0..<size {
             replyRequests[peer] = dft_MPI_REQUEST_NULL()
             guard peer != rank else { continue }
             var send: MPI_Request? = dft_MPI_REQUEST_NULL()
             MPI_Isend(token, 1, dft_MPI_INT(), Int32(peer), Self.pingTag, probes, &send)
-            sends.append(send)
             MPI_Irecv(replies + peer, 1, dft_MPI_INT(), Int32(peer), Self.answerTag, probes, replyRequests + peer)
         }
         var ping: MPI_Request? = dft_MPI_REQUEST_NULL()
@@ -115,7 +114,6 @@ final class CollectiveWatchdog {
             if flag != 0 {
                 var answer: MPI_Request? = dft_MPI_REQUEST_NULL()
                 MPI_Isend(token, 1, dft_MPI_INT(), status.MPI_SOURCE, Self.answerTag, probes, &answer)
-                sends.append(answer)
                 ping = dft_MPI_REQUEST_NULL()
                 MPI_Irecv(incoming, 1, dft_MPI_INT(), dft_MPI_ANY_SOURCE(), Self.pingTag, probes, &ping)
             }

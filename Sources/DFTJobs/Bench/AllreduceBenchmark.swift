@@ -80,11 +80,11 @@ public struct AllreduceBenchmark {
     /// pass), then its buckets alone as many times.
     public func overlap(_ benchmark: Benchmark) throws -> Overlap {
         let session = try benchmark.prepare()
-        var exposed = 0.0
         for _ in 0..<benchmark.steps {
             try session.step()
         }
-        exposed = benchmark.result(session).commWaitFraction * session.stepSeconds.reduce(0, +) / Double(benchmark.steps)
+        // Each step's wait is already the mean over ranks.
+        let exposed = session.commWait / Double(benchmark.steps)
         let trainer = session.trainer
         let scratch = FloatBuffer(count: trainer.trained.count)   // [gradient floats], zeros
         var alone: [Double] = []
@@ -97,17 +97,11 @@ public struct AllreduceBenchmark {
                 _ = communicator.waitAll()
             })
         }
-        var medians = [Self.median(alone)]
+        var medians = [Benchmark.median(alone)]
         communicator.allreduceSum(&medians)
         return Overlap(buckets: trainer.buckets.ranges.count, gradientBytes: trainer.trained.count * MemoryLayout<Float>.stride,
                        stepSeconds: session.medianStepSeconds, exposedSeconds: exposed,
                        aloneSeconds: medians[0] / Double(communicator.size))
-    }
-
-    static func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        guard !sorted.isEmpty else { return 0 }
-        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
     private func time(_ body: () -> Void) -> Double {

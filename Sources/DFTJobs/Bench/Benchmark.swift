@@ -102,11 +102,14 @@ public struct Benchmark {
         }
 
         /// The median step time (robust to a noisy machine's slow steps).
-        public var medianStepSeconds: Double {
-            let sorted = stepSeconds.sorted()
-            return sorted.isEmpty ? 0 : sorted.count % 2 == 1 ? sorted[sorted.count / 2]
-                : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-        }
+        public var medianStepSeconds: Double { Benchmark.median(stepSeconds) }
+    }
+
+    /// The median of `values` (0 for none): robust to a noisy machine's slow repetitions.
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.isEmpty ? 0 : sorted.count % 2 == 1 ? sorted[sorted.count / 2]
+            : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
     static var peakResidentBytes: Int {
