@@ -6,9 +6,12 @@
 #   2. the Slurm job templates (scripts/slurm/test-templates.sh) on a local one-node Slurm
 #      cluster with a release build of dft-mpi: the templates, preemption with requeue and
 #      exact resume, scancel; under both kernels too.
-#   3. dft-mpi between nodes (scripts/cluster/test-cluster.sh) on a cluster of network
+#   3. Slurm jobs across two nodes (scripts/slurm/test-nodes.sh), network namespaces with a
+#      slurmd each: a 2 x 2-task training run, a link that drops, requeue and resume; both
+#      kernels.
+#   4. dft-mpi between nodes (scripts/cluster/test-cluster.sh) on a cluster of network
 #      namespaces: TCP traffic, 1 = 2 = 4 nodes, a killed node, a link down; both kernels.
-# Ends with a summary: the swift test closing line(s) and the Slurm part's "N passed, M
+# Ends with a summary: the swift test closing line(s) and each root-only part's "N passed, M
 # failed". Exits non-zero when anything failed. The Slurm daemons are stopped at the end,
 # also after a failure or an interruption (unless a cluster was already running before).
 set -euo pipefail
@@ -49,22 +52,20 @@ finish() {
     else
         echo "swift test: not run"
     fi
-    for part in cluster cluster-other; do
+    local part title
+    for part in "slurm:slurm templates" "slurm-nodes:slurm, two nodes" "cluster:namespace cluster"; do
+        title=${part#*:} part=${part%%:*}
         if [ -s "$LOGS/$part.log" ]; then
             line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGS/$part.log" | tail -n 1 || true)
-            echo "namespace cluster${part#cluster} (${took[$part]:-?} s): ${line:-no summary line (interrupted?)}"
+            echo "$title (${took[$part]:-?} s): ${line:-no summary line (interrupted?)}"
+            if [ -s "$LOGS/$part-other.log" ]; then
+                line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGS/$part-other.log" | tail -n 1 || true)
+                echo "$title again on OpenBLAS ${core_other:-?} (${took[$part-other]:-?} s): ${line:-no summary line (interrupted?)}"
+            fi
+        else
+            echo "$title: not run"
         fi
     done
-    if [ -s "$LOGS/slurm.log" ]; then
-        line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGS/slurm.log" | tail -n 1 || true)
-        echo "slurm templates (${took[slurm]:-?} s): ${line:-no summary line (interrupted?)}"
-        if [ -s "$LOGS/slurm-other.log" ]; then
-            line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGS/slurm-other.log" | tail -n 1 || true)
-            echo "slurm templates again on OpenBLAS ${core_other:-?} (${took[slurm-other]:-?} s): ${line:-no summary line (interrupted?)}"
-        fi
-    else
-        echo "slurm templates: not run"
-    fi
     if [ "$rc" -eq 0 ]; then echo "== all tests passed"; else echo "== FAILED (exit code $rc)"; fi
     rm -rf "$LOGS"
     exit "$rc"
@@ -129,4 +130,5 @@ run_on_both_kernels() {
 }
 
 run_on_both_kernels slurm scripts/slurm/test-templates.sh
+run_on_both_kernels slurm-nodes scripts/slurm/test-nodes.sh
 run_on_both_kernels cluster scripts/cluster/test-cluster.sh

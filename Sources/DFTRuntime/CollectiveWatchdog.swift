@@ -18,6 +18,8 @@ final class CollectiveWatchdog {
     private let size: Int
     /// [size] host name of every rank (MPI_Get_processor_name), gathered at start.
     private let hosts: [String]
+    /// Distinct host names among the ranks: the nodes the job runs on.
+    let hostCount: Int
 
     private static let pingTag: Int32 = 7101
     private static let answerTag: Int32 = 7102
@@ -40,6 +42,7 @@ final class CollectiveWatchdog {
             let bytes = names[(r * width)..<((r + 1) * width)].prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
             return String(decoding: bytes, as: UTF8.self)
         }
+        hostCount = Set(hosts).count
     }
 
     /// Ends the job after `operation` waited `waited` seconds during `activity`.

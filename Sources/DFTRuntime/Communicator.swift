@@ -12,6 +12,8 @@ public protocol Communicator: AnyObject {
     var size: Int { get }
     /// Ranks on this node (OpenBLAS threads per rank are the node's cores divided by these).
     var localSize: Int { get }
+    /// Nodes (distinct host names) the ranks run on; headers say "4 ranks on 2 nodes".
+    var nodeCount: Int { get }
     /// What the job is doing ("training step 25"), named by the communication watchdog's
     /// error when a collective does not complete in time. Set by the job between collectives.
     var activity: CommunicationActivity { get set }
@@ -53,6 +55,11 @@ public protocol Communicator: AnyObject {
 
 extension Communicator {
     public var isRoot: Bool { rank == 0 }
+
+    /// "2 ranks", or "4 ranks on 2 nodes" when the ranks span several nodes.
+    public var placement: String {
+        "\(size) rank\(size == 1 ? "" : "s")" + (nodeCount > 1 ? " on \(nodeCount) nodes" : "")
+    }
 }
 
 /// What a job is doing between collectives: a phase and, in training, the step it names
@@ -76,6 +83,7 @@ public final class SingleProcessCommunicator: Communicator {
     public var rank: Int { 0 }
     public var size: Int { 1 }
     public var localSize: Int { 1 }
+    public var nodeCount: Int { 1 }
     public var activity = CommunicationActivity("start-up")
     public func allreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {}
     public func allreduceSum(_ values: inout [Double]) {}

@@ -15,6 +15,7 @@ public final class MPICommunicator: Communicator {
     public let rank: Int
     public let size: Int
     public let localSize: Int
+    public var nodeCount: Int { watchdog.hostCount }
     public var activity = CommunicationActivity("start-up")
     /// Seconds a collective may take before the job is ended; 0 waits forever.
     public let timeout: Double

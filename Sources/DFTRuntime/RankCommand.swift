@@ -20,8 +20,8 @@ public struct RankContext {
 
     /// The first line of a job's output: version, command, ranks, threads and OpenBLAS kernel.
     public func header(_ command: String) -> String {
-        let ranks = communicator.size, threads = threads.threads
-        return "dft-mpi \(DFTVersionInfo.version) \(command) | \(ranks) rank\(ranks == 1 ? "" : "s") x "
+        let threads = threads.threads
+        return "dft-mpi \(DFTVersionInfo.version) \(command) | \(communicator.placement) x "
             + "\(threads) thread\(threads == 1 ? "" : "s") | OpenBLAS \(MachineDescription.openBLAS)"
     }
 }

@@ -132,9 +132,9 @@ struct Bench: ParsableCommand {
         let communicator = context.communicator
         let bench = AllreduceBenchmark(communicator: communicator)
         let gradientBytes = ParameterLayout(config: try ModelPresets.config(named: shape)).count * MemoryLayout<Float>.stride
-        let n = communicator.size, perNode = communicator.localSize
+        let n = communicator.size, perNode = communicator.localSize, nodes = communicator.nodeCount
         context.say(context.header("bench --allreduce"))
-        context.say("\(n) rank\(n == 1 ? "" : "s"), \(perNode) per node (\(max(1, n / perNode)) node\(n / perNode == 1 ? "" : "s")) | "
+        context.say("\(n) rank\(n == 1 ? "" : "s"), \(perNode) per node (\(nodes) node\(nodes == 1 ? "" : "s")) | "
             + String(format: "sizes 4 KB to the gradient of %@ (%.1f MB)", shape, Double(gradientBytes) / 1e6))
         if n == 1 { context.say("one rank: every allreduce is a no-op; launch under mpirun") }
         context.say("      bytes        time   algbw GB/s   busbw GB/s  iterations")

@@ -2,19 +2,23 @@
 # Shared part of the job templates in jobs/ (sourced, not run): finds the binary and the
 # configuration, prints what the job is about to run, launches the training step with
 # signal forwarding, and requeues the job when the trainer stopped early on the warning
-# signal. See docs/SLURM.md.
+# signal or lost a node or link (its communication timeout). See docs/SLURM.md.
 #
 # Variables read (the templates set them; all can come from `sbatch --export=ALL,...`):
 #   DFT_MPI_REPO  the dft-mpi checkout (the templates find it from the submit directory)
 #   DFT_MPI       binary; default $DFT_MPI_REPO/.build/release/dft-mpi, else dft-mpi on PATH
 #   CONFIG        YAML file; a relative path is tried in the working directory, then in the checkout
-#   REQUEUE       1: requeue after an early stop on SIGUSR1 (default); 0: never
+#   REQUEUE       1: requeue after an early stop on SIGUSR1 or a communication timeout
+#                 (default); 0: never
 #   MAX_RESTARTS  requeue at most this many times (default 5; SLURM_RESTART_COUNT counts them)
 
 # The trainer's exit code for "a stop request ended the run before its last step, after a
 # checkpoint was saved: run the same command to resume" (EX_TEMPFAIL). It exits 0 only
 # when every step is done, so 0 never leads to a requeue.
 DFT_JOB_STOPPED_EXIT=75
+# The trainer's exit code for "a collective did not complete within --comm-timeout" (a node
+# or link lost; EX_UNAVAILABLE): its last checkpoint is intact, so a requeued job resumes.
+DFT_JOB_COMM_TIMEOUT_EXIT=69
 
 _dft_job_pid=""      # the launcher (srun or mpirun), once started
 _dft_job_signals=0   # stop signals received by the batch shell
@@ -93,21 +97,25 @@ dft_job_init() {
 # exits 75. SIGTERM to the batch shell (scancel, the time limit) asks for the same stop but
 # never leads to a requeue. Then prints OUT/config.yaml (the resolved configuration).
 #
-# The job is requeued, last (Slurm then ends the batch shell), and 0 returned only when the
-# trainer stopped early (exit code 75) after SIGUSR1 and no SIGTERM, REQUEUE=1 and
-# MAX_RESTARTS allows it. Otherwise the launcher's exit code is returned: 0 for a finished
-# run (never requeued, even when SIGUSR1 came during its last step), 75 for an unfinished
-# one, anything else for a failure. DFT_JOB_FINISHED is 1 after a finished step, else 0 (a
+# The job is requeued, last (Slurm then ends the batch shell), and 0 returned only when
+# REQUEUE=1, MAX_RESTARTS allows it, no SIGTERM came, and either the trainer stopped early
+# (exit code 75) after SIGUSR1, or a collective timed out between nodes (exit code 69, the
+# communication watchdog: a node or link was lost; the requeued job waits for nodes that
+# answer and resumes from the last checkpoint). Otherwise the launcher's exit code is
+# returned: 0 for a finished run (never requeued, even when SIGUSR1 came during its last
+# step), 75 for an unfinished one, anything else for a failure. DFT_JOB_FINISHED is 1 after a finished step, else 0 (a
 # requeue returns 0 too: a template that runs more steps must look at DFT_JOB_FINISHED).
 #
 # Fallback: srun --kill-on-bad-exit counts 75 as a failure; when one rank's exit reaches
 # srun before the others have exited, srun kills them and returns 143 although every rank
 # had saved and stopped. A non-zero exit code with the trainer's "stopped after step X of Y"
-# (X < Y) line, written after the checkpoint, is therefore treated like 75. And srun may
+# (X < Y) line, written after the checkpoint, is therefore treated like 75; one with the
+# watchdog's "error: communication timeout:" line like 69 (MPI_Abort's code may reach the
+# launcher as another). And srun may
 # return 0 when it could not start the ranks at all (Slurm 22.05): exit code 0 counts as
 # finished only with the trainer's "done:" (or "nothing to do:") line, else as 1.
 dft_job_launch() {
-    local out=$1 log tee_pid rc seen stopped finished resumable
+    local out=$1 log tee_pid rc seen stopped finished resumable timed_out
     shift
     # Unfinished until the step is seen to finish (also on the early return below).
     DFT_JOB_FINISHED=0
@@ -152,9 +160,13 @@ dft_job_launch() {
     finished=$(grep -cE '(^|\] )(done: [0-9]+ (steps|samples|rounds?)|nothing to do: )' "$log" || true)
     # eval and offline-rl, stopped outside a training step, say so in their own words.
     resumable=$(grep -cE '^stopped by SIG[A-Z0-9]+: .*run the same command to continue' "$log" || true)
+    timed_out=$(grep -cE 'error: communication timeout: ' "$log" || true)
     rm -f "$log" "$log.fifo"
-    local early=0 at of note=""
-    if [ "$rc" -eq "$DFT_JOB_STOPPED_EXIT" ]; then
+    local early=0 lost=0 at of note=""
+    if [ "$rc" -ne 0 ] && { [ "$rc" -eq "$DFT_JOB_COMM_TIMEOUT_EXIT" ] || [ "$timed_out" -gt 0 ]; }; then
+        lost=1
+        note=" (a collective timed out between ranks: a node or link was lost; the last checkpoint is intact)"
+    elif [ "$rc" -eq "$DFT_JOB_STOPPED_EXIT" ]; then
         early=1
         note=" (stopped early with a checkpoint: resumable)"
     elif [ "$rc" -ne 0 ] && [ -n "$stopped" ]; then
@@ -181,6 +193,10 @@ dft_job_launch() {
         sed 's/^/    /' "$out/config.yaml"
     fi
 
+    if [ "$lost" -eq 1 ]; then
+        _dft_job_requeue_after_timeout "$out" && return 0
+        return "$rc"
+    fi
     if [ "$early" -eq 1 ]; then
         _dft_job_requeue_if_wanted && return 0
         # Not requeued: the job ends with 75, an unfinished run (afterok dependencies wait).
@@ -209,6 +225,29 @@ _dft_job_requeue_if_wanted() {
     fi
     # Said before: once requeued, Slurm ends this shell.
     dft_job_say "stopped early on SIGUSR1: requeueing job ${SLURM_JOB_ID:-?} (restart $((restarts + 1)))"
+    if ! scontrol requeue "${SLURM_JOB_ID:-}"; then
+        dft_job_say "'scontrol requeue ${SLURM_JOB_ID:-}' failed: not requeued"
+        return 1
+    fi
+    return 0
+}
+
+# Requeues this job after a communication timeout unless SIGTERM came (scancel, the time
+# limit), REQUEUE=0 or MAX_RESTARTS forbids it. Succeeds only when the job was requeued.
+_dft_job_requeue_after_timeout() {
+    local out=$1 restarts=${SLURM_RESTART_COUNT:-0} max=${MAX_RESTARTS:-5}
+    if [ "$_dft_job_term" -ne 0 ] || [ "${REQUEUE:-1}" != 1 ]; then
+        dft_job_say "not requeued after the communication timeout (SIGTERM seen: $_dft_job_term," \
+            "REQUEUE=${REQUEUE:-1}); to continue, submit again with OUT=$out"
+        return 1
+    fi
+    if [ "$restarts" -ge "$max" ]; then
+        dft_job_say "not requeued after the communication timeout: already restarted $restarts times" \
+            "(MAX_RESTARTS=$max); to continue, submit again with OUT=$out"
+        return 1
+    fi
+    dft_job_say "communication timeout: requeueing job ${SLURM_JOB_ID:-?} (restart $((restarts + 1)));" \
+        "it starts again when Slurm has nodes that answer"
     if ! scontrol requeue "${SLURM_JOB_ID:-}"; then
         dft_job_say "'scontrol requeue ${SLURM_JOB_ID:-}' failed: not requeued"
         return 1

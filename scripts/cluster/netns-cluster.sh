@@ -6,7 +6,8 @@
 # Open MPI reaches the nodes through `plm_rsh_agent` = scripts/cluster/netns-rsh.sh, which
 # runs the daemon's command inside the named node's namespace, so ranks on different nodes
 # can only talk through TCP over the veths, and a bandwidth limit on the veths is a slow
-# network between nodes.
+# network between nodes. The machine itself is 10.77.0.1 on the bridge: the head node, where a
+# Slurm controller listens (scripts/slurm/local-cluster.sh start --nodes N).
 #
 #   netns-cluster.sh up N [RATE]      create node1..nodeN (RATE e.g. 1gbit, 10gbit: a tc tbf
 #                                     limit on both directions of every node's link)
@@ -21,9 +22,13 @@
 #   netns-cluster.sh bytes            bytes each node sent and received on its link
 #   netns-cluster.sh exec K COMMAND...
 #                                     COMMAND inside node K's namespace
+#   netns-cluster.sh enter K COMMAND...
+#                                     COMMAND in node K's network namespace under hostname
+#                                     nodeK, keeping the machine's mounts (for daemons)
 #   netns-cluster.sh pids K           the processes running in node K (one pid per line)
 #   netns-cluster.sh kill K           SIGKILL every process of node K (a node that dies)
 #   netns-cluster.sh link K up|down   take node K's link down or up (a cable pulled)
+#   netns-cluster.sh rate RATE|none   set (or remove) the limit of every node's link
 #
 # This machine class's kernel has tbf and htb but no netem, so latency cannot be added. On a
 # stock kernel, `tc qdisc replace dev dftvK root netem delay 50us rate 10gbit` gives each
@@ -34,6 +39,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 PREFIX=${DFT_NETNS_PREFIX:-dftnode}   # namespaces dftnode1..N
 BRIDGE=${DFT_NETNS_BRIDGE:-dftbr0}
 SUBNET=10.77.0
+HEAD_ADDRESS=$SUBNET.1                # the machine itself, on the bridge
 STATE=${DFT_NETNS_STATE:-/tmp/dft-netns-cluster}
 
 say() { echo "netns-cluster: $*" >&2; }
@@ -66,6 +72,7 @@ up() {
         || die "a cluster is already up ($(nodes_up | tr '\n' ' ')$BRIDGE); run '$0 down' first"
     mkdir -p "$STATE"
     ip link add "$BRIDGE" type bridge
+    ip addr add "$HEAD_ADDRESS/24" dev "$BRIDGE"
     ip link set "$BRIDGE" up
     for k in $(seq 1 "$n"); do
         ns=$PREFIX$k
@@ -184,8 +191,30 @@ case "$command" in
         ;;
     bytes) bytes ;;
     exec) [ $# -ge 2 ] || die "usage: exec K COMMAND..."; k=$1; shift; exec ip netns exec "$PREFIX$k" "$@" ;;
+    enter)
+        # `ip netns exec` mounts a fresh /sys, without the cgroup file systems that slurmd
+        # needs; nsenter switches the network namespace alone.
+        [ $# -ge 2 ] || die "usage: enter K COMMAND..."
+        k=$1; shift
+        [ -e "/run/netns/$PREFIX$k" ] || die "enter: node$k is not up"
+        exec nsenter --net="/run/netns/$PREFIX$k" unshare --uts /bin/sh -c 'hostname "$0"; exec "$@"' "node$k" "$@"
+        ;;
     pids) [ $# -eq 1 ] || die "usage: pids K"; node_pids "$1" ;;
     kill) [ $# -eq 1 ] || die "usage: kill K"; kill_node "$1" ;;
+    rate)
+        [ $# -eq 1 ] || die "usage: rate RATE|none"
+        for ns in $(nodes_up); do
+            k=${ns#"$PREFIX"}
+            if [ "$1" = none ]; then
+                tc qdisc del dev "dftv$k" root 2>/dev/null || true
+                ip netns exec "$ns" tc qdisc del dev eth0 root 2>/dev/null || true
+            else
+                limit "" "dftv$k" "$1"
+                limit "$ns" eth0 "$1"
+            fi
+        done
+        echo "$1" > "$STATE/rate"
+        ;;
     link)
         [ $# -eq 2 ] || die "usage: link K up|down"
         case "$2" in up|down) ip link set "dftv$1" "$2" ;; *) die "link: up or down, not '$2'" ;; esac

@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
-# A one-node Slurm cluster on this machine, for trying and testing the job templates in
-# jobs/ (Debian 12, as root). Not for production: everything runs as root, without cgroups
-# or accounting.
+# A Slurm cluster on this machine, for trying and testing the job templates in jobs/ (Debian
+# 12, as root): one node, or N nodes that are network namespaces. Not for production:
+# everything runs as root, without cgroups or accounting.
 #
-#   scripts/slurm/local-cluster.sh start    install what is missing, start munged, slurmctld
-#                                           and slurmd, wait until the node is idle
-#   scripts/slurm/local-cluster.sh status   daemons, node state, queue; exit 0 when up
+#   scripts/slurm/local-cluster.sh start [--nodes N]
+#                                           install what is missing, start munged, slurmctld
+#                                           and the slurmd(s), wait until every node is idle
+#   scripts/slurm/local-cluster.sh status   daemons, node states, queue; exit 0 when up
 #   scripts/slurm/local-cluster.sh env      print `export SLURM_CONF=...` (for eval)
 #   scripts/slurm/local-cluster.sh stop     cancel jobs, stop what `start` started, clean up;
 #                                           idempotent, safe in a trap
+#
+# One node (the default) is this machine under its own name, on the loopback address.
+# --nodes N (2 or more) makes node1..nodeN: the network namespaces of
+# scripts/cluster/netns-cluster.sh (10.77.0.1K, joined by a bridge), one slurmd in each under
+# its own hostname, slurmctld on the machine itself at 10.77.0.1. Ranks on different nodes then
+# reach each other only by TCP over the namespaces' links, as on a real cluster; srun's PMIx
+# wire-up crosses them too. What the nodes share: the cores (each says it has all of them),
+# the memory (each is given an Nth), and the file system, which plays a cluster's shared one;
+# each has its own spool and temporary directory ($STATE/tmp/nodeK, Slurm's TmpFS). docs/SLURM.md.
 #
 # State (slurm.conf, pid files, logs, spool) lives in $DFT_SLURM_STATE (default
 # /tmp/dft-mpi-slurm). Slurm commands read /etc/slurm/slurm.conf unless SLURM_CONF is set,
@@ -18,13 +28,15 @@
 # need `eval "$(scripts/slurm/local-cluster.sh env)"`. `stop` removes the link.
 #
 # Settings: DFT_SLURM_STATE (state directory), DFT_SLURM_WAIT (seconds to wait for the
-# node, 60), DFT_SLURM_PARTITION (debug).
+# nodes, 60), DFT_SLURM_PARTITION (debug).
 set -euo pipefail
 
 STATE=${DFT_SLURM_STATE:-/tmp/dft-mpi-slurm}
 WAIT_SECONDS=${DFT_SLURM_WAIT:-60}
 PARTITION=${DFT_SLURM_PARTITION:-debug}
 CONF=$STATE/slurm.conf
+NODES_FILE=$STATE/nodes          # the node names, one per line
+NETNS=$(cd "$(dirname "$0")/../cluster" && pwd)/netns-cluster.sh
 ETC_CONF=/etc/slurm/slurm.conf
 MUNGE_KEY=/etc/munge/munge.key
 MARKER="# written by dft-mpi scripts/slurm/local-cluster.sh"
@@ -34,6 +46,9 @@ PACKAGES=(slurm-wlm munge libpmix2 libpmix-dev)
 
 say() { echo "local-cluster: $*"; }
 die() { echo "local-cluster: error: $*" >&2; exit 1; }
+
+node_names() { cat "$NODES_FILE" 2>/dev/null || true; }
+namespaced() { [ "$(node_names | head -n 1)" = node1 ]; }
 
 # The pid in a pid file when that process is alive, else nothing.
 live_pid() {
@@ -45,7 +60,7 @@ live_pid() {
 
 install_missing() {
     local missing=() p
-    for p in "${PACKAGES[@]}"; do
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -80,17 +95,30 @@ start_munge() {
     die "munged did not answer"
 }
 
+# write_conf N: one node on the loopback address (N = 1), or node1..nodeN in namespaces.
 write_conf() {
-    local host cpus mem_mb
+    local n=$1 host cpus mem_mb about controller nodes
     host=$(hostname -s)
     cpus=$(nproc)
-    # A bit under MemTotal: slurmd drains a node that has less memory than configured.
-    mem_mb=$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 * 0.95 }' /proc/meminfo)
+    # A bit under MemTotal, shared by the nodes: slurmd drains a node that has less memory
+    # than configured.
+    mem_mb=$(awk -v n="$n" '/^MemTotal:/ { printf "%d", $2 / 1024 * 0.95 / n }' /proc/meminfo)
+    if [ "$n" -eq 1 ]; then
+        about="One node ($host), everything as root, on the loopback address."
+        controller="$host(127.0.0.1)"
+        nodes="NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN"
+        echo "$host" > "$NODES_FILE"
+    else
+        about="$n nodes (network namespaces node1..node$n at 10.77.0.11..), everything as root; the controller is this machine ($host) at 10.77.0.1 on their bridge."
+        controller="$host(10.77.0.1)"
+        nodes="NodeName=node[1-$n] NodeAddr=10.77.0.[11-$((10 + n))] CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN"
+        seq -f 'node%g' 1 "$n" > "$NODES_FILE"
+    fi
     cat > "$CONF" <<EOF
 $MARKER
-# One node ($host), everything as root, on the loopback address. See docs/SLURM.md.
+# $about See docs/SLURM.md.
 ClusterName=dftlocal
-SlurmctldHost=$host(127.0.0.1)
+SlurmctldHost=$controller
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -115,15 +143,23 @@ MinJobAge=300
 SlurmctldTimeout=30
 SlurmdTimeout=60
 StateSaveLocation=$STATE/ctld
-SlurmdSpoolDir=$STATE/spool
+# Per node (%n is the node's name): the slurmds share one file system.
+SlurmdSpoolDir=$STATE/spool/%n
+SlurmdPidFile=$STATE/slurmd.%n.pid
+SlurmdLogFile=$STATE/log/slurmd.%n.log
 SlurmctldPidFile=$STATE/slurmctld.pid
-SlurmdPidFile=$STATE/slurmd.pid
 SlurmctldLogFile=$STATE/log/slurmctld.log
-SlurmdLogFile=$STATE/log/slurmd.log
 SlurmctldDebug=info
 SlurmdDebug=info
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
-PartitionName=$PARTITION Nodes=$host Default=YES MaxTime=INFINITE State=UP
+EOF
+    if [ "$n" -gt 1 ]; then
+        # Node-local temporary directories: srun's PMIx plugin makes its per-step directory
+        # (spmix_appdir_JOB.STEP) under TmpFS, which must not be one path for all nodes.
+        echo "TmpFS=$STATE/tmp/%n" >> "$CONF"
+    fi
+    cat >> "$CONF" <<EOF
+$nodes
+PartitionName=$PARTITION Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
 }
 
@@ -140,58 +176,103 @@ link_etc_conf() {
     fi
 }
 
-node_state() {
-    sinfo -h -N -n "$(hostname -s)" -o %T 2>/dev/null | head -n 1
+# Succeeds when every node is idle, mixed or allocated; sets $states to what sinfo says.
+nodes_ready() {
+    states=$(sinfo -h -N -o '%N %T' 2>/dev/null | sort -u | paste -sd, - || true)
+    [ -n "$states" ] && [ "$(sinfo -h -N -o %T 2>/dev/null | grep -cvE '^(idle|mixed|allocated)$')" -eq 0 ] \
+        && [ "$(sinfo -h -N -o %N 2>/dev/null | sort -u | wc -l)" -eq "$(node_names | wc -l)" ]
 }
 
 diagnostics() {
     echo "---- $STATE/log/slurmctld.log (last 25 lines)" >&2
     tail -n 25 "$STATE/log/slurmctld.log" >&2 2>/dev/null || echo "(none)" >&2
-    echo "---- $STATE/log/slurmd.log (last 25 lines)" >&2
-    tail -n 25 "$STATE/log/slurmd.log" >&2 2>/dev/null || echo "(none)" >&2
+    local node
+    for node in $(node_names); do
+        echo "---- $STATE/log/slurmd.$node.log (last 25 lines)" >&2
+        tail -n 25 "$STATE/log/slurmd.$node.log" >&2 2>/dev/null || echo "(none)" >&2
+    done
     echo "---- sinfo" >&2
     sinfo -N -l >&2 2>&1 || true
-    scontrol show node "$(hostname -s)" >&2 2>&1 || true
+    scontrol show node >&2 2>&1 || true
+}
+
+# Every slurmd of the cluster is alive.
+slurmds_alive() {
+    local node any=1
+    for node in $(node_names); do
+        live_pid "$STATE/slurmd.$node.pid" >/dev/null || return 1
+        any=0
+    done
+    return "$any"
+}
+
+start_slurmds() {
+    local node k
+    if namespaced; then
+        k=0
+        for node in $(node_names); do
+            k=$((k + 1))
+            mkdir -p "$STATE/spool/$node" "$STATE/tmp/$node"
+            bash "$NETNS" enter "$k" slurmd -N "$node" -f "$CONF" || return 1
+        done
+    else
+        mkdir -p "$STATE/spool/$(node_names)"
+        slurmd -f "$CONF"
+    fi
 }
 
 cmd_start() {
+    local n=1
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --nodes) [ $# -ge 2 ] || die "--nodes needs a count"; n=$2; shift 2 ;;
+            --nodes=*) n=${1#--nodes=}; shift ;;
+            *) die "start: unknown argument '$1' (expected --nodes N)" ;;
+        esac
+    done
+    [[ $n =~ ^[1-9]$ ]] || die "--nodes: 1 to 9 nodes, not '$n'"
     [ "$(id -u)" -eq 0 ] || die "run as root (the local cluster runs its daemons as root)"
-    if live_pid "$STATE/slurmctld.pid" >/dev/null && live_pid "$STATE/slurmd.pid" >/dev/null; then
+    if live_pid "$STATE/slurmctld.pid" >/dev/null && slurmds_alive; then
+        [ "$(node_names | wc -l)" -eq "$n" ] \
+            || die "a cluster of $(node_names | wc -l) node(s) is running (state in $STATE); stop it first"
         say "already running (state in $STATE)"
         export SLURM_CONF=$CONF
         cmd_status
         return
     fi
-    install_missing
+    local packages=("${PACKAGES[@]}")
+    [ "$n" -gt 1 ] && packages+=(iproute2)
+    install_missing "${packages[@]}"
     # Leftovers of a half-started or killed cluster.
     cmd_stop >/dev/null 2>&1 || true
     mkdir -p "$STATE/ctld" "$STATE/spool" "$STATE/log"
     start_munge
-    write_conf
+    write_conf "$n"
+    if [ "$n" -gt 1 ]; then
+        touch "$STATE/netns"
+        bash "$NETNS" up "$n" || { cmd_stop >/dev/null 2>&1 || true; die "the network namespaces did not come up"; }
+    fi
     link_etc_conf
     export SLURM_CONF=$CONF
 
-    say "starting slurmctld and slurmd ($(hostname -s), $(nproc) CPUs, state in $STATE)"
+    say "starting slurmctld and $n slurmd ($(node_names | paste -sd' ' -), $(nproc) CPUs each, state in $STATE)"
     # -c: a cold start, no jobs or node state from an earlier cluster.
     if ! slurmctld -c -f "$CONF"; then diagnostics; cmd_stop >/dev/null 2>&1 || true; die "slurmctld did not start"; fi
-    if ! slurmd -f "$CONF"; then diagnostics; cmd_stop >/dev/null 2>&1 || true; die "slurmd did not start"; fi
+    if ! start_slurmds; then diagnostics; cmd_stop >/dev/null 2>&1 || true; die "slurmd did not start"; fi
 
-    local waited=0 state=""
+    local waited=0 states=""
     while [ "$waited" -lt "$WAIT_SECONDS" ]; do
-        state=$(node_state)
-        case "$state" in
-            idle|mixed|allocated) break ;;
-        esac
+        nodes_ready && break
         sleep 1
         waited=$((waited + 1))
     done
-    if [ "$state" != idle ] && [ "$state" != mixed ] && [ "$state" != allocated ]; then
-        echo "local-cluster: the node is not idle after ${WAIT_SECONDS}s (state: '${state:-no answer}')" >&2
+    if ! nodes_ready; then
+        echo "local-cluster: not every node is idle after ${WAIT_SECONDS}s (states: '${states:-no answer}')" >&2
         diagnostics
         cmd_stop >/dev/null 2>&1 || true
         exit 1
     fi
-    say "up after ${waited}s: node $(hostname -s) $state in partition $PARTITION"
+    say "up after ${waited}s: $states in partition $PARTITION"
     if [ "$(readlink "$ETC_CONF" 2>/dev/null)" = "$CONF" ]; then
         say "$ETC_CONF -> $CONF: plain sbatch/srun/sinfo work; stop with: $0 stop"
     else
@@ -215,7 +296,7 @@ cmd_stop() {
             done
         fi
     fi
-    for daemon in slurmd slurmctld munged; do
+    for daemon in $(node_names | sed 's/^/slurmd./') slurmctld munged; do
         pid=$(live_pid "$STATE/$daemon.pid") || continue
         say "stopping $daemon (pid $pid)"
         kill -TERM "$pid" 2>/dev/null || true
@@ -225,6 +306,9 @@ cmd_stop() {
         done
         if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
     done
+    if [ -e "$STATE/netns" ]; then
+        bash "$NETNS" down || true
+    fi
     if [ -L "$ETC_CONF" ] && [ "$(readlink "$ETC_CONF")" = "$CONF" ]; then
         rm -f "$ETC_CONF"
     fi
@@ -238,7 +322,8 @@ cmd_stop() {
 cmd_status() {
     export SLURM_CONF=$CONF
     local ok=0 daemon pid
-    for daemon in munged slurmctld slurmd; do
+    [ -s "$NODES_FILE" ] || { echo "not running (no $NODES_FILE)"; return 1; }
+    for daemon in munged slurmctld $(node_names | sed 's/^/slurmd./'); do
         if pid=$(live_pid "$STATE/$daemon.pid"); then
             echo "$daemon: running (pid $pid)"
         elif [ "$daemon" = munged ] && munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
@@ -261,9 +346,9 @@ cmd_status() {
 }
 
 case "${1:-}" in
-    start) cmd_start ;;
+    start) shift; cmd_start "$@" ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
     env) echo "export SLURM_CONF=$CONF" ;;
-    *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+    *) echo "usage: $0 start [--nodes N]|stop|status|env" >&2; exit 2 ;;
 esac

@@ -5,7 +5,8 @@
 #   DFT_MPI=/path/to/dft-mpi bash scripts/slurm/test-templates.sh
 #
 # 1. The requeue decision of jobs/lib/dft-job.sh, without Slurm: a fake launcher exits with
-#    each interesting code after each signal, and a fake scontrol records requeues.
+#    each interesting code after each signal (75, a stop; 69, a communication timeout), and a
+#    fake scontrol records requeues.
 # 2. On a local one-node Slurm cluster (scripts/slurm/local-cluster.sh), with the smoke
 #    configuration: train.sbatch, train-multinode.sbatch and a 4-task sweep.sbatch run and
 #    finish (2 ranks, done:, config.yaml, the sweep's grid and rows), and are not requeued;
@@ -52,22 +53,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 source scripts/lib/checks.sh
-
-log_has() {  # log_has FILE PATTERN...: every extended regular expression matches a line
-    local file=$1 pattern
-    shift
-    [ -f "$file" ] || return 1
-    for pattern in "$@"; do grep -qE -- "$pattern" "$file" || return 1; done
-}
-
-wait_for() {  # wait_for SECONDS CONDITION...: polls every 0.25 s; fails on timeout
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 0.25
-    done
-}
+source scripts/slurm/job-helpers.sh
 
 # ---- 1. jobs/lib/dft-job.sh's decision, without Slurm -----------------------------------
 echo "== jobs/lib/dft-job.sh: requeue decision with a fake launcher and a fake scontrol"
@@ -145,15 +131,20 @@ check "dft-job: exit 1 after SIGUSR1 (failure): not requeued, exit 1" \
     lib_case fail-1 1 no "" 1 USR1 "error: something failed"
 check "dft-job: exit 0 without the trainer's done: line (srun could not start the ranks): exit 1" \
     lib_case no-done 1 no "" 0 none "srun: error: task 0 launch failed: Unspecified error"
+timeout_line="rank 0 (node1): error: communication timeout: allreduce (sum) of 1 gradient bucket did not complete within 10 s (--comm-timeout) during training step 5; no answer within 2.5 s from rank 1 (node2)."
+check "dft-job: exit 69 (communication timeout) without a signal: requeued, the job script exits 0" \
+    lib_case timeout-69 0 yes "" 69 none "$timeout_line"
+check "dft-job: srun's 137 after the watchdog's line (MPI_Abort's code lost on the way): requeued" \
+    lib_case timeout-137 0 yes "" 137 none "$timeout_line"
+check "dft-job: exit 69 with REQUEUE=0: not requeued, exit 69" \
+    lib_case timeout-requeue0 69 no "REQUEUE=0" 69 none "$timeout_line"
+check "dft-job: exit 69 at SLURM_RESTART_COUNT=MAX_RESTARTS: not requeued, exit 69" \
+    lib_case timeout-max 69 no "SLURM_RESTART_COUNT=5" 69 none "$timeout_line"
+check "dft-job: exit 69 after SIGTERM (scancel): not requeued, exit 69" \
+    lib_case timeout-term 69 no "" 69 TERM "$timeout_line"
 
 # ---- the binary and the cluster ----------------------------------------------------------
-if [ -z "${DFT_MPI:-}" ]; then
-    echo "== building dft-mpi (release)"
-    swift build -c release --product dft-mpi
-    DFT_MPI=$REPO/.build/release/dft-mpi
-fi
-[ -x "$DFT_MPI" ] || { echo "error: DFT_MPI=$DFT_MPI is not executable" >&2; exit 1; }
-DFT_MPI=$(realpath -s "$DFT_MPI")
+use_release_binary
 echo "== $SECONDS s: binary $DFT_MPI ($("$DFT_MPI" --version))"
 
 if bash "$CLUSTER" status >/dev/null 2>&1; then
@@ -172,67 +163,6 @@ common="ALL,DFT_MPI=$DFT_MPI,CONFIG=$CONFIG"
 # periodic checkpoint, so that the only one before the end is the one written on the stop.
 PREEMPT_STEPS=40
 PREEMPT_ARGS="--steps $PREEMPT_STEPS --save-every 1000 --log-every 1"
-
-# submit NAME SBATCH-ARGS...: submits (logs in $WORK; the submit directory is the checkout,
-# as for a user, or $SUBMIT_DIR) and sets $job. No sbatch --wait: it polls at 2, 8, then 32 s
-# intervals, which would add up to half a minute per job; job_done polls instead.
-submit() {
-    local name=$1
-    shift
-    job=$(cd "${SUBMIT_DIR:-.}" && sbatch --parsable --chdir="$WORK" "$@" 2> "$WORK/$name.err") || {
-        echo "error: sbatch for $name failed:" >&2; cat "$WORK/$name.err" >&2; return 1; }
-    job=${job%%;*}
-    our_jobs+=("$job")
-    echo "$job" > "$WORK/$name.id"
-}
-
-# Fields of every record of a job (an array has one per task), from slurmctld (kept for
-# MinJobAge = 300 s after the end; there is no accounting).
-job_fields() { scontrol show job -o "$1" 2>/dev/null | grep -oE "(^| )$2=[^ ]*" | sed 's/^ //; s/^[^=]*=//'; }
-job_done() {   # every record of the job is in a final state
-    local states
-    states=$(job_fields "$1" JobState) || return 1
-    [ -n "$states" ] && ! grep -qvE '^(COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|PREEMPTED|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE)$' <<< "$states"
-}
-jobs_done() { local j; for j in "$@"; do job_done "$j" || return 1; done; }
-# job_is JOB FIELD=VALUE...: every record has these values
-job_is() {
-    local job=$1 pair values
-    shift
-    for pair in "$@"; do
-        values=$(job_fields "$job" "${pair%%=*}")
-        [ -n "$values" ] && [ "$(sort -u <<< "$values")" = "${pair#*=}" ] || return 1
-    done
-}
-# A slurmstepd of the job still runs on this (the only) node: its title is "slurmstepd: [JOB.STEP]".
-job_steps_alive() {
-    local titles
-    titles=$(cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\0' '\n' || true)
-    grep -qF "slurmstepd: [$1." <<< "$titles"
-}
-job_summary() { scontrol show job -o "$1" 2>/dev/null | grep -oE '(JobId|JobState|Reason|ExitCode|Restarts)=[^ ]*' | paste -sd' ' -; }
-
-# release_requeued JOB: waits for the job to be requeued (Restarts=1, PENDING), then for its
-# first start's job steps to be gone, and releases it at once (Slurm would hold a requeued job
-# about 2 minutes); sets restart_delay to the seconds it took to start again (empty: it did not).
-release_requeued() {
-    local job=$1 signalled=$SECONDS eligible waited released
-    restart_delay=""
-    wait_for 60 job_is "$job" Restarts=1 JobState=PENDING || return 0
-    eligible=$(job_fields "$job" EligibleTime || true)
-    echo "== requeued $((SECONDS - signalled)) s after the signal: PENDING, eligible at $eligible" \
-        "($(( $(date -d "$eligible" +%s) - $(date +%s) )) s from now: Slurm's hold of a requeued job)"
-    # The step of the first start (same id, JOB.0) must be gone first: its slurmstepd ends
-    # ~2-3 s after its ranks (PMIx clean-up), and a new JOB.0 started before then fails
-    # ("Cannot bind() UNIX socket .../stepd.slurm.pmix.JOB.0: Address already in use").
-    waited=$SECONDS
-    wait_for 60 eval '! job_steps_alive "$job"' || echo "== the first start's slurmstepd is still there"
-    echo "== the first start's job steps ended $((SECONDS - waited)) s later; scontrol update JobId=$job StartTime=now"
-    scontrol update JobId="$job" StartTime=now
-    released=$SECONDS
-    wait_for 30 eval '! job_is "$job" JobState=PENDING' && restart_delay=$((SECONDS - released))
-    echo "== the requeued job started ${restart_delay:-more than 30} s after the release"
-}
 
 # ---- 2. the three templates, and the reference run for 3 --------------------------------
 echo "== submitting jobs/train.sbatch, jobs/train-multinode.sbatch, jobs/sweep.sbatch and the reference run (logs in $WORK)"

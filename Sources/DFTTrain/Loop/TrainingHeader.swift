@@ -17,7 +17,7 @@ extension TrainingSession {
             ? " | ZeRO-1: optimizer state sharded over \(ranks) ranks"
             : " | gradients summed in \(bucketCount) bucket\(bucketCount == 1 ? "" : "s") of ~\(bucketMb) MB"
         var lines: [String] = []
-        lines.append("dft-mpi \(DFTVersionInfo.version) | \(ranks) rank\(ranks == 1 ? "" : "s") | \(policy.threads) "
+        lines.append("dft-mpi \(DFTVersionInfo.version) | \(communicator.placement) | \(policy.threads) "
             + "thread\(policy.threads == 1 ? "" : "s") per rank (\(policy.source); OpenBLAS \(MachineDescription.openBLAS))\(parallel)")
         lines.append("model:  \(t.modelDescription): \(c.architectures.first ?? "?"), \(c.numHiddenLayers) layers, hidden \(c.hiddenSize), "
             + "heads \(c.numAttentionHeads)/\(c.numKeyValueHeads) kv, ffn \(c.intermediateSize), vocab \(c.vocabSize), "
