@@ -76,9 +76,10 @@ job_summary() { scontrol show job -o "$1" 2>/dev/null | grep -oE '(JobId|JobStat
 # first start's job steps to be gone, and releases it at once (Slurm would hold a requeued job
 # about 2 minutes); sets restart_delay to the seconds it took to start again (empty: it did not).
 release_requeued() {
-    local job=$1 since=$SECONDS eligible waited released
+    local job=$1 since=$SECONDS eligible waited released requeued_at
     restart_delay=""
     wait_for 60 job_is "$job" Restarts=1 JobState=PENDING || return 0
+    requeued_at=$(date +%s)
     eligible=$(job_fields "$job" EligibleTime || true)
     echo "== requeued $((SECONDS - since)) s after the stop: PENDING, eligible at $eligible" \
         "($(( $(date -d "$eligible" +%s) - $(date +%s) )) s from now: Slurm's hold of a requeued job)"
@@ -87,6 +88,11 @@ release_requeued() {
     # ("Cannot bind() UNIX socket .../stepd.slurm.pmix.JOB.0: Address already in use").
     waited=$SECONDS
     wait_for 60 eval '! job_steps_alive "$job"' || echo "== the first start's slurmstepd is still there"
+    # slurmd revoked the first start's credential at the requeue, by the second: a credential
+    # issued in that same second counts as revoked (ctime <= revoked), and the batch launch
+    # then fails at once (JobState=FAILED, ExitCode=1:0, nothing in the log). Release in a
+    # later second; seen once in 2026-12 when the requeue and the release fell in one second.
+    wait_for 5 eval '[ "$(date +%s)" -gt $((requeued_at + 1)) ]' || true
     echo "== the first start's job steps ended $((SECONDS - waited)) s later; scontrol update JobId=$job StartTime=now"
     scontrol update JobId="$job" StartTime=now
     released=$SECONDS
