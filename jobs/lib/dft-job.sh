@@ -121,7 +121,7 @@ dft_job_launch() {
     DFT_JOB_FINISHED=0
     if [ "$_dft_job_signals" -gt 0 ]; then
         dft_job_say "a stop was requested before the launch: not starting"
-        _dft_job_requeue_if_wanted && return 0
+        _dft_job_requeue stop && return 0
         return "$DFT_JOB_STOPPED_EXIT"
     fi
     log=$(mktemp "${TMPDIR:-/tmp}/dft-job-${SLURM_JOB_ID:-local}.XXXXXX")
@@ -194,11 +194,11 @@ dft_job_launch() {
     fi
 
     if [ "$lost" -eq 1 ]; then
-        _dft_job_requeue_after_timeout "$out" && return 0
+        _dft_job_requeue timeout && return 0
         return "$rc"
     fi
     if [ "$early" -eq 1 ]; then
-        _dft_job_requeue_if_wanted && return 0
+        _dft_job_requeue stop && return 0
         # Not requeued: the job ends with 75, an unfinished run (afterok dependencies wait).
         return "$DFT_JOB_STOPPED_EXIT"
     fi
@@ -209,45 +209,31 @@ dft_job_launch() {
     return "$rc"
 }
 
-# Requeues this job when the stop came from SIGUSR1 alone, REQUEUE=1 and MAX_RESTARTS
-# allows it; says why not otherwise. Succeeds only when the job was requeued.
-_dft_job_requeue_if_wanted() {
-    local restarts=${SLURM_RESTART_COUNT:-0} max=${MAX_RESTARTS:-5}
-    if [ "$_dft_job_usr1" -ne 1 ] || [ "$_dft_job_term" -ne 0 ] || [ "${REQUEUE:-1}" != 1 ]; then
-        dft_job_say "stopped early; not requeued (SIGUSR1 seen: $_dft_job_usr1," \
+# Requeues this job after an early stop (WHY=stop: only when the stop came from SIGUSR1) or
+# a communication timeout (WHY=timeout), unless SIGTERM came (scancel, the time limit),
+# REQUEUE=0 or MAX_RESTARTS forbids it; says why not otherwise. Reads the caller's $out.
+# Succeeds only when the job was requeued.
+_dft_job_requeue() {
+    local why=$1 restarts=${SLURM_RESTART_COUNT:-0} max=${MAX_RESTARTS:-5} what
+    if [ "$why" = stop ]; then what="stopped early"; else what="communication timeout"; fi
+    if { [ "$why" = stop ] && [ "$_dft_job_usr1" -ne 1 ]; } || [ "$_dft_job_term" -ne 0 ] \
+        || [ "${REQUEUE:-1}" != 1 ]; then
+        dft_job_say "$what; not requeued (SIGUSR1 seen: $_dft_job_usr1," \
             "SIGTERM seen: $_dft_job_term, REQUEUE=${REQUEUE:-1}); to continue, submit again with OUT=$out"
         return 1
     fi
     if [ "$restarts" -ge "$max" ]; then
-        dft_job_say "stopped early; not requeued: already restarted $restarts times (MAX_RESTARTS=$max);" \
+        dft_job_say "$what; not requeued: already restarted $restarts times (MAX_RESTARTS=$max);" \
             "to continue, submit again with OUT=$out"
         return 1
     fi
     # Said before: once requeued, Slurm ends this shell.
-    dft_job_say "stopped early on SIGUSR1: requeueing job ${SLURM_JOB_ID:-?} (restart $((restarts + 1)))"
-    if ! scontrol requeue "${SLURM_JOB_ID:-}"; then
-        dft_job_say "'scontrol requeue ${SLURM_JOB_ID:-}' failed: not requeued"
-        return 1
+    if [ "$why" = stop ]; then
+        dft_job_say "stopped early on SIGUSR1: requeueing job ${SLURM_JOB_ID:-?} (restart $((restarts + 1)))"
+    else
+        dft_job_say "communication timeout: requeueing job ${SLURM_JOB_ID:-?} (restart $((restarts + 1)));" \
+            "it starts again when Slurm has nodes that answer"
     fi
-    return 0
-}
-
-# Requeues this job after a communication timeout unless SIGTERM came (scancel, the time
-# limit), REQUEUE=0 or MAX_RESTARTS forbids it. Succeeds only when the job was requeued.
-_dft_job_requeue_after_timeout() {
-    local out=$1 restarts=${SLURM_RESTART_COUNT:-0} max=${MAX_RESTARTS:-5}
-    if [ "$_dft_job_term" -ne 0 ] || [ "${REQUEUE:-1}" != 1 ]; then
-        dft_job_say "not requeued after the communication timeout (SIGTERM seen: $_dft_job_term," \
-            "REQUEUE=${REQUEUE:-1}); to continue, submit again with OUT=$out"
-        return 1
-    fi
-    if [ "$restarts" -ge "$max" ]; then
-        dft_job_say "not requeued after the communication timeout: already restarted $restarts times" \
-            "(MAX_RESTARTS=$max); to continue, submit again with OUT=$out"
-        return 1
-    fi
-    dft_job_say "communication timeout: requeueing job ${SLURM_JOB_ID:-?} (restart $((restarts + 1)));" \
-        "it starts again when Slurm has nodes that answer"
     if ! scontrol requeue "${SLURM_JOB_ID:-}"; then
         dft_job_say "'scontrol requeue ${SLURM_JOB_ID:-}' failed: not requeued"
         return 1

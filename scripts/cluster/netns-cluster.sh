@@ -57,12 +57,19 @@ reachable() {
 }
 nodes_up() { ip netns list | sed -n "s/^\($PREFIX[0-9]\+\).*/\1/p" | sort -V; }
 
-# A tbf limit on the egress of one interface; the burst holds a few milliseconds at RATE so
-# that a single TCP window is not cut into pieces.
-limit() {
-    local ns=$1 dev=$2 rate=$3
-    local cmd=(tc qdisc replace dev "$dev" root tbf rate "$rate" burst 4mb latency 100ms)
-    if [ -n "$ns" ]; then ip netns exec "$ns" "${cmd[@]}"; else "${cmd[@]}"; fi
+# link_rate K RATE|none: a tbf limit on both directions of node K's link (the egress of each
+# end of its veth pair), or none; the burst holds a few milliseconds at RATE so that a single
+# TCP window is not cut into pieces.
+link_rate() {
+    local k=$1 rate=$2
+    local qdisc=(root tbf rate "$rate" burst 4mb latency 100ms)
+    if [ "$rate" = none ]; then
+        tc qdisc del dev "dftv$k" root 2>/dev/null || true
+        ip netns exec "$PREFIX$k" tc qdisc del dev eth0 root 2>/dev/null || true
+    else
+        tc qdisc replace dev "dftv$k" "${qdisc[@]}"
+        ip netns exec "$PREFIX$k" tc qdisc replace dev eth0 "${qdisc[@]}"
+    fi
 }
 
 up() {
@@ -86,10 +93,7 @@ up() {
         # before it calls a connection dead; with 5, about 13 s. mpirun's abort of a job whose
         # node is behind a dead link waits on exactly such a connection (docs/SCALING.md).
         ip netns exec "$ns" sysctl -qw net.ipv4.tcp_retries2=5
-        if [ -n "$rate" ]; then
-            limit "" "dftv$k" "$rate"
-            limit "$ns" eth0 "$rate"
-        fi
+        if [ -n "$rate" ]; then link_rate "$k" "$rate"; fi
     done
     # Every node must answer node1: a TCP connection to a closed port is refused at once
     # when the node is reachable, and times out when it is not (no ping on this machine class).
@@ -203,16 +207,7 @@ case "$command" in
     kill) [ $# -eq 1 ] || die "usage: kill K"; kill_node "$1" ;;
     rate)
         [ $# -eq 1 ] || die "usage: rate RATE|none"
-        for ns in $(nodes_up); do
-            k=${ns#"$PREFIX"}
-            if [ "$1" = none ]; then
-                tc qdisc del dev "dftv$k" root 2>/dev/null || true
-                ip netns exec "$ns" tc qdisc del dev eth0 root 2>/dev/null || true
-            else
-                limit "" "dftv$k" "$1"
-                limit "$ns" eth0 "$1"
-            fi
-        done
+        for ns in $(nodes_up); do link_rate "${ns#"$PREFIX"}" "$1"; done
         echo "$1" > "$STATE/rate"
         ;;
     link)

@@ -68,7 +68,7 @@ separate_namespaces() {
     local mine node pid spaces=()
     mine=$(readlink /proc/self/ns/net)
     for node in node1 node2; do
-        pid=$(cat "${DFT_SLURM_STATE:-/tmp/dft-mpi-slurm}/slurmd.$node.pid")
+        pid=$(cat "$(dirname "$SLURM_CONF")/slurmd.$node.pid")   # local-cluster.sh's state directory
         spaces+=("$(readlink "/proc/$pid/ns/net")")
     done
     echo "     network namespaces: machine $mine, node1 ${spaces[0]}, node2 ${spaces[1]}"
