@@ -195,6 +195,10 @@ public final class LMHeadLoss: @unchecked Sendable {
             // rows go to the pool's workers; the sums are then added in row order, so the
             // result does not depend on the thread count.
             let wantGradient = dHidden != nil || dWeight != nil
+            // bf16 products: each row of the logit gradient is converted while it is in cache,
+            // straight into the operand both backward products read (not in a pass over the
+            // chunk after it).
+            let gradientHalves = wantGradient && dWeight != nil && bf16?.forward.kind == .bf16 ? bf16!.gradientOperand : nil
             let logP = rowLogP.baseAddress!, probability = rowP.baseAddress!
             let rowKLs = rowKL.baseAddress!, referenceProbability = rowReferenceP.baseAddress!
             chunkTarget.withUnsafeBufferPointer { chunkTargets in
@@ -241,6 +245,7 @@ public final class LMHeadLoss: @unchecked Sendable {
                                 VectorMath.scale(row, count: vocab, by: scale / Float(sumExp))
                             }
                             row[target] -= scale
+                            if let gradientHalves { BFloat16.convert(row, to: gradientHalves + r * vocab, count: vocab) }
                         }
                     }
                 }
@@ -262,9 +267,16 @@ public final class LMHeadLoss: @unchecked Sendable {
                 }
             }
             // z now holds d(loss)/d(logits): dHidden = z W, dWeight += z^T hidden.
-            Linear.backward(dInput: dHidden == nil ? nil : dHiddenChunk.pointer, dWeight: dWeight, dBias: nil, dOut: z,
-                            input: hiddenChunk.pointer, weight: weight, tokens: rows, inFeatures: hidden, outFeatures: vocab,
-                            bf16: bf16)
+            if let gradientHalves, let bf16, let dWeight {
+                let padded = WeightGradient.paddedTokens(rows)
+                (gradientHalves + rows * vocab).update(repeating: 0, count: (padded - rows) * vocab)
+                bf16.backward(dInput: dHidden == nil ? nil : dHiddenChunk.pointer, dWeight: dWeight, dOutHalves: gradientHalves,
+                              input: hiddenChunk.pointer, tokens: rows)
+            } else {
+                Linear.backward(dInput: dHidden == nil ? nil : dHiddenChunk.pointer, dWeight: dWeight, dBias: nil, dOut: z,
+                                input: hiddenChunk.pointer, weight: weight, tokens: rows, inFeatures: hidden, outFeatures: vocab,
+                                bf16: bf16)
+            }
             if let dHidden {
                 for r in 0..<rows {
                     (dHidden + chunkIndex[r] * hidden).update(from: dHiddenChunk.pointer + r * hidden, count: hidden)

@@ -34,6 +34,16 @@ public enum Linear {
         dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         tokens: Int, inFeatures: Int, outFeatures: Int, accumulateInput: Bool = false, bf16: BF16Linear? = nil
     ) {
+        if let bf16, let dWeight, bf16.forward.kind == .bf16 {
+            // dY feeds both products: converted to bf16 once.
+            let halves = bf16.gradientOperand
+            BFloat16.convertRows(dOut, rows: tokens, columns: outFeatures, paddedRows: WeightGradient.paddedTokens(tokens),
+                                 to: halves)
+            bf16.backward(dInput: dInput, dWeight: dWeight, dOutHalves: halves, input: input, tokens: tokens,
+                          accumulateInput: accumulateInput)
+            if let dBias { addBiasGradient(dBias, dOut: dOut, tokens: tokens, outFeatures: outFeatures) }
+            return
+        }
         if let dInput {
             if let bf16 {
                 precondition(bf16.backward != nil, "a bf16 weight packed without its backward copy")
@@ -53,11 +63,15 @@ public enum Linear {
                           a: dOut, b: input, beta: 1, c: dWeight)
             }
         }
-        if let dBias {
-            for t in 0..<tokens {
-                let row = dOut + t * outFeatures
-                for o in 0..<outFeatures { dBias[o] += row[o] }
-            }
+        if let dBias { addBiasGradient(dBias, dOut: dOut, tokens: tokens, outFeatures: outFeatures) }
+    }
+
+    /// dBias[out] += the sum of dOut [tokens, out] over tokens.
+    static func addBiasGradient(_ dBias: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, tokens: Int,
+                                outFeatures: Int) {
+        for t in 0..<tokens {
+            let row = dOut + t * outFeatures
+            for o in 0..<outFeatures { dBias[o] += row[o] }
         }
     }
 }

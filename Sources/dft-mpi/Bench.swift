@@ -112,6 +112,7 @@ struct Bench: ParsableCommand {
                 100 * result.mfu, Double(result.peakResidentBytes) / 1e9, 100 * result.commWaitFraction))
             print(MachineDescription.line)
             print("compute: " + TrainingSession.compute(precision: result.precision, asked: execution.precision ?? .fp32))
+            printMatmulKernels()
             print(String(format: "rows of %d tokens | recompute %@ | activations and backward scratch %.2f GB (rank 0)",
                          result.rowLength, "\(execution.recompute ?? .none)", Double(result.activationBytes) / 1e9))
             let measured = result.split.reduce(0) { $0 + $1.1 }
@@ -180,5 +181,14 @@ struct Bench: ParsableCommand {
             r.weights.releasesModelMatrices ? " and packed, fp32 matrices released," : "", r.loadSeconds,
             r.layoutSwitchSeconds))
         print("compute: \(r.weights)" + (precision == .auto ? " (chosen by --precision auto)" : ""))
+        printMatmulKernels()
+    }
+
+    /// The kernels oneDNN ran the products on (nothing when every product went to OpenBLAS).
+    private func printMatmulKernels() {
+        let kernels = OneDNN.matmulKernels
+        if kernels.isEmpty { return }
+        print("oneDNN kernels: " + kernels.map { "\($0.name) (\($0.shapes) shape\($0.shapes == 1 ? "" : "s"))" }
+            .joined(separator: ", "))
     }
 }

@@ -224,5 +224,55 @@ extension CoreKernels {
                 #expect(run(3) == one, "\(kind)")
             }
         }
+
+        @Test("Linear.backward in bf16 converts dY once for both products: dX, dW and dBias as each alone would give")
+        func linearBackward() {
+            // 100 tokens: padded to 128 for the dW product; 300 outputs: three dW row blocks.
+            let (tokens, out, inFeatures) = (100, 300, 72)
+            let w = randomFloats(out * inFeatures, seed: 26), x = randomFloats(tokens * inFeatures, seed: 27)
+            let dY = randomFloats(tokens * out, seed: 28), dW0 = randomFloats(out * inFeatures, seed: 29)
+            let dX0 = randomFloats(tokens * inFeatures, seed: 30), dB0 = randomFloats(out, seed: 31)
+            var wT = [Float](repeating: 0, count: out * inFeatures)  // [in, out]: dX = dY W is dY (W^T)^T
+            for o in 0..<out { for i in 0..<inFeatures { wT[i * out + o] = w[o * inFeatures + i] } }
+            let dXExact = PackedMatrixTests.bf16Exact(dY, wT, m: tokens, n: inFeatures, k: out, plus: dX0)
+            let dWExact = Self.reference(dW0, dY.map(BFloat16.round), x.map(BFloat16.round), tokens: tokens, out: out,
+                                         in: inFeatures)
+            var dBExact = dB0
+            for t in 0..<tokens { for o in 0..<out { dBExact[o] += dY[t * out + o] } }
+            for kind in [PackedMatrix.Kind.bf16Reference] + (OneDNN.nativeBF16 ? [.bf16] : []) {
+                let workspace = MatmulWorkspace(capacity: tokens * max(out, inFeatures))
+                let gradients = MatmulWorkspace(capacity: WeightGradient.workspaceElements(tokens: tokens, outFeatures: out,
+                                                                                           inFeatures: inFeatures))
+                let linear = BF16Linear(weight: w, outFeatures: out, inFeatures: inFeatures, kind: kind, backward: true,
+                                        workspace: workspace, gradientWorkspace: gradients)
+                linear.pack(from: w)
+                var dX = dX0, dW = dW0, dB = dB0
+                Linear.backward(dInput: &dX, dWeight: &dW, dBias: &dB, dOut: dY, input: x, weight: w, tokens: tokens,
+                                inFeatures: inFeatures, outFeatures: out, accumulateInput: true, bf16: linear)
+                #expect(maxAbsDifference(dX, dXExact) < Float(out).squareRoot() * 4e-6, "\(kind)")
+                #expect(maxAbsDifference(dW, dWExact) < Float(tokens).squareRoot() * 4e-6, "\(kind)")
+                #expect(maxAbsDifference(dB, dBExact) < 1e-4, "\(kind)")
+            }
+        }
+
+        @Test("no product runs on oneDNN's reference kernel (a hundred times slower than its fast ones)")
+        func noReferenceKernel() {
+            // The products of the suites above, made here too in case this test runs first.
+            for s in Self.shapes where OneDNN.nativeBF16 {
+                _ = Self.run(.bf16, randomFloats(s.out * s.in, seed: 32), randomFloats(s.tokens * s.out, seed: 33),
+                             randomFloats(s.tokens * s.in, seed: 34), tokens: s.tokens, out: s.out, in: s.in)
+            }
+            for s in PackedMatrixTests.shapes {
+                for kind in [PackedMatrix.Kind.fp32] + (OneDNN.nativeBF16 ? [.bf16] : []) {
+                    let matrix = PackedMatrix(weight: randomFloats(s.n * s.k, seed: 35), outFeatures: s.n, inFeatures: s.k,
+                                              kind: kind)
+                    _ = PackedMatrixTests.multiply(matrix, randomFloats(s.m * s.k, seed: 36), rows: s.m,
+                                                   plus: randomFloats(s.m * s.n, seed: 37))
+                }
+            }
+            let kernels = OneDNN.matmulKernels
+            #expect(!kernels.isEmpty)
+            #expect(kernels.allSatisfy { !$0.name.hasPrefix("ref") }, "\(kernels)")
+        }
     }
 }

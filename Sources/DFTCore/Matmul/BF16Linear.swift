@@ -39,4 +39,24 @@ public struct BF16Linear {
     }
 
     public var bytes: Int { forward.bytes + (backward?.bytes ?? 0) }
+
+    /// Where a caller writes dY in bf16 for `backward(dOutHalves:)`: [paddedTokens, out],
+    /// zero rows after the tokens (`WeightGradient.paddedTokens`).
+    public var gradientOperand: UnsafeMutablePointer<UInt16> { WeightGradient.gradientOperand(gradientWorkspace) }
+
+    /// Both backward products on one bf16 copy of dY (a `.bf16` weight): dX = dY W
+    /// (overwritten, or added with `accumulateInput`; nil: not wanted) and dW += dY^T X.
+    /// dOutHalves: [paddedTokens, out] at `gradientOperand`; input X: [tokens, in].
+    public func backward(dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>,
+                         dOutHalves: UnsafePointer<UInt16>, input: UnsafePointer<Float>, tokens: Int,
+                         accumulateInput: Bool = false) {
+        if let dInput {
+            precondition(backward != nil, "a bf16 weight packed without its backward copy")
+            backward!.multiply(rows: tokens, bf16Input: dOutHalves, output: dInput, accumulate: accumulateInput,
+                               workspace: workspace)
+        }
+        WeightGradient.accumulate(into: dWeight, dOutHalves: dOutHalves, input: input, tokens: tokens,
+                                  outFeatures: forward.outFeatures, inFeatures: forward.inFeatures,
+                                  workspace: gradientWorkspace)
+    }
 }

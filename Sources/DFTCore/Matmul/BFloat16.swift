@@ -28,4 +28,21 @@ public enum BFloat16 {
     public static func round(_ input: UnsafePointer<Float>, to out: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count { out[i] = round(input[i]) }
     }
+
+    /// out[paddedRows, columns] = bits(input[rows, columns]) and zeros in rows rows..<paddedRows,
+    /// row by row over the pool.
+    public static func convertRows(_ input: UnsafePointer<Float>, rows: Int, columns: Int, paddedRows: Int,
+                                   to out: UnsafeMutablePointer<UInt16>) {
+        Parallel.forRanges(paddedRows, minimum: max(1, (1 << 14) / max(1, columns))) { range in
+            let converted = min(range.upperBound, rows)
+            if range.lowerBound < converted {
+                let start = range.lowerBound * columns
+                convert(input + start, to: out + start, count: (converted - range.lowerBound) * columns)
+            }
+            let zeroFrom = max(range.lowerBound, rows)
+            if zeroFrom < range.upperBound {
+                (out + zeroFrom * columns).update(repeating: 0, count: (range.upperBound - zeroFrom) * columns)
+            }
+        }
+    }
 }

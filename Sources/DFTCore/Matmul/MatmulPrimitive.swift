@@ -20,10 +20,17 @@ final class MatmulPrimitive: @unchecked Sendable {
         let accumulate: Bool
         /// B given as a plain [inner, width] matrix (an activation) rather than packed weights.
         var plainB = false
+        /// A read transposed: element (i, j) of A [rows, inner] at j * sourceStride + i, a block
+        /// of columns of a row-major [inner, sourceStride] matrix (0: A is plain row-major).
+        /// oneDNN 2.6 runs these on its gemm kernel (`gemm:jit`), as fast as brgemm on a plain A.
+        var transposedSourceStride = 0
     }
 
     let shape: Shape
     let primitive: dnnl_primitive_t
+    /// oneDNN's name for the kernel it picked ("brg:avx512_core_bf16", "gemm:jit"; "ref:any" is
+    /// its reference kernel, a hundred times slower: the tests check that no product gets it).
+    let implementation: String
     private let sourceDesc: dnnl_memory_desc_t, destinationDesc: dnnl_memory_desc_t, scratchDesc: dnnl_memory_desc_t
     /// Each worker's memory objects, in storage that never moves: a product on another thread
     /// may add workers while this one runs (see `OneDNN.withWorker`).
@@ -35,7 +42,9 @@ final class MatmulPrimitive: @unchecked Sendable {
         self.shape = shape
         OneDNN.singleThreaded()
         let type = shape.bf16 ? dnnl_bf16 : dnnl_f32
-        var source = matrixDesc(shape.rows, shape.inner, type, dnnl_ab)
+        var source = shape.transposedSourceStride > 0
+            ? matrixDesc(shape.rows, shape.inner, type, rowStride: 1, columnStride: shape.transposedSourceStride)
+            : matrixDesc(shape.rows, shape.inner, type, dnnl_ab)
         var destination = matrixDesc(shape.rows, shape.width, dnnl_f32, dnnl_ab)
         var weights = shape.plainB ? matrixDesc(shape.inner, shape.width, type, dnnl_ab)
                                    : Self.weightsDesc(width: shape.width, inner: shape.inner, bf16: shape.bf16)
@@ -58,6 +67,9 @@ final class MatmulPrimitive: @unchecked Sendable {
                      "a matmul of \(shape)")
         defer { dnnl_primitive_desc_destroy(descriptor) }
         scratchDesc = dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0)!.pointee
+        var name: UnsafePointer<CChar>?
+        OneDNN.check(dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &name), "the kernel's name")
+        implementation = String(cString: name!)
         var primitive: dnnl_primitive_t?
         OneDNN.check(dnnl_primitive_create(&primitive, descriptor), "a matmul primitive")
         self.primitive = primitive!
@@ -65,8 +77,8 @@ final class MatmulPrimitive: @unchecked Sendable {
         destinationDesc = destination
     }
 
-    /// Runs C (+)= A B on worker `worker`'s memory objects: `a` [rows, inner] bf16 or fp32, `c`
-    /// [rows, width] fp32.
+    /// Runs C (+)= A B on worker `worker`'s memory objects: `a` [rows, inner] bf16 or fp32 (or
+    /// its transposed storage, see `transposedSourceStride`), `c` [rows, width] fp32.
     @inline(__always)
     func run(worker: Int, a: UnsafeRawPointer, weights: dnnl_memory_t, c: UnsafeMutablePointer<Float>) {
         OneDNN.withWorker(worker) { stream in execute(worker: worker, stream: stream, a: a, weights: weights, c: c) }
@@ -106,6 +118,13 @@ final class MatmulPrimitive: @unchecked Sendable {
     nonisolated(unsafe) private static var primitives: [Shape: MatmulPrimitive] = [:]
     nonisolated(unsafe) private static var packedDescs: [Shape: dnnl_memory_desc_t] = [:]
     private static let lock = NSLock()
+
+    /// Every primitive made so far: its shape and its kernel's name.
+    static var made: [(shape: Shape, implementation: String)] {
+        lock.lock()
+        defer { lock.unlock() }
+        return primitives.map { ($0.key, $0.value.implementation) }
+    }
 
     /// The primitive of `shape`, with memory objects for `workers` workers.
     static func of(_ shape: Shape, workers: Int) -> MatmulPrimitive {
@@ -160,13 +179,14 @@ func matrixDesc(_ rows: Int, _ columns: Int, _ type: dnnl_data_type_t, _ tag: dn
     return desc
 }
 
-/// A two-dimensional fp32 memory desc whose rows are `rowStride` apart and columns `columnStride`.
-func matrixDesc(_ rows: Int, _ columns: Int, rowStride: Int, columnStride: Int) -> dnnl_memory_desc_t {
+/// A two-dimensional memory desc of `type` whose rows are `rowStride` elements apart and columns `columnStride`.
+func matrixDesc(_ rows: Int, _ columns: Int, _ type: dnnl_data_type_t = dnnl_f32, rowStride: Int, columnStride: Int)
+    -> dnnl_memory_desc_t {
     var desc = dnnl_memory_desc_t()
     var d = dims(rows, columns), strides = dims(rowStride, columnStride)
     let status = withUnsafeBytes(of: &d) { d in
         withUnsafeBytes(of: &strides) { s in
-            dnnl_memory_desc_init_by_strides(&desc, 2, d.baseAddress!.assumingMemoryBound(to: Int64.self), dnnl_f32,
+            dnnl_memory_desc_init_by_strides(&desc, 2, d.baseAddress!.assumingMemoryBound(to: Int64.self), type,
                                              s.baseAddress!.assumingMemoryBound(to: Int64.self))
         }
     }

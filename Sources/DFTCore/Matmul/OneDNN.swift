@@ -57,6 +57,15 @@ public enum OneDNN {
         return dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx512_core_amx) == dnnl_success
     }()
 
+    /// The kernels oneDNN picked for the matmul shapes made so far in this process, each with
+    /// its count of shapes, most used first: e.g. [("brg:avx512_core_bf16", 14), ("gemm:jit", 5)].
+    /// `bench` prints them; a "ref" kernel would mean a product fell back to oneDNN's slow path.
+    public static var matmulKernels: [(name: String, shapes: Int)] {
+        Dictionary(grouping: MatmulPrimitive.made, by: \.implementation)
+            .map { (name: $0.key, shapes: $0.value.count) }
+            .sorted { ($0.shapes, $1.name) > ($1.shapes, $0.name) }
+    }
+
     /// Traps with oneDNN's status and what was being done: every call here is given
     /// descriptors that this file built, so a failure is a programming error, not bad input.
     @inline(__always)

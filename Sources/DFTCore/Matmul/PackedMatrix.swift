@@ -152,6 +152,22 @@ public final class PackedMatrix: @unchecked Sendable {
         case .fp32:
             source = UnsafeRawPointer(input)
         }
+        run(rows: rows, source: source, output: output, accumulate: accumulate, workspace: workspace)
+    }
+
+    /// output[rows, outFeatures] (+)= input W^T with the input already in bf16 (a `.bf16`
+    /// matrix): a caller that feeds the same operand to two products converts it once.
+    public func multiply(rows: Int, bf16Input input: UnsafePointer<UInt16>, output: UnsafeMutablePointer<Float>,
+                         accumulate: Bool = false, workspace: MatmulWorkspace) {
+        precondition(kind == .bf16, "a bf16 input to a \(kind) matrix")
+        if rows == 0 { return }
+        run(rows: rows, source: UnsafeRawPointer(input), output: output, accumulate: accumulate, workspace: workspace)
+    }
+
+    /// The product on `source` ([rows, inFeatures] in the matrix's type).
+    private func run(rows: Int, source: UnsafeRawPointer, output: UnsafeMutablePointer<Float>, accumulate: Bool,
+                     workspace: MatmulWorkspace) {
+        let n = outFeatures, k = inFeatures
         let elementBytes = kind == .bf16 ? 2 : 4
         let rowBlock = Self.rowBlock, blockWidth = blockWidth
         let rowBlocks = (rows + rowBlock - 1) / rowBlock, columnBlocks = blocks.count
