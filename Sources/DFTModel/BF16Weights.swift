@@ -14,9 +14,14 @@ final class BF16Weights {
     /// Packed at least once; a model whose weights never change (a frozen reference, a LoRA
     /// base) packs only then.
     private(set) var packed = false
+    /// The bf16 conversion of one matrix at a time, which both of its copies are packed from
+    /// (`BF16Linear.pack(from:scratch:)`): as large as the largest matrix, in bf16. Only a
+    /// model whose weights are trained (`repacked`, packed after every optimizer step) has it;
+    /// a frozen one packs once, from fp32.
+    private let packScratch: MatmulWorkspace?
 
     init(config c: ModelConfig, offsets: ParameterOffsets, parameters: UnsafePointer<Float>, maxTokens: Int,
-         headChunkTokens: Int, kind: PackedMatrix.Kind, backward: Bool) {
+         headChunkTokens: Int, kind: PackedMatrix.Kind, backward: Bool, repacked: Bool) {
         let shapes = Projection.allCases.map { $0.shape(c) }
         let widest = shapes.map { max($0.outFeatures, $0.inFeatures) }.max()!
         // Inputs of the products: the layers' (widest: ffn or q/k/v) over the micro-batch; the
@@ -34,20 +39,22 @@ final class BF16Weights {
             Projections { p in linear(o.offset(p), out: p.shape(c).outFeatures, in: p.shape(c).inFeatures) }
         }
         head = linear(offsets.lmHead, out: c.vocabSize, in: c.hiddenSize)
+        let largest = (shapes.map { $0.outFeatures * $0.inFeatures } + [c.vocabSize * c.hiddenSize]).max()!
+        packScratch = kind == .bf16 && repacked ? MatmulWorkspace(capacity: (largest + 1) / 2) : nil
     }
 
     /// Packs every copy from `parameters`' current values.
     func pack(_ parameters: UnsafePointer<Float>, offsets: ParameterOffsets) {
         for (layer, o) in zip(layers, offsets.layers) {
-            for p in Projection.allCases { layer[p].pack(from: parameters + o.offset(p)) }
+            for p in Projection.allCases { layer[p].pack(from: parameters + o.offset(p), scratch: packScratch) }
         }
-        head.pack(from: parameters + offsets.lmHead)
+        head.pack(from: parameters + offsets.lmHead, scratch: packScratch)
         packed = true
     }
 
     /// Bytes of the copies and the workspaces.
     var bytes: Int {
         let matrices = layers.reduce(head.bytes) { $0 + $1.all.reduce(0) { $0 + $1.bytes } }
-        return matrices + 4 * (head.workspace.capacity + head.gradientWorkspace.capacity)
+        return matrices + 4 * (head.workspace.capacity + head.gradientWorkspace.capacity + (packScratch?.capacity ?? 0))
     }
 }

@@ -85,7 +85,7 @@ public final class Transformer: @unchecked Sendable {
         let (offsets, parameters) = (offsets, parameters)
         self.bf16 = bf16.map {
             BF16Weights(config: config, offsets: offsets, parameters: parameters.pointer, maxTokens: maxRows * rowLength,
-                        headChunkTokens: chunk, kind: $0, backward: trainable)
+                        headChunkTokens: chunk, kind: $0, backward: trainable, repacked: trainable && lora == nil)
         }
     }
 

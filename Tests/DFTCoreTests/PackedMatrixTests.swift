@@ -146,6 +146,23 @@ extension CoreKernels {
             }
         }
     
+        @Test("packing from a bf16 conversion gives the bits of packing from fp32, both copies (hosts with native bf16)")
+        func packFromBF16() {
+            guard OneDNN.nativeBF16 else { return }  // the reference path has no packing; bf16Native checks the refusal
+            let (m, n, k) = (70, 700, 96)  // 700 outputs: several blocks, a narrower last one
+            let w = randomFloats(n * k, seed: 38), x = randomFloats(m * k, seed: 39), dY = randomFloats(m * n, seed: 40)
+            func linear() -> BF16Linear {
+                BF16Linear(weight: w, outFeatures: n, inFeatures: k, kind: .bf16, backward: true,
+                           workspace: MatmulWorkspace(capacity: m * max(n, k)), gradientWorkspace: MatmulWorkspace(capacity: 0))
+            }
+            let fromFloats = linear(), fromHalves = linear()
+            fromFloats.pack(from: w)
+            fromHalves.pack(from: randomFloats(n * k, seed: 41))  // packed before: the second packing must replace it
+            fromHalves.pack(from: w, scratch: MatmulWorkspace(capacity: (n * k + 1) / 2))
+            #expect(Self.multiply(fromHalves.forward, x, rows: m) == Self.multiply(fromFloats.forward, x, rows: m))
+            #expect(Self.multiply(fromHalves.backward!, dY, rows: m) == Self.multiply(fromFloats.backward!, dY, rows: m))
+        }
+
         @Test("a source stored [in, out] (the backward product dX = dY W) packs to the same products as its transpose")
         func inOutSource() {
             let (m, n, k) = (9, 700, 80)

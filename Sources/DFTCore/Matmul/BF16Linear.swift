@@ -32,10 +32,24 @@ public struct BF16Linear {
         self.gradientWorkspace = gradientWorkspace
     }
 
-    /// Packs both copies again from W's current values.
-    public func pack(from weight: UnsafePointer<Float>) {
-        forward.pack(from: weight)
-        backward?.pack(from: weight)
+    /// Packs both copies again from W's current values. `scratch` (room for W in bf16: out x in
+    /// halves, half as many floats), when given to a `.bf16` weight: W is converted into it once, in plain passes,
+    /// and both copies are packed from that conversion, which halves what the packing reads
+    /// and runs oneDNN's faster reorder (bf16 to bf16); the packed bits are the same.
+    public func pack(from weight: UnsafePointer<Float>, scratch workspace: MatmulWorkspace? = nil) {
+        guard let workspace, forward.kind == .bf16 else {
+            forward.pack(from: weight)
+            backward?.pack(from: weight)
+            return
+        }
+        let count = forward.outFeatures * forward.inFeatures
+        precondition(count <= 2 * workspace.capacity, "a \(count)-element weight in a pack scratch of \(workspace.capacity) floats")
+        let scratch = workspace.halves
+        Parallel.forRanges(count, minimum: 1 << 16) { range in
+            BFloat16.convert(weight + range.lowerBound, to: scratch + range.lowerBound, count: range.count)
+        }
+        forward.pack(fromBF16: scratch)
+        backward?.pack(fromBF16: scratch)
     }
 
     public var bytes: Int { forward.bytes + (backward?.bytes ?? 0) }
