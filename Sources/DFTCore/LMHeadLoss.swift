@@ -198,7 +198,9 @@ public final class LMHeadLoss: @unchecked Sendable {
             // bf16 products: each row of the logit gradient is converted while it is in cache,
             // straight into the operand both backward products read (not in a pass over the
             // chunk after it).
-            let gradientHalves = wantGradient && dWeight != nil && bf16?.forward.kind == .bf16 ? bf16!.gradientOperand : nil
+            // A frozen head (LoRA) gets the same for its one product, dHidden.
+            let gradientHalves = wantGradient && bf16?.forward.kind == .bf16 && bf16?.backward != nil
+                && (dWeight != nil || dHidden != nil) ? bf16!.gradientOperand : nil
             let logP = rowLogP.baseAddress!, probability = rowP.baseAddress!
             let rowKLs = rowKL.baseAddress!, referenceProbability = rowReferenceP.baseAddress!
             chunkTarget.withUnsafeBufferPointer { chunkTargets in
@@ -267,11 +269,16 @@ public final class LMHeadLoss: @unchecked Sendable {
                 }
             }
             // z now holds d(loss)/d(logits): dHidden = z W, dWeight += z^T hidden.
-            if let gradientHalves, let bf16, let dWeight {
-                let padded = WeightGradient.paddedTokens(rows)
-                (gradientHalves + rows * vocab).update(repeating: 0, count: (padded - rows) * vocab)
-                bf16.backward(dInput: dHidden == nil ? nil : dHiddenChunk.pointer, dWeight: dWeight, dOutHalves: gradientHalves,
-                              input: hiddenChunk.pointer, tokens: rows)
+            if let gradientHalves, let bf16 {
+                if let dWeight {
+                    let padded = WeightGradient.paddedTokens(rows)
+                    (gradientHalves + rows * vocab).update(repeating: 0, count: (padded - rows) * vocab)
+                    bf16.backward(dInput: dHidden == nil ? nil : dHiddenChunk.pointer, dWeight: dWeight,
+                                  dOutHalves: gradientHalves, input: hiddenChunk.pointer, tokens: rows)
+                } else {
+                    bf16.backward!.multiply(rows: rows, bf16Input: gradientHalves, output: dHiddenChunk.pointer,
+                                            workspace: bf16.workspace)
+                }
             } else {
                 Linear.backward(dInput: dHidden == nil ? nil : dHiddenChunk.pointer, dWeight: dWeight, dBias: nil, dOut: z,
                                 input: hiddenChunk.pointer, weight: weight, tokens: rows, inFeatures: hidden, outFeatures: vocab,
