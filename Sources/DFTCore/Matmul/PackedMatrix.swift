@@ -66,21 +66,14 @@ public final class PackedMatrix: @unchecked Sendable {
             for j0 in stride(from: 0, to: outFeatures, by: blockWidth) {
                 let width = min(blockWidth, outFeatures - j0)
                 var packed = MatmulPrimitive.weightsDescLocked(width: width, inner: inFeatures, bf16: kind == .bf16)
-                // Outputs j0..<j0+width as an [in, width] matrix: from [out, in], element (i, j) at
-                // j * in + i; from [in, out], at i * out + j.
-                var user = source == .outIn ? matrixDesc(inFeatures, width, rowStride: 1, columnStride: inFeatures)
-                                            : matrixDesc(inFeatures, width, rowStride: outFeatures, columnStride: 1)
-                var block: dnnl_memory_t?, source: dnnl_memory_t?, descriptor: dnnl_primitive_desc_t?, reorder: dnnl_primitive_t?
+                var block: dnnl_memory_t?
                 OneDNN.check(dnnl_memory_create(&block, &packed, OneDNN.engine, UnsafeMutableRawPointer(bitPattern: -1)),
                              "packed weights")
-                OneDNN.check(dnnl_memory_create(&source, &user, OneDNN.engine, nil), "a weights memory")
-                OneDNN.check(dnnl_reorder_primitive_desc_create(&descriptor, &user, OneDNN.engine, &packed, OneDNN.engine, nil),
-                             "a reorder to the packed layout")
-                OneDNN.check(dnnl_primitive_create(&reorder, descriptor), "a reorder primitive")
-                dnnl_primitive_desc_destroy(descriptor)
+                let (memory, reorder) = Self.reorder(source, outFeatures: outFeatures, inFeatures: inFeatures, width: width,
+                                                     type: dnnl_f32, to: &packed)
                 blocks.append(block!)
-                reorderSources.append(source!)
-                reorders.append(reorder!)
+                reorderSources.append(memory)
+                reorders.append(reorder)
                 total += dnnl_memory_desc_get_size(&packed)
             }
             bytes = total
@@ -88,6 +81,22 @@ public final class PackedMatrix: @unchecked Sendable {
         if pack { self.pack(from: weight) }
     }
 
+    /// A reorder from `width` outputs of the weight, stored as `source` says in `type`, to the
+    /// layout `packed`, and the memory object whose pointer each packing sets to the block's first
+    /// element. The outputs as an [in, width] matrix: from [out, in], element (i, j) at j * in + i;
+    /// from [in, out], at i * out + j.
+    private static func reorder(_ source: Source, outFeatures: Int, inFeatures: Int, width: Int, type: dnnl_data_type_t,
+                                to packed: inout dnnl_memory_desc_t) -> (dnnl_memory_t, dnnl_primitive_t) {
+        var user = source == .outIn ? matrixDesc(inFeatures, width, type, rowStride: 1, columnStride: inFeatures)
+                                    : matrixDesc(inFeatures, width, type, rowStride: outFeatures, columnStride: 1)
+        var memory: dnnl_memory_t?, descriptor: dnnl_primitive_desc_t?, reorder: dnnl_primitive_t?
+        OneDNN.check(dnnl_memory_create(&memory, &user, OneDNN.engine, nil), "a weights memory")
+        OneDNN.check(dnnl_reorder_primitive_desc_create(&descriptor, &user, OneDNN.engine, &packed, OneDNN.engine, nil),
+                     "a reorder to the packed layout")
+        defer { dnnl_primitive_desc_destroy(descriptor) }
+        OneDNN.check(dnnl_primitive_create(&reorder, descriptor), "a reorder primitive")
+        return (memory!, reorder!)
+    }
     deinit {
         for block in blocks { dnnl_memory_destroy(block) }
         for source in reorderSources { dnnl_memory_destroy(source) }
@@ -125,19 +134,13 @@ public final class PackedMatrix: @unchecked Sendable {
         precondition(kind == .bf16, "a bf16 source for a \(kind) matrix")
         if halfReorders.isEmpty {
             for j in blocks.indices {
-                let width = min(blockWidth, outFeatures - j * blockWidth)
-                var user = source == .outIn
-                    ? matrixDesc(inFeatures, width, dnnl_bf16, rowStride: 1, columnStride: inFeatures)
-                    : matrixDesc(inFeatures, width, dnnl_bf16, rowStride: outFeatures, columnStride: 1)
-                var packed = MatmulPrimitive.weightsDescLocked(width: width, inner: inFeatures, bf16: true)
-                var memory: dnnl_memory_t?, descriptor: dnnl_primitive_desc_t?, reorder: dnnl_primitive_t?
-                OneDNN.check(dnnl_memory_create(&memory, &user, OneDNN.engine, nil), "a bf16 weights memory")
-                OneDNN.check(dnnl_reorder_primitive_desc_create(&descriptor, &user, OneDNN.engine, &packed, OneDNN.engine, nil),
-                             "a reorder from bf16 to the packed layout")
-                OneDNN.check(dnnl_primitive_create(&reorder, descriptor), "a reorder primitive")
-                dnnl_primitive_desc_destroy(descriptor)
-                halfReorderSources.append(memory!)
-                halfReorders.append(reorder!)
+                var packed = MatmulPrimitive.weightsDescLocked(width: min(blockWidth, outFeatures - j * blockWidth),
+                                                               inner: inFeatures, bf16: true)
+                let (memory, reorder) = Self.reorder(source, outFeatures: outFeatures, inFeatures: inFeatures,
+                                                     width: min(blockWidth, outFeatures - j * blockWidth), type: dnnl_bf16,
+                                                     to: &packed)
+                halfReorderSources.append(memory)
+                halfReorders.append(reorder)
             }
         }
         runReorders(halfReorders, halfReorderSources, from: UnsafeRawPointer(weight), elementBytes: 2)
