@@ -1,5 +1,17 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+// All Swift code is compiled for x86-64-v3 (Haswell's AVX2, FMA, F16C, BMI), which every host of
+// the supported machine class has: the element-wise kernels run 8 lanes wide instead of SSE's 4
+// (docs/PERFORMANCE.md, "Build"). CPUBaseline stops the program with a message on a CPU without
+// them; DFT_MPI_TARGET_CPU=generic builds for the x86-64 baseline instead (same results).
+let targetCPU = ProcessInfo.processInfo.environment["DFT_MPI_TARGET_CPU"] ?? "haswell"
+#if arch(x86_64)
+let buildsForHaswell = targetCPU == "haswell"
+#else
+let buildsForHaswell = false
+#endif
 
 let package = Package(
     name: "dft-mpi",
@@ -22,8 +34,11 @@ let package = Package(
         // oneDNN has no pkg-config file: its module map links `dnnl` by name.
         .systemLibrary(name: "COneDNN", providers: [.apt(["libdnnl-dev"])]),
 
+        // Refuses to start on a CPU without the instructions the Swift code was compiled for.
+        .target(name: "CPUBaseline", cSettings: buildsForHaswell ? [.define("DFT_CPU_BASELINE_HASWELL")] : []),
+
         // Storage, BLAS, and the forward/backward kernels on flat buffers.
-        .target(name: "DFTCore", dependencies: ["COpenBLAS", "COneDNN"]),
+        .target(name: "DFTCore", dependencies: ["COpenBLAS", "COneDNN", "CPUBaseline"]),
         // The decoder-only transformer: config, parameter layout, forward and backward.
         .target(name: "DFTModel", dependencies: ["DFTCore"]),
         // Generation: KV cache, prefill and batched decode steps over a model's weights,
@@ -93,3 +108,9 @@ let package = Package(
         ]),
     ]
 )
+
+if buildsForHaswell {
+    for target in package.targets where target.type != .system && target.name != "CPUBaseline" {
+        target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-target-cpu", "haswell"])]
+    }
+}
