@@ -37,6 +37,8 @@ public final class Transformer: @unchecked Sendable {
 
     let rope: RotaryEmbedding
     let attention: Attention
+    /// Attention with its products in bf16, when the model's products are (autocast runs them so too).
+    let bf16Attention: BF16Attention?
     let activations: Activations
     let offsets: ParameterOffsets
     /// The offsets of every tensor a layer reads (for code that runs the weights another way).
@@ -75,8 +77,10 @@ public final class Transformer: @unchecked Sendable {
         offsets = ParameterOffsets(layout: layout, config: config)
         rope = RotaryEmbedding(headDim: config.headDim, maxPositions: rowLength,
                                inverseFrequencies: config.ropeInverseFrequencies)
-        attention = Attention(heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads,
-                              headDim: config.headDim)
+        let attention = Attention(heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads,
+                                  headDim: config.headDim)
+        self.attention = attention
+        bf16Attention = bf16.map { BF16Attention(attention: attention, kind: $0, rowLength: rowLength) }
         activations = Activations(config: config, maxRows: maxRows, rowLength: rowLength, recompute: recompute,
                                   backward: trainable)
         let chunk = lossChunkTokens
@@ -103,7 +107,7 @@ public final class Transformer: @unchecked Sendable {
     }
 
     /// Bytes of the bf16 copies of the matrices and their workspaces (0 in fp32).
-    public var bf16Bytes: Int { bf16?.bytes ?? 0 }
+    public var bf16Bytes: Int { (bf16?.bytes ?? 0) + (bf16Attention?.bytes ?? 0) }
 
     /// Says that `parameters` were written (an optimizer step, a ZeRO allgather, a restore):
     /// the bf16 copies are packed again at the next forward pass. A no-op in fp32.
@@ -188,6 +192,11 @@ public final class Transformer: @unchecked Sendable {
         }
         timer.measure(.attention) {
             batch.segments.withUnsafeBufferPointer { seg in
+                if let bf16Attention {
+                    bf16Attention.forward(out: layer.attention.pointer, softmax: layer.softmax, qkv: layer.qkv.pointer,
+                                          segments: seg.baseAddress!, rows: batch.rows, rowLength: rowLength)
+                    return
+                }
                 attention.forward(out: layer.attention.pointer, softmax: layer.softmax,
                                   scratch: a.attentionScratch.pointer, scratchCount: a.attentionScratch.count,
                                   qkv: layer.qkv.pointer, segments: seg.baseAddress!,
@@ -329,6 +338,12 @@ public final class Transformer: @unchecked Sendable {
             }
             timer.measure(.attention) {
                 batch.segments.withUnsafeBufferPointer { seg in
+                    if let bf16Attention {
+                        bf16Attention.backward(dQKV: a.dQKV.pointer, dOut: a.dAttention.pointer, qkv: layer.qkv.pointer,
+                                               softmax: layer.softmax, segments: seg.baseAddress!, rows: batch.rows,
+                                               rowLength: rowLength)
+                        return
+                    }
                     attention.backward(dQKV: a.dQKV.pointer, scratch: a.attentionScratch.pointer,
                                        scratchCount: a.attentionScratch.count,
                                        dOut: a.dAttention.pointer, qkv: layer.qkv.pointer,

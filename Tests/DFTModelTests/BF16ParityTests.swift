@@ -17,6 +17,7 @@ struct BF16ParityTests {
     struct TorchAutocast: Decodable {
         struct Compared: Decodable {
             let logits_max_abs_diff: Double
+            let logits_rel_l2_diff: Double
             let min_grad_cosine: Double
         }
         let sft_loss: Double
@@ -34,6 +35,16 @@ struct BF16ParityTests {
         return aa == 0 && bb == 0 ? 1 : dot / (aa.squareRoot() * bb.squareRoot())
     }
 
+    /// ||a - b|| / ||b||.
+    static func relativeL2(_ a: [Float], _ b: [Float]) -> Double {
+        var difference = 0.0, norm = 0.0
+        for (x, y) in zip(a, b) {
+            difference += Double(x - y) * Double(x - y)
+            norm += Double(y) * Double(y)
+        }
+        return (difference / norm).squareRoot()
+    }
+
     @Test("logits, losses and gradients within bf16's tolerance of fp32 and of torch autocast",
           arguments: ParityFixtures.recorded, BF16ParityTests.kinds)
     func parity(name: String, kind: PackedMatrix.Kind) throws {
@@ -49,9 +60,14 @@ struct BF16ParityTests {
         let fp32Logits = try expected.tensors.floats("logits")
         let logitError = maxDifference(logits, fp32Logits)
         let torchLogitError = maxDifference(logits, try torchTensors.floats("logits"))
-        // torch's own bf16 run is this far from fp32; ours rounds less (products written in
-        // fp32, not bf16), so it must not be farther.
-        #expect(Double(logitError.abs) <= torch.compared_to_fp32.logits_max_abs_diff,
+        let relativeL2 = Self.relativeL2(logits, fp32Logits)
+        // torch's own bf16 run is this far from fp32; ours rounds the same operands (attention's
+        // included) but writes products in fp32, not bf16, so overall (the L2 norm of the
+        // difference) it must not be farther. Its largest single difference may be: one logit's
+        // error is a sum of a few roundings either way, seen up to 1.013x torch's (qwen2-tied).
+        #expect(relativeL2 <= torch.compared_to_fp32.logits_rel_l2_diff,
+                "\(name): logits differ from fp32 by \(relativeL2) (relative L2), torch autocast's by \(torch.compared_to_fp32.logits_rel_l2_diff)")
+        #expect(Double(logitError.abs) <= 1.25 * torch.compared_to_fp32.logits_max_abs_diff,
                 "\(name): logits differ from fp32 by \(logitError.abs), torch autocast's by \(torch.compared_to_fp32.logits_max_abs_diff)")
         #expect(logitError.abs > 1e-5, "bf16 rounding must show, or the products ran in fp32")
 
@@ -77,7 +93,8 @@ struct BF16ParityTests {
             }
         }
         print("bf16 parity \(name) (\(kind)): logits max abs diff from fp32 \(logitError.abs) (torch autocast "
-              + "\(torch.compared_to_fp32.logits_max_abs_diff)), from torch autocast \(torchLogitError.abs); "
+              + "\(torch.compared_to_fp32.logits_max_abs_diff)), relative L2 \(relativeL2) (torch autocast "
+              + "\(torch.compared_to_fp32.logits_rel_l2_diff)), from torch autocast \(torchLogitError.abs); "
               + report.joined(separator: "; ") + "; worst gradient cosine to fp32 \(worstCosine.0) (\(worstCosine.1)); "
               + "torch autocast's \(torch.compared_to_fp32.min_grad_cosine)")
     }

@@ -24,6 +24,9 @@ final class MatmulPrimitive: @unchecked Sendable {
         /// of columns of a row-major [inner, sourceStride] matrix (0: A is plain row-major).
         /// oneDNN 2.6 runs these on its gemm kernel (`gemm:jit`), as fast as brgemm on a plain A.
         var transposedSourceStride = 0
+        /// B given as its transpose, a plain row-major [width, inner] matrix (keys in attention's
+        /// scores: Q K^T); implies a plain B.
+        var transposedB = false
     }
 
     let shape: Shape
@@ -32,9 +35,12 @@ final class MatmulPrimitive: @unchecked Sendable {
     /// its reference kernel, a hundred times slower: the tests check that no product gets it).
     let implementation: String
     private let sourceDesc: dnnl_memory_desc_t, destinationDesc: dnnl_memory_desc_t, scratchDesc: dnnl_memory_desc_t
+    private let plainWeightsDesc: dnnl_memory_desc_t?
     /// Each worker's memory objects, in storage that never moves: a product on another thread
-    /// may add workers while this one runs (see `OneDNN.withWorker`).
-    private typealias WorkerObjects = (source: dnnl_memory_t, destination: dnnl_memory_t, scratch: dnnl_memory_t)
+    /// may add workers while this one runs (see `OneDNN.withWorker`). `weights` exists for a
+    /// plain B only, which each call points at its own operand.
+    private typealias WorkerObjects = (source: dnnl_memory_t, destination: dnnl_memory_t, scratch: dnnl_memory_t,
+                                       weights: dnnl_memory_t?)
     private let workers = UnsafeMutablePointer<WorkerObjects>.allocate(capacity: OneDNN.maxWorkers)
     private var workerCount = 0
 
@@ -46,8 +52,10 @@ final class MatmulPrimitive: @unchecked Sendable {
             ? matrixDesc(shape.rows, shape.inner, type, rowStride: 1, columnStride: shape.transposedSourceStride)
             : matrixDesc(shape.rows, shape.inner, type, dnnl_ab)
         var destination = matrixDesc(shape.rows, shape.width, dnnl_f32, dnnl_ab)
-        var weights = shape.plainB ? matrixDesc(shape.inner, shape.width, type, dnnl_ab)
-                                   : Self.weightsDesc(width: shape.width, inner: shape.inner, bf16: shape.bf16)
+        var weights = shape.transposedB ? matrixDesc(shape.inner, shape.width, type, rowStride: 1, columnStride: shape.inner)
+            : shape.plainB ? matrixDesc(shape.inner, shape.width, type, dnnl_ab)
+            : Self.weightsDesc(width: shape.width, inner: shape.inner, bf16: shape.bf16)
+        plainWeightsDesc = shape.plainB || shape.transposedB ? weights : nil
         var operation = dnnl_matmul_desc_t()
         OneDNN.check(dnnl_matmul_desc_init(&operation, &source, &weights, nil, &destination), "a matmul desc")
         var attributes: dnnl_primitive_attr_t?
@@ -84,6 +92,17 @@ final class MatmulPrimitive: @unchecked Sendable {
         OneDNN.withWorker(worker) { stream in execute(worker: worker, stream: stream, a: a, weights: weights, c: c) }
     }
 
+    /// Runs C (+)= A B with a plain B (`plainB` or `transposedB`) at `b`, on worker `worker`'s
+    /// memory objects.
+    @inline(__always)
+    func run(worker: Int, a: UnsafeRawPointer, b: UnsafeRawPointer, c: UnsafeMutablePointer<Float>) {
+        OneDNN.withWorker(worker) { stream in
+            let weights = workers[worker].weights!
+            dnnl_memory_set_data_handle(weights, UnsafeMutableRawPointer(mutating: b))
+            execute(worker: worker, stream: stream, a: a, weights: weights, c: c)
+        }
+    }
+
     @inline(__always)
     private func execute(worker: Int, stream: dnnl_stream_t, a: UnsafeRawPointer, weights: dnnl_memory_t,
                          c: UnsafeMutablePointer<Float>) {
@@ -108,7 +127,11 @@ final class MatmulPrimitive: @unchecked Sendable {
             OneDNN.check(dnnl_memory_create(&destination, &destinationDesc, OneDNN.engine, nil), "a destination memory")
             OneDNN.check(dnnl_memory_create(&scratch, &scratchDesc, OneDNN.engine, UnsafeMutableRawPointer(bitPattern: -1)),
                          "a scratchpad")
-            (workers + workerCount).initialize(to: (source!, destination!, scratch!))
+            var weights: dnnl_memory_t?
+            if var desc = plainWeightsDesc {
+                OneDNN.check(dnnl_memory_create(&weights, &desc, OneDNN.engine, nil), "a plain weights memory")
+            }
+            (workers + workerCount).initialize(to: (source!, destination!, scratch!, weights))
             workerCount += 1
         }
     }

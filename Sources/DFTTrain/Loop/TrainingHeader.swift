@@ -72,8 +72,8 @@ extension TrainingSession {
     /// What the products compute in, as the header says it.
     public static func compute(precision: Precision, asked: Precision) -> String {
         if precision == .bf16 {
-            let bf16 = "bf16 products (oneDNN \(OneDNN.isa)) on copies packed from fp32 master weights; gradients, AdamW "
-                + "state, allreduce, norms, attention, softmax and the loss in fp32"
+            let bf16 = "bf16 products (oneDNN \(OneDNN.isa)) on copies packed from fp32 master weights, attention's "
+                + "too; gradients, AdamW state, allreduce, norms, softmax and the loss in fp32"
             return bf16 + (asked == .auto ? " (chosen by precision auto)" : "")
         }
         let fp32 = "fp32 (OpenBLAS \(BLAS.coreName))"

@@ -203,7 +203,7 @@ struct ExecutionOptions: SettingsLayer {
     @Option(help: "Gradient allreduce bucket size in MB, started during the backward pass. (default: \(defaults.bucketMb))")
     var bucketMb: Double?
 
-    @Option(help: ArgumentHelp("What the matrix products compute in: fp32 (bit-reproducible); bf16 (oneDNN, on CPUs with AVX512-BF16 or AMX, an error elsewhere: products of bf16-rounded operands accumulated in fp32, as PyTorch's CPU autocast; master weights, gradients, optimizer state, allreduce, norms, attention, softmax, the loss and DFT's weight stay fp32); auto (bf16 where native, fp32 elsewhere). (default: \(defaults.precision))", valueName: "fp32|bf16|auto"))
+    @Option(help: ArgumentHelp("What the matrix products compute in: fp32 (bit-reproducible); bf16 (oneDNN, on CPUs with AVX512-BF16 or AMX, an error elsewhere: products of bf16-rounded operands accumulated in fp32, as PyTorch's CPU autocast; attention's products too; master weights, gradients, optimizer state, allreduce, norms, softmax, the loss and DFT's weight stay fp32); auto (bf16 where native, fp32 elsewhere). (default: \(defaults.precision))", valueName: "fp32|bf16|auto"))
     var precision: Precision?
 }
 

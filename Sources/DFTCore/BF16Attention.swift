@@ -1,0 +1,320 @@
+import Foundation
+
+/// `Attention` with its six products in bf16, as PyTorch's CPU autocast runs attention: q, k, v,
+/// dO, the probabilities and dS rounded to bf16, every product accumulated in fp32; the softmax
+/// and its backward, the kept probabilities or statistics, and all gradients stay fp32.
+///
+/// The query heads that share a kv head are stacked as rows, token-major (row t * group + h;
+/// the q and dO columns of one token's group are contiguous, so a row block is one copy), so a
+/// panel of `queryPanel` queries is one product of queryPanel * group rows, and dK and dV sum
+/// the group's heads inside one product instead of over `group` calls. Operands are copied into
+/// dense per-worker buffers, zero-padded to a multiple of the panel, so the products have dense
+/// outputs (oneDNN's fast kernels need them) and only three shapes per multiple of the panel up
+/// to the row length, made once. `.bf16Reference` runs the same steps with operands rounded in
+/// fp32 and sgemm (the tests' path on hosts without bf16 instructions): the same products, only
+/// the order of the fp32 sums differs.
+///
+/// Work is parallel over (row, kv head) pairs, each on its own worker's buffers, so results do
+/// not depend on the thread count.
+public final class BF16Attention: @unchecked Sendable {
+    public let attention: Attention
+    public let kind: PackedMatrix.Kind
+    /// Longest row this instance serves; keys are padded to `paddedLength`, a multiple of the panel.
+    public let rowLength: Int
+    let paddedLength: Int
+    let workers: Int
+    let perWorker: Int
+    let scratch: FloatBuffer
+    /// oneDNN's products by padded key count (index e / queryPanel - 1), `.bf16` only:
+    /// S = Q K^T [panelRows, e]; O = P V [panelRows, headDim]; dV += P^T dO [e, headDim].
+    private var scorePrimitives: [MatmulPrimitive] = [], rowsByKeysPrimitives: [MatmulPrimitive] = []
+    private var keyGradientPrimitives: [MatmulPrimitive] = []
+
+    public init(attention: Attention, kind: PackedMatrix.Kind, rowLength: Int) {
+        precondition(kind != .fp32, "BF16Attention runs .bf16 or .bf16Reference")
+        self.attention = attention
+        self.kind = kind
+        self.rowLength = rowLength
+        let panel = attention.queryPanel
+        paddedLength = (rowLength + panel - 1) / panel * panel
+        workers = max(1, Parallel.threads)
+        let layout = Layout(attention, paddedLength: paddedLength)
+        perWorker = layout.total
+        scratch = FloatBuffer(count: workers * perWorker)
+        if kind == .bf16 {
+            let rows = layout.panelRows, d = attention.headDim
+            for e in stride(from: panel, through: paddedLength, by: panel) {
+                scorePrimitives.append(.of(.init(rows: rows, width: e, inner: d, bf16: true, accumulate: false, transposedB: true),
+                                  workers: workers))
+                rowsByKeysPrimitives.append(.of(.init(rows: rows, width: d, inner: e, bf16: true, accumulate: false, plainB: true),
+                                      workers: workers))
+                keyGradientPrimitives.append(.of(.init(rows: e, width: d, inner: rows, bf16: true, accumulate: true, plainB: true,
+                                              transposedSourceStride: e), workers: workers))
+            }
+        }
+    }
+
+    /// Bytes of the per-worker buffers.
+    public var bytes: Int { scratch.bytes }
+
+    /// Where each of a worker's buffers starts, in floats (operands take a float's slot per
+    /// element in either kind, so one layout serves both).
+    struct Layout {
+        let panelRows: Int
+        let queries: Int, keys: Int, values: Int, outputGradient: Int  // operands
+        let probabilities: Int  // operand [panelRows, e]: P, then dS
+        let panelFloats: Int, panelGradient: Int, tile: Int, keyGradient: Int, valueGradient: Int  // fp32
+        let total: Int
+
+        init(_ a: Attention, paddedLength lp: Int) {
+            let group = a.heads / a.kvHeads, d = a.headDim
+            panelRows = a.queryPanel * group
+            var next = 0
+            func take(_ count: Int) -> Int { defer { next += count }; return next }
+            queries = take(lp * group * d)         // [lp * group, d]
+            keys = take(lp * d)                    // [lp, d]
+            values = take(lp * d)                  // [lp, d]
+            outputGradient = take(lp * group * d)  // [lp * group, d]
+            probabilities = take(panelRows * lp)   // [panelRows, e]
+            panelFloats = take(panelRows * lp)     // [panelRows, e]: S, then P
+            panelGradient = take(panelRows * lp)   // [panelRows, e]: dP, then dS
+            tile = take(panelRows * d)             // [panelRows, d]: O or dQ
+            keyGradient = take(lp * d)             // [lp, d]
+            valueGradient = take(lp * d)           // [lp, d]
+            total = next
+        }
+    }
+
+    // MARK: operands
+
+    /// out[paddedRows, columns] = bf16(rows of `source`, `sourceStride` apart) for rows < count, zeros after.
+    @inline(__always)
+    private func load(_ source: UnsafePointer<Float>, sourceStride: Int, count: Int, paddedRows: Int, columns: Int,
+                      to operand: UnsafeMutablePointer<Float>) {
+        for t in 0..<count { store(source + t * sourceStride, count: columns, to: operand, at: t * columns) }
+        zero(operand, at: count * columns, count: (paddedRows - count) * columns)
+    }
+
+    @inline(__always)
+    private func store(_ source: UnsafePointer<Float>, count: Int, to operand: UnsafeMutablePointer<Float>, at index: Int) {
+        if kind == .bf16 {
+            BFloat16.convert(source, to: halves(operand) + index, count: count)
+        } else {
+            BFloat16.round(source, to: operand + index, count: count)
+        }
+    }
+
+    @inline(__always)
+    private func zero(_ operand: UnsafeMutablePointer<Float>, at index: Int, count: Int) {
+        if count <= 0 { return }
+        if kind == .bf16 { (halves(operand) + index).update(repeating: 0, count: count) }
+        else { (operand + index).update(repeating: 0, count: count) }
+    }
+
+    @inline(__always)
+    private func halves(_ operand: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<UInt16> {
+        UnsafeMutableRawPointer(operand).assumingMemoryBound(to: UInt16.self)
+    }
+
+    /// Element `index` of an operand, as the raw pointer a product takes.
+    @inline(__always)
+    private func at(_ operand: UnsafeMutablePointer<Float>, _ index: Int) -> UnsafeMutablePointer<Float> {
+        kind == .bf16 ? UnsafeMutableRawPointer(halves(operand) + index).assumingMemoryBound(to: Float.self) : operand + index
+    }
+
+    // MARK: products (rows = panelRows, e = padded key count, d = headDim)
+
+    /// c[rows, e] = a[rows, d] b[e, d]^T.
+    @inline(__always)
+    private func scores(worker: Int, rows: Int, e: Int, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>,
+                        c: UnsafeMutablePointer<Float>) {
+        let d = attention.headDim
+        if kind == .bf16 {
+            scorePrimitives[e / attention.queryPanel - 1].run(worker: worker, a: a, b: b, c: c)
+        } else {
+            BLAS.gemm(transB: true, m: rows, n: e, k: d, a: a, lda: d, b: b, ldb: d, c: c, ldc: e, parallel: false)
+        }
+    }
+
+    /// c[rows, d] = a[rows, e] b[e, d].
+    @inline(__always)
+    private func rowsByKeys(worker: Int, rows: Int, e: Int, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>,
+                            c: UnsafeMutablePointer<Float>) {
+        let d = attention.headDim
+        if kind == .bf16 {
+            rowsByKeysPrimitives[e / attention.queryPanel - 1].run(worker: worker, a: a, b: b, c: c)
+        } else {
+            BLAS.gemm(m: rows, n: d, k: e, a: a, lda: e, b: b, ldb: d, c: c, ldc: d, parallel: false)
+        }
+    }
+
+    /// c[e, d] += a[rows, e]^T b[rows, d].
+    @inline(__always)
+    private func keyGradient(worker: Int, rows: Int, e: Int, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>,
+                             c: UnsafeMutablePointer<Float>) {
+        let d = attention.headDim
+        if kind == .bf16 {
+            keyGradientPrimitives[e / attention.queryPanel - 1].run(worker: worker, a: a, b: b, c: c)
+        } else {
+            BLAS.gemm(transA: true, m: e, n: d, k: rows, a: a, lda: e, b: b, ldb: d, beta: 1, c: c, ldc: d, parallel: false)
+        }
+    }
+
+    // MARK: passes
+
+    /// What `Attention.forward` computes (the same arguments, the same `softmax` layouts), with
+    /// the products in bf16.
+    public func forward(out: UnsafeMutablePointer<Float>?, softmax: Attention.Softmax, qkv: UnsafePointer<Float>,
+                        segments: UnsafePointer<Int32>, rows: Int, rowLength T: Int) {
+        precondition(T <= rowLength, "bf16 attention over rows of \(T) tokens, made for \(rowLength)")
+        let a = attention, width = a.qkvWidth, group = a.heads / a.kvHeads, d = a.headDim, panel = a.queryPanel
+        let layout = Layout(a, paddedLength: paddedLength), panelRows = layout.panelRows
+        if kind == .bf16 { OneDNN.prepareWorkers(workers) }
+        a.forEachTask(rows: rows, maxWorkers: workers) { r, g, worker in
+            let rowBase = r * T
+            let buffer = scratch.pointer + worker * perWorker
+            let q = buffer + layout.queries, k = buffer + layout.keys, v = buffer + layout.values
+            let probabilities = buffer + layout.probabilities, s32 = buffer + layout.panelFloats
+            let tile = buffer + layout.tile
+            a.forEachRun(segments + rowBase, rowLength: T) { s, e in
+                let L = e - s, first = rowBase + s
+                if segments[first] < 0 {
+                    guard let out else { return }
+                    for t in first..<(first + L) {
+                        (out + t * a.outWidth + g * group * d).update(repeating: 0, count: group * d)
+                    }
+                    return
+                }
+                let paddedL = (L + panel - 1) / panel * panel
+                load(qkv + first * width + g * group * d, sourceStride: width, count: L, paddedRows: paddedL,
+                     columns: group * d, to: q)
+                load(qkv + first * width + a.keyOffset + g * d, sourceStride: width, count: L, paddedRows: paddedL,
+                     columns: d, to: k)
+                if out != nil {
+                    load(qkv + first * width + a.valueOffset + g * d, sourceStride: width, count: L, paddedRows: paddedL,
+                         columns: d, to: v)
+                }
+                for q0 in stride(from: 0, to: L, by: panel) {
+                    let keys = min(paddedL, q0 + panel), end = min(L, q0 + panel)
+                    scores(worker: worker, rows: panelRows, e: keys, a: at(q, q0 * group * d), b: k, c: s32)
+                    for row in 0..<panelRows {
+                        let t = q0 + row / group, h = g * group + row % group
+                        let p = s32 + row * keys
+                        if t >= L {
+                            p.update(repeating: 0, count: keys)
+                            continue
+                        }
+                        VectorMath.scale(p, count: t + 1, by: a.scale)
+                        let maxScore = VectorMath.maximum(p, count: t + 1)
+                        let inverse = Float(1 / VectorMath.exponentiate(p, count: t + 1, shift: maxScore))
+                        VectorMath.scale(p, count: t + 1, by: inverse)
+                        (p + t + 1).update(repeating: 0, count: keys - t - 1)
+                        switch softmax {
+                        case .kept(let probs):
+                            (probs + ((r * a.heads + h) * T + s + t) * T + s).update(from: p, count: end)
+                        case .recomputed(let statistics):
+                            let pair = statistics + 2 * ((r * a.heads + h) * T + s + t)
+                            pair[0] = maxScore
+                            pair[1] = inverse
+                        }
+                    }
+                    guard let out else { continue }
+                    store(s32, count: panelRows * keys, to: probabilities, at: 0)
+                    rowsByKeys(worker: worker, rows: panelRows, e: keys, a: at(probabilities, 0), b: v, c: tile)
+                    for t in q0..<end {
+                        (out + (first + t) * a.outWidth + g * group * d).update(from: tile + (t - q0) * group * d,
+                                                                             count: group * d)
+                    }
+                }
+            }
+        }
+    }
+
+    /// What `Attention.backward` computes, with the products in bf16.
+    public func backward(dQKV: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, qkv: UnsafePointer<Float>,
+                         softmax: Attention.Softmax, segments: UnsafePointer<Int32>, rows: Int, rowLength T: Int) {
+        precondition(T <= rowLength, "bf16 attention over rows of \(T) tokens, made for \(rowLength)")
+        let a = attention, width = a.qkvWidth, group = a.heads / a.kvHeads, d = a.headDim, panel = a.queryPanel
+        let layout = Layout(a, paddedLength: paddedLength), panelRows = layout.panelRows
+        // Padding runs get no gradient; every other element is written by exactly one task.
+        Parallel.forRanges(rows * T, minimum: 64) { tokens in
+            (dQKV + tokens.lowerBound * width).update(repeating: 0, count: tokens.count * width)
+        }
+        if kind == .bf16 { OneDNN.prepareWorkers(workers) }
+        a.forEachTask(rows: rows, maxWorkers: workers) { r, g, worker in
+            let rowBase = r * T
+            let buffer = scratch.pointer + worker * perWorker
+            let q = buffer + layout.queries, k = buffer + layout.keys, v = buffer + layout.values
+            let dO = buffer + layout.outputGradient, probabilities = buffer + layout.probabilities
+            let p32 = buffer + layout.panelFloats, dP = buffer + layout.panelGradient, tile = buffer + layout.tile
+            let dK = buffer + layout.keyGradient, dV = buffer + layout.valueGradient
+            a.forEachRun(segments + rowBase, rowLength: T) { s, e in
+                let L = e - s, first = rowBase + s
+                if segments[first] < 0 { return }
+                let paddedL = (L + panel - 1) / panel * panel
+                load(qkv + first * width + g * group * d, sourceStride: width, count: L, paddedRows: paddedL,
+                     columns: group * d, to: q)
+                load(qkv + first * width + a.keyOffset + g * d, sourceStride: width, count: L, paddedRows: paddedL,
+                     columns: d, to: k)
+                load(qkv + first * width + a.valueOffset + g * d, sourceStride: width, count: L, paddedRows: paddedL,
+                     columns: d, to: v)
+                load(dOut + first * a.outWidth + g * group * d, sourceStride: a.outWidth, count: L, paddedRows: paddedL,
+                     columns: group * d, to: dO)
+                dK.update(repeating: 0, count: paddedL * d)
+                dV.update(repeating: 0, count: paddedL * d)
+                for q0 in stride(from: 0, to: L, by: panel) {
+                    let keys = min(paddedL, q0 + panel), end = min(L, q0 + panel)
+                    // P [panelRows, keys] in fp32: kept, or recomputed bit for bit as forward made it.
+                    if case .recomputed = softmax {
+                        scores(worker: worker, rows: panelRows, e: keys, a: at(q, q0 * group * d), b: k, c: p32)
+                    }
+                    for row in 0..<panelRows {
+                        let t = q0 + row / group, h = g * group + row % group
+                        let p = p32 + row * keys
+                        if t >= L {
+                            p.update(repeating: 0, count: keys)
+                            continue
+                        }
+                        switch softmax {
+                        case .kept(let probs):
+                            p.update(from: probs + ((r * a.heads + h) * T + s + t) * T + s, count: t + 1)
+                        case .recomputed(let statistics):
+                            let pair = statistics + 2 * ((r * a.heads + h) * T + s + t)
+                            VectorMath.scale(p, count: t + 1, by: a.scale)
+                            _ = VectorMath.exponentiate(p, count: t + 1, shift: pair[0])
+                            VectorMath.scale(p, count: t + 1, by: pair[1])
+                        }
+                        (p + t + 1).update(repeating: 0, count: keys - t - 1)
+                    }
+                    let dOPanel = at(dO, q0 * group * d), qPanel = at(q, q0 * group * d)
+                    store(p32, count: panelRows * keys, to: probabilities, at: 0)
+                    // dV[0..<keys] += P^T dO;  dP = dO V[0..<keys]^T
+                    keyGradient(worker: worker, rows: panelRows, e: keys, a: at(probabilities, 0), b: dOPanel, c: dV)
+                    scores(worker: worker, rows: panelRows, e: keys, a: dOPanel, b: v, c: dP)
+                    for row in 0..<panelRows {
+                        let t = q0 + row / group
+                        let dS = dP + row * keys
+                        if t >= L {
+                            dS.update(repeating: 0, count: keys)
+                            continue
+                        }
+                        Attention.softmaxBackward(dP: dS, p: p32 + row * keys, count: t + 1, scale: a.scale)
+                        (dS + t + 1).update(repeating: 0, count: keys - t - 1)
+                    }
+                    store(dP, count: panelRows * keys, to: probabilities, at: 0)
+                    // dQ = dS K[0..<keys];  dK[0..<keys] += dS^T Q
+                    rowsByKeys(worker: worker, rows: panelRows, e: keys, a: at(probabilities, 0), b: k, c: tile)
+                    keyGradient(worker: worker, rows: panelRows, e: keys, a: at(probabilities, 0), b: qPanel, c: dK)
+                    for t in q0..<end {
+                        (dQKV + (first + t) * width + g * group * d).update(from: tile + (t - q0) * group * d,
+                                                                          count: group * d)
+                    }
+                }
+                for t in 0..<L {
+                    (dQKV + (first + t) * width + a.keyOffset + g * d).update(from: dK + t * d, count: d)
+                    (dQKV + (first + t) * width + a.valueOffset + g * d).update(from: dV + t * d, count: d)
+                }
+            }
+        }
+    }
+}
