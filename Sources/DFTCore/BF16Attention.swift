@@ -264,30 +264,35 @@ public final class BF16Attention: @unchecked Sendable {
                 dV.update(repeating: 0, count: paddedL * d)
                 for q0 in stride(from: 0, to: L, by: panel) {
                     let keys = min(paddedL, q0 + panel), end = min(L, q0 + panel)
-                    // P [panelRows, keys] in fp32: kept, or recomputed bit for bit as forward made it.
+                    // P [panelRows, keys]: the kept fp32 rows read in place, or recomputed bit for bit as
+                    // forward made them; its bf16 copy row by row.
                     if case .recomputed = softmax {
                         scores(worker: worker, rows: panelRows, e: keys, a: at(q, q0 * group * d), b: k, c: p32)
                     }
+                    func probabilityRow(_ row: Int) -> UnsafeMutablePointer<Float> {
+                        let t = q0 + row / group, h = g * group + row % group
+                        switch softmax {
+                        case .kept(let probs): return probs + ((r * a.heads + h) * T + s + t) * T + s
+                        case .recomputed: return p32 + row * keys
+                        }
+                    }
                     for row in 0..<panelRows {
                         let t = q0 + row / group, h = g * group + row % group
-                        let p = p32 + row * keys
                         if t >= L {
-                            p.update(repeating: 0, count: keys)
+                            zero(probabilities, at: row * keys, count: keys)
                             continue
                         }
-                        switch softmax {
-                        case .kept(let probs):
-                            p.update(from: probs + ((r * a.heads + h) * T + s + t) * T + s, count: t + 1)
-                        case .recomputed(let statistics):
+                        let p = probabilityRow(row)
+                        if case .recomputed(let statistics) = softmax {
                             let pair = statistics + 2 * ((r * a.heads + h) * T + s + t)
                             VectorMath.scale(p, count: t + 1, by: a.scale)
                             _ = VectorMath.exponentiate(p, count: t + 1, shift: pair[0])
                             VectorMath.scale(p, count: t + 1, by: pair[1])
                         }
-                        (p + t + 1).update(repeating: 0, count: keys - t - 1)
+                        store(p, count: t + 1, to: probabilities, at: row * keys)
+                        zero(probabilities, at: row * keys + t + 1, count: keys - t - 1)
                     }
                     let dOPanel = at(dO, q0 * group * d), qPanel = at(q, q0 * group * d)
-                    store(p32, count: panelRows * keys, to: probabilities, at: 0)
                     // dV[0..<keys] += P^T dO;  dP = dO V[0..<keys]^T
                     keyGradient(worker: worker, rows: panelRows, e: keys, a: at(probabilities, 0), b: dOPanel, c: dV)
                     scores(worker: worker, rows: panelRows, e: keys, a: dOPanel, b: v, c: dP)
@@ -298,7 +303,7 @@ public final class BF16Attention: @unchecked Sendable {
                             dS.update(repeating: 0, count: keys)
                             continue
                         }
-                        Attention.softmaxBackward(dP: dS, p: p32 + row * keys, count: t + 1, scale: a.scale)
+                        Attention.softmaxBackward(dP: dS, p: probabilityRow(row), count: t + 1, scale: a.scale)
                         (dS + t + 1).update(repeating: 0, count: keys - t - 1)
                     }
                     store(dP, count: panelRows * keys, to: probabilities, at: 0)
