@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "CPUBaseline", cSettings: buildsForHaswell ? [.define("DFT_CPU_BASELINE_HASWELL")] : []),
 
         // Storage, BLAS, and the forward/backward kernels on flat buffers.
-        .target(name: "DFTCore", dependencies: ["COpenBLAS", "COneDNN", "CPUBaseline"]),
+        .target(name: "DFTCore", dependencies: ["COpenBLAS", "COneDNN"]),
         // The decoder-only transformer: config, parameter layout, forward and backward.
         .target(name: "DFTModel", dependencies: ["DFTCore"]),
         // Generation: KV cache, prefill and batched decode steps over a model's weights,
@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "DFTBuiltin", resources: [.copy("Resources/arith-base"), .copy("Resources/arith-base-half"), .copy("Resources/arith-data")]),
         // What every command shares: the communicator over MPI, stop signals, the thread policy,
         // the machine description, and RankCommand, which runs a subcommand on the ranks.
-        .target(name: "DFTRuntime", dependencies: ["DFTCore", "CMPI"]),
+        .target(name: "DFTRuntime", dependencies: ["DFTCore", "CMPI", "CPUBaseline"]),
         // Generation over ranks (work units, sample streams, stops, part files gathered in file
         // order, resume), prompt files, gold answers and scores: used by `generate`, `eval` and
         // training's accuracy evaluation.

@@ -36,9 +36,8 @@ public enum Linear {
     ) {
         if let bf16, let dWeight, bf16.forward.kind == .bf16 {
             // dY feeds both products: converted to bf16 once.
-            let halves = bf16.gradientOperand
-            BFloat16.convertRows(dOut, rows: tokens, columns: outFeatures, paddedRows: WeightGradient.paddedTokens(tokens),
-                                 to: halves)
+            let halves = WeightGradient.convertGradient(dOut, tokens: tokens, outFeatures: outFeatures,
+                                                        workspace: bf16.gradientWorkspace)
             bf16.backward(dInput: dInput, dWeight: dWeight, dOutHalves: halves, input: input, tokens: tokens,
                           accumulateInput: accumulateInput)
             if let dBias { addBiasGradient(dBias, dOut: dOut, tokens: tokens, outFeatures: outFeatures) }

@@ -1,3 +1,4 @@
+import CPUBaseline
 import DFTCore
 import Foundation
 
@@ -36,6 +37,13 @@ public enum MachineDescription {
         let capped = ProcessInfo.processInfo.environment["ONEDNN_MAX_CPU_ISA"].flatMap { $0.isEmpty ? nil : $0 }
         return "\(OneDNN.version), \(OneDNN.isa) (bf16 \(OneDNN.nativeBF16 ? "native" : "not native"), AMX \(OneDNN.amx ? "in use" : "not in use"))"
             + (capped.map { ", ONEDNN_MAX_CPU_ISA=\($0)" } ?? "")
+    }
+
+    /// What the Swift code was compiled for (Package.swift; `CPUBaseline` refuses to start on a
+    /// CPU without it), e.g. "x86-64-v3 (avx avx2 fma f16c bmi bmi2 popcnt)".
+    public static var build: String {
+        let required = String(cString: dft_cpu_baseline_required())
+        return required.isEmpty ? "the generic baseline (DFT_MPI_TARGET_CPU=generic)" : "x86-64-v3 (\(required))"
     }
 
     /// One line for reports: "CPU ... | OpenBLAS ... | oneDNN ...".

@@ -30,6 +30,7 @@ struct Info: ParsableCommand {
         print("cpu:      \(MachineDescription.cpu)")
         print("openblas: \(MachineDescription.openBLAS)")
         print("onednn:   \(MachineDescription.oneDNN)")
+        print("build:    Swift code for \(MachineDescription.build)")
         print("threads:  \(policy.threads) for one process (\(policy.source))")
         print("built-in (usable wherever a model or data path is):")
         for asset in BuiltinAssets.all {

@@ -21,5 +21,13 @@ extension Integration {
             try #require(capped.succeeded, "\(capped.transcript)")
             #expect(capped.stdout.contains("avx2 (bf16 not native, AMX not in use), ONEDNN_MAX_CPU_ISA=AVX2"), "\(capped.transcript)")
         }
+
+        @Test("the instruction set the Swift code was built for is printed (the default build: x86-64-v3)")
+        func build() throws {
+            let info = try Tools.dftMPI(["info"], seconds: 60)
+            try #require(info.succeeded, "\(info.transcript)")
+            #expect(info.stdout.contains("build:    Swift code for x86-64-v3 (avx avx2 fma f16c bmi bmi2 popcnt)"),
+                    "\(info.transcript)")
+        }
     }
 }

@@ -45,9 +45,7 @@ public struct BF16Linear {
         let count = forward.outFeatures * forward.inFeatures
         precondition(count <= 2 * workspace.capacity, "a \(count)-element weight in a pack scratch of \(workspace.capacity) floats")
         let scratch = workspace.halves
-        Parallel.forRanges(count, minimum: 1 << 16) { range in
-            BFloat16.convert(weight + range.lowerBound, to: scratch + range.lowerBound, count: range.count)
-        }
+        BFloat16.convertInParallel(weight, to: scratch, count: count, minimum: 1 << 16)
         forward.pack(fromBF16: scratch)
         backward?.pack(fromBF16: scratch)
     }

@@ -29,6 +29,23 @@ public enum BFloat16 {
         for i in 0..<count { out[i] = round(input[i]) }
     }
 
+    /// `convert` over the pool, in ranges of at least `minimum` elements (fewer workers for a
+    /// small count: a range costs a wake-up).
+    public static func convertInParallel(_ input: UnsafePointer<Float>, to out: UnsafeMutablePointer<UInt16>, count: Int,
+                                         minimum: Int = 1 << 14) {
+        Parallel.forRanges(count, minimum: minimum) { range in
+            convert(input + range.lowerBound, to: out + range.lowerBound, count: range.count)
+        }
+    }
+
+    /// `round` over the pool, likewise.
+    public static func roundInParallel(_ input: UnsafePointer<Float>, to out: UnsafeMutablePointer<Float>, count: Int,
+                                       minimum: Int = 1 << 14) {
+        Parallel.forRanges(count, minimum: minimum) { range in
+            round(input + range.lowerBound, to: out + range.lowerBound, count: range.count)
+        }
+    }
+
     /// out[paddedRows, columns] = bits(input[rows, columns]) and zeros in rows rows..<paddedRows,
     /// row by row over the pool.
     public static func convertRows(_ input: UnsafePointer<Float>, rows: Int, columns: Int, paddedRows: Int,

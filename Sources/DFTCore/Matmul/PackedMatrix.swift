@@ -119,9 +119,7 @@ public final class PackedMatrix: @unchecked Sendable {
     public func pack(from weight: UnsafePointer<Float>) {
         if let rounded {
             let count = outFeatures * inFeatures
-            Parallel.forRanges(count, minimum: 1 << 16) { range in
-                BFloat16.round(weight + range.lowerBound, to: rounded.pointer + range.lowerBound, count: range.count)
-            }
+            BFloat16.roundInParallel(weight, to: rounded.pointer, count: count, minimum: 1 << 16)
             return
         }
         runReorders(reorders, reorderSources, from: UnsafeRawPointer(weight), elementBytes: 4)
@@ -178,17 +176,13 @@ public final class PackedMatrix: @unchecked Sendable {
         switch kind {
         case .bf16Reference:
             let copy = workspace.floats
-            Parallel.forRanges(rows * k, minimum: 1 << 14) { range in
-                BFloat16.round(input + range.lowerBound, to: copy + range.lowerBound, count: range.count)
-            }
+            BFloat16.roundInParallel(input, to: copy, count: rows * k)
             BLAS.gemm(transB: self.source == .outIn, m: rows, n: n, k: k, a: copy, b: rounded!.pointer, beta: accumulate ? 1 : 0,
                       c: output)
             return
         case .bf16:
             let copy = workspace.halves
-            Parallel.forRanges(rows * k, minimum: 1 << 14) { range in
-                BFloat16.convert(input + range.lowerBound, to: copy + range.lowerBound, count: range.count)
-            }
+            BFloat16.convertInParallel(input, to: copy, count: rows * k)
             source = UnsafeRawPointer(copy)
         case .fp32:
             source = UnsafeRawPointer(input)

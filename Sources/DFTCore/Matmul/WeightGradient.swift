@@ -29,6 +29,15 @@ public enum WeightGradient {
     /// product puts X's copy after it.
     public static func gradientOperand(_ workspace: MatmulWorkspace) -> UnsafeMutablePointer<UInt16> { workspace.halves }
 
+    /// dY [tokens, out] converted to bf16 at `gradientOperand(workspace)`, [paddedTokens, out]
+    /// with zero rows after the tokens: the operand of both backward products.
+    public static func convertGradient(_ dOut: UnsafePointer<Float>, tokens: Int, outFeatures: Int,
+                                       workspace: MatmulWorkspace) -> UnsafeMutablePointer<UInt16> {
+        let operand = gradientOperand(workspace)
+        BFloat16.convertRows(dOut, rows: tokens, columns: outFeatures, paddedRows: paddedTokens(tokens), to: operand)
+        return operand
+    }
+
     public static func accumulate(
         into dWeight: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, input: UnsafePointer<Float>,
         tokens: Int, outFeatures: Int, inFeatures: Int, kind: PackedMatrix.Kind, workspace: MatmulWorkspace
@@ -50,8 +59,7 @@ public enum WeightGradient {
             }
             BLAS.gemm(transA: true, m: m, n: n, k: tokens, a: dOutRounded, b: inputRounded, beta: 1, c: dWeight)
         case .bf16:
-            let operand = gradientOperand(workspace)
-            BFloat16.convertRows(dOut, rows: tokens, columns: m, paddedRows: paddedTokens(tokens), to: operand)
+            let operand = convertGradient(dOut, tokens: tokens, outFeatures: m, workspace: workspace)
             accumulate(into: dWeight, dOutHalves: operand, input: input, tokens: tokens, outFeatures: m, inFeatures: n,
                        workspace: workspace)
         }
