@@ -23,12 +23,21 @@ public final class BF16Attention: @unchecked Sendable {
     public let rowLength: Int
     let paddedLength: Int
     let workers: Int
-    let perWorker: Int
+    let layout: Layout
     let scratch: FloatBuffer
-    /// oneDNN's products by padded key count (index e / queryPanel - 1), `.bf16` only:
-    /// S = Q K^T [panelRows, e]; O = P V [panelRows, headDim]; dV += P^T dO [e, headDim].
-    private var scorePrimitives: [MatmulPrimitive] = [], rowsByKeysPrimitives: [MatmulPrimitive] = []
-    private var keyGradientPrimitives: [MatmulPrimitive] = []
+    /// oneDNN's primitives, `.bf16` only: [product.rawValue][e / queryPanel - 1] for a padded
+    /// key count e.
+    private var primitives: [[MatmulPrimitive]] = []
+
+    /// The three products of a panel (rows = panelRows, e = its padded key count, d = headDim).
+    enum Product: Int, CaseIterable {
+        /// c[rows, e] = a[rows, d] b[e, d]^T: S = Q K^T, dP = dO V^T.
+        case scores
+        /// c[rows, d] = a[rows, e] b[e, d]: O = P V, dQ = dS K.
+        case rowsByKeys
+        /// c[e, d] += a[rows, e]^T b[rows, d]: dV += P^T dO, dK += dS^T Q.
+        case keyGradient
+    }
 
     public init(attention: Attention, kind: PackedMatrix.Kind, rowLength: Int) {
         precondition(kind != .fp32, "BF16Attention runs .bf16 or .bf16Reference")
@@ -38,19 +47,20 @@ public final class BF16Attention: @unchecked Sendable {
         let panel = attention.queryPanel
         paddedLength = (rowLength + panel - 1) / panel * panel
         workers = max(1, Parallel.threads)
-        let layout = Layout(attention, paddedLength: paddedLength)
-        perWorker = layout.total
-        scratch = FloatBuffer(count: workers * perWorker)
+        layout = Layout(attention, paddedLength: paddedLength)
+        scratch = FloatBuffer(count: workers * layout.total)
         if kind == .bf16 {
-            let rows = layout.panelRows, d = attention.headDim
-            for e in stride(from: panel, through: paddedLength, by: panel) {
-                scorePrimitives.append(.of(.init(rows: rows, width: e, inner: d, bf16: true, accumulate: false, transposedB: true),
-                                  workers: workers))
-                rowsByKeysPrimitives.append(.of(.init(rows: rows, width: d, inner: e, bf16: true, accumulate: false, plainB: true),
-                                      workers: workers))
-                keyGradientPrimitives.append(.of(.init(rows: e, width: d, inner: rows, bf16: true, accumulate: true, plainB: true,
-                                              transposedSourceStride: e), workers: workers))
+            let rows = layout.panelRows, d = attention.headDim, workers = workers
+            let keyCounts = Array(stride(from: panel, through: paddedLength, by: panel))
+            func shape(_ product: Product, _ e: Int) -> MatmulPrimitive.Shape {
+                switch product {
+                case .scores: .init(rows: rows, width: e, inner: d, bf16: true, accumulate: false, transposedB: true)
+                case .rowsByKeys: .init(rows: rows, width: d, inner: e, bf16: true, accumulate: false, plainB: true)
+                case .keyGradient: .init(rows: e, width: d, inner: rows, bf16: true, accumulate: true, plainB: true,
+                                         transposedSourceStride: e)
+                }
             }
+            primitives = Product.allCases.map { product in keyCounts.map { .of(shape(product, $0), workers: workers) } }
         }
     }
 
@@ -122,41 +132,46 @@ public final class BF16Attention: @unchecked Sendable {
         kind == .bf16 ? UnsafeMutableRawPointer(halves(operand) + index).assumingMemoryBound(to: Float.self) : operand + index
     }
 
-    // MARK: products (rows = panelRows, e = padded key count, d = headDim)
+    // MARK: products
 
-    /// c[rows, e] = a[rows, d] b[e, d]^T.
+    /// `product` of one panel with `e` padded keys, on worker `worker`'s memory objects.
     @inline(__always)
-    private func scores(worker: Int, rows: Int, e: Int, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>,
-                        c: UnsafeMutablePointer<Float>) {
-        let d = attention.headDim
+    private func multiply(_ product: Product, worker: Int, e: Int, a: UnsafeMutablePointer<Float>,
+                          b: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>) {
         if kind == .bf16 {
-            scorePrimitives[e / attention.queryPanel - 1].run(worker: worker, a: a, b: b, c: c)
-        } else {
+            primitives[product.rawValue][e / attention.queryPanel - 1].run(worker: worker, a: a, b: b, c: c)
+            return
+        }
+        let rows = layout.panelRows, d = attention.headDim
+        switch product {
+        case .scores:
             BLAS.gemm(transB: true, m: rows, n: e, k: d, a: a, lda: d, b: b, ldb: d, c: c, ldc: e, parallel: false)
-        }
-    }
-
-    /// c[rows, d] = a[rows, e] b[e, d].
-    @inline(__always)
-    private func rowsByKeys(worker: Int, rows: Int, e: Int, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>,
-                            c: UnsafeMutablePointer<Float>) {
-        let d = attention.headDim
-        if kind == .bf16 {
-            rowsByKeysPrimitives[e / attention.queryPanel - 1].run(worker: worker, a: a, b: b, c: c)
-        } else {
+        case .rowsByKeys:
             BLAS.gemm(m: rows, n: d, k: e, a: a, lda: e, b: b, ldb: d, c: c, ldc: d, parallel: false)
+        case .keyGradient:
+            BLAS.gemm(transA: true, m: e, n: d, k: rows, a: a, lda: e, b: b, ldb: d, beta: 1, c: c, ldc: d, parallel: false)
         }
     }
 
-    /// c[e, d] += a[rows, e]^T b[rows, d].
+    /// A run's operands in a worker's buffers: its queries (the group's heads of each token,
+    /// [paddedL * group, d]) and keys ([paddedL, d]), values when `values`, dO ([paddedL * group,
+    /// d]) when `dOut` is given; rows past the run's L tokens zero.
     @inline(__always)
-    private func keyGradient(worker: Int, rows: Int, e: Int, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>,
-                             c: UnsafeMutablePointer<Float>) {
-        let d = attention.headDim
-        if kind == .bf16 {
-            keyGradientPrimitives[e / attention.queryPanel - 1].run(worker: worker, a: a, b: b, c: c)
-        } else {
-            BLAS.gemm(transA: true, m: e, n: d, k: rows, a: a, lda: e, b: b, ldb: d, beta: 1, c: c, ldc: d, parallel: false)
+    private func loadRun(_ buffer: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, dOut: UnsafePointer<Float>?,
+                         values: Bool, first: Int, count L: Int, paddedL: Int, kvHead g: Int) {
+        let a = attention, width = a.qkvWidth, group = a.heads / a.kvHeads, d = a.headDim
+        let row = qkv + first * width
+        load(row + g * group * d, sourceStride: width, count: L, paddedRows: paddedL, columns: group * d,
+             to: buffer + layout.queries)
+        load(row + a.keyOffset + g * d, sourceStride: width, count: L, paddedRows: paddedL, columns: d,
+             to: buffer + layout.keys)
+        if values {
+            load(row + a.valueOffset + g * d, sourceStride: width, count: L, paddedRows: paddedL, columns: d,
+                 to: buffer + layout.values)
+        }
+        if let dOut {
+            load(dOut + first * a.outWidth + g * group * d, sourceStride: a.outWidth, count: L, paddedRows: paddedL,
+                 columns: group * d, to: buffer + layout.outputGradient)
         }
     }
 
@@ -167,12 +182,12 @@ public final class BF16Attention: @unchecked Sendable {
     public func forward(out: UnsafeMutablePointer<Float>?, softmax: Attention.Softmax, qkv: UnsafePointer<Float>,
                         segments: UnsafePointer<Int32>, rows: Int, rowLength T: Int) {
         precondition(T <= rowLength, "bf16 attention over rows of \(T) tokens, made for \(rowLength)")
-        let a = attention, width = a.qkvWidth, group = a.heads / a.kvHeads, d = a.headDim, panel = a.queryPanel
-        let layout = Layout(a, paddedLength: paddedLength), panelRows = layout.panelRows
+        let a = attention, group = a.heads / a.kvHeads, d = a.headDim, panel = a.queryPanel
+        let panelRows = layout.panelRows
         if kind == .bf16 { OneDNN.prepareWorkers(workers) }
         a.forEachTask(rows: rows, maxWorkers: workers) { r, g, worker in
             let rowBase = r * T
-            let buffer = scratch.pointer + worker * perWorker
+            let buffer = scratch.pointer + worker * layout.total
             let q = buffer + layout.queries, k = buffer + layout.keys, v = buffer + layout.values
             let probabilities = buffer + layout.probabilities, s32 = buffer + layout.panelFloats
             let tile = buffer + layout.tile
@@ -186,17 +201,10 @@ public final class BF16Attention: @unchecked Sendable {
                     return
                 }
                 let paddedL = (L + panel - 1) / panel * panel
-                load(qkv + first * width + g * group * d, sourceStride: width, count: L, paddedRows: paddedL,
-                     columns: group * d, to: q)
-                load(qkv + first * width + a.keyOffset + g * d, sourceStride: width, count: L, paddedRows: paddedL,
-                     columns: d, to: k)
-                if out != nil {
-                    load(qkv + first * width + a.valueOffset + g * d, sourceStride: width, count: L, paddedRows: paddedL,
-                         columns: d, to: v)
-                }
+                loadRun(buffer, qkv: qkv, dOut: nil, values: out != nil, first: first, count: L, paddedL: paddedL, kvHead: g)
                 for q0 in stride(from: 0, to: L, by: panel) {
                     let keys = min(paddedL, q0 + panel), end = min(L, q0 + panel)
-                    scores(worker: worker, rows: panelRows, e: keys, a: at(q, q0 * group * d), b: k, c: s32)
+                    multiply(.scores, worker: worker, e: keys, a: at(q, q0 * group * d), b: k, c: s32)
                     for row in 0..<panelRows {
                         let t = q0 + row / group, h = g * group + row % group
                         let p = s32 + row * keys
@@ -220,7 +228,7 @@ public final class BF16Attention: @unchecked Sendable {
                     }
                     guard let out else { continue }
                     store(s32, count: panelRows * keys, to: probabilities, at: 0)
-                    rowsByKeys(worker: worker, rows: panelRows, e: keys, a: at(probabilities, 0), b: v, c: tile)
+                    multiply(.rowsByKeys, worker: worker, e: keys, a: at(probabilities, 0), b: v, c: tile)
                     for t in q0..<end {
                         (out + (first + t) * a.outWidth + g * group * d).update(from: tile + (t - q0) * group * d,
                                                                              count: group * d)
@@ -235,7 +243,7 @@ public final class BF16Attention: @unchecked Sendable {
                          softmax: Attention.Softmax, segments: UnsafePointer<Int32>, rows: Int, rowLength T: Int) {
         precondition(T <= rowLength, "bf16 attention over rows of \(T) tokens, made for \(rowLength)")
         let a = attention, width = a.qkvWidth, group = a.heads / a.kvHeads, d = a.headDim, panel = a.queryPanel
-        let layout = Layout(a, paddedLength: paddedLength), panelRows = layout.panelRows
+        let panelRows = layout.panelRows
         // Padding runs get no gradient; every other element is written by exactly one task.
         Parallel.forRanges(rows * T, minimum: 64) { tokens in
             (dQKV + tokens.lowerBound * width).update(repeating: 0, count: tokens.count * width)
@@ -243,7 +251,7 @@ public final class BF16Attention: @unchecked Sendable {
         if kind == .bf16 { OneDNN.prepareWorkers(workers) }
         a.forEachTask(rows: rows, maxWorkers: workers) { r, g, worker in
             let rowBase = r * T
-            let buffer = scratch.pointer + worker * perWorker
+            let buffer = scratch.pointer + worker * layout.total
             let q = buffer + layout.queries, k = buffer + layout.keys, v = buffer + layout.values
             let dO = buffer + layout.outputGradient, probabilities = buffer + layout.probabilities
             let p32 = buffer + layout.panelFloats, dP = buffer + layout.panelGradient, tile = buffer + layout.tile
@@ -252,14 +260,7 @@ public final class BF16Attention: @unchecked Sendable {
                 let L = e - s, first = rowBase + s
                 if segments[first] < 0 { return }
                 let paddedL = (L + panel - 1) / panel * panel
-                load(qkv + first * width + g * group * d, sourceStride: width, count: L, paddedRows: paddedL,
-                     columns: group * d, to: q)
-                load(qkv + first * width + a.keyOffset + g * d, sourceStride: width, count: L, paddedRows: paddedL,
-                     columns: d, to: k)
-                load(qkv + first * width + a.valueOffset + g * d, sourceStride: width, count: L, paddedRows: paddedL,
-                     columns: d, to: v)
-                load(dOut + first * a.outWidth + g * group * d, sourceStride: a.outWidth, count: L, paddedRows: paddedL,
-                     columns: group * d, to: dO)
+                loadRun(buffer, qkv: qkv, dOut: dOut, values: true, first: first, count: L, paddedL: paddedL, kvHead: g)
                 dK.update(repeating: 0, count: paddedL * d)
                 dV.update(repeating: 0, count: paddedL * d)
                 for q0 in stride(from: 0, to: L, by: panel) {
@@ -267,7 +268,7 @@ public final class BF16Attention: @unchecked Sendable {
                     // P [panelRows, keys]: the kept fp32 rows read in place, or recomputed bit for bit as
                     // forward made them; its bf16 copy row by row.
                     if case .recomputed = softmax {
-                        scores(worker: worker, rows: panelRows, e: keys, a: at(q, q0 * group * d), b: k, c: p32)
+                        multiply(.scores, worker: worker, e: keys, a: at(q, q0 * group * d), b: k, c: p32)
                     }
                     func probabilityRow(_ row: Int) -> UnsafeMutablePointer<Float> {
                         let t = q0 + row / group, h = g * group + row % group
@@ -294,8 +295,8 @@ public final class BF16Attention: @unchecked Sendable {
                     }
                     let dOPanel = at(dO, q0 * group * d), qPanel = at(q, q0 * group * d)
                     // dV[0..<keys] += P^T dO;  dP = dO V[0..<keys]^T
-                    keyGradient(worker: worker, rows: panelRows, e: keys, a: at(probabilities, 0), b: dOPanel, c: dV)
-                    scores(worker: worker, rows: panelRows, e: keys, a: dOPanel, b: v, c: dP)
+                    multiply(.keyGradient, worker: worker, e: keys, a: at(probabilities, 0), b: dOPanel, c: dV)
+                    multiply(.scores, worker: worker, e: keys, a: dOPanel, b: v, c: dP)
                     for row in 0..<panelRows {
                         let t = q0 + row / group
                         let dS = dP + row * keys
@@ -308,8 +309,8 @@ public final class BF16Attention: @unchecked Sendable {
                     }
                     store(dP, count: panelRows * keys, to: probabilities, at: 0)
                     // dQ = dS K[0..<keys];  dK[0..<keys] += dS^T Q
-                    rowsByKeys(worker: worker, rows: panelRows, e: keys, a: at(probabilities, 0), b: k, c: tile)
-                    keyGradient(worker: worker, rows: panelRows, e: keys, a: at(probabilities, 0), b: qPanel, c: dK)
+                    multiply(.rowsByKeys, worker: worker, e: keys, a: at(probabilities, 0), b: k, c: tile)
+                    multiply(.keyGradient, worker: worker, e: keys, a: at(probabilities, 0), b: qPanel, c: dK)
                     for t in q0..<end {
                         (dQKV + (first + t) * width + g * group * d).update(from: tile + (t - q0) * group * d,
                                                                           count: group * d)
