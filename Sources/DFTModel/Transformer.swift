@@ -73,7 +73,7 @@ public final class Transformer: @unchecked Sendable {
         // A frozen model (a reference for asft / iw-sft) or base (LoRA) has no gradients to hold.
         gradients = FloatBuffer(count: trainable && lora == nil ? paddedCount : 0)
         adapters = lora.map { LoRAAdapters(config: config, settings: $0, maxTokens: maxRows * rowLength,
-                                           bufferMultiple: bufferMultiple) }
+                                           bufferMultiple: bufferMultiple, bf16: bf16) }
         offsets = ParameterOffsets(layout: layout, config: config)
         rope = RotaryEmbedding(headDim: config.headDim, maxPositions: rowLength,
                                inverseFrequencies: config.ropeInverseFrequencies)
@@ -145,6 +145,7 @@ public final class Transformer: @unchecked Sendable {
         let n = batch.tokens, h = c.hiddenSize
         let eps = Float(c.rmsNormEps)
         packBF16IfNeeded()
+        timer.measure(.adapters) { adapters?.packBF16() }
         batch.inputIds.withUnsafeBufferPointer { ids in
             for t in 0..<n {
                 precondition(ids[t] >= 0 && Int(ids[t]) < c.vocabSize,
@@ -181,7 +182,7 @@ public final class Transformer: @unchecked Sendable {
             Linear.forward(out: layer.qkv.pointer, input: a.normed.pointer, weight: p(o.qkvWeight),
                            bias: o.qkvBias.map { p($0) }, tokens: n, inFeatures: h,
                            outFeatures: attention.qkvWidth, bf16: w?.qkv)
-            timer.measure(.adapters) { adapters?.forward(layer: l, .qkv, input: a.normed.pointer, out: layer.qkv.pointer, tokens: n) }
+            timer.measure(.adapters) { adapters?.forward(layer: l, .qkv, input: a.normed.pointer, convertedInput: w?.qkv.convertedOperand, out: layer.qkv.pointer, tokens: n) }
         }
         timer.measure(.otherKernels) {
             batch.positions.withUnsafeBufferPointer { pos in
@@ -207,7 +208,7 @@ public final class Transformer: @unchecked Sendable {
             layer.middle.pointer.update(from: layer.input.pointer, count: n * h)
             Linear.forward(out: layer.middle.pointer, input: layer.attention.pointer, weight: p(o.oProj), bias: nil,
                            tokens: n, inFeatures: attention.outWidth, outFeatures: h, accumulate: true, bf16: w?.oProj)
-            timer.measure(.adapters) { adapters?.forward(layer: l, .oProj, input: layer.attention.pointer, out: layer.middle.pointer, tokens: n) }
+            timer.measure(.adapters) { adapters?.forward(layer: l, .oProj, input: layer.attention.pointer, convertedInput: w?.oProj.convertedOperand, out: layer.middle.pointer, tokens: n) }
         }
         // MLP block.
         timer.measure(.otherKernels) {
@@ -217,7 +218,7 @@ public final class Transformer: @unchecked Sendable {
         timer.measure(.matmul) {
             Linear.forward(out: layer.gateUp.pointer, input: a.normed.pointer, weight: p(o.gateUp),
                            bias: nil, tokens: n, inFeatures: h, outFeatures: 2 * f, bf16: w?.gateUp)
-            timer.measure(.adapters) { adapters?.forward(layer: l, .gateUp, input: a.normed.pointer, out: layer.gateUp.pointer, tokens: n) }
+            timer.measure(.adapters) { adapters?.forward(layer: l, .gateUp, input: a.normed.pointer, convertedInput: w?.gateUp.convertedOperand, out: layer.gateUp.pointer, tokens: n) }
         }
         // The backward pass recomputes the SwiGLU output itself and needs nothing after it.
         if throughGateUp { return }
@@ -229,7 +230,7 @@ public final class Transformer: @unchecked Sendable {
             out.pointer.update(from: layer.middle.pointer, count: n * h)
             Linear.forward(out: out.pointer, input: a.mlp.pointer, weight: p(o.down), bias: nil,
                            tokens: n, inFeatures: f, outFeatures: h, accumulate: true, bf16: w?.down)
-            timer.measure(.adapters) { adapters?.forward(layer: l, .down, input: a.mlp.pointer, out: out.pointer, tokens: n) }
+            timer.measure(.adapters) { adapters?.forward(layer: l, .down, input: a.mlp.pointer, convertedInput: w?.down.convertedOperand, out: out.pointer, tokens: n) }
         }
     }
 
@@ -309,7 +310,7 @@ public final class Transformer: @unchecked Sendable {
                 Linear.backward(dInput: a.dMLP.pointer, dWeight: gw(o.down), dBias: nil, dOut: dRes,
                                 input: a.mlp.pointer, weight: p(o.down),
                                 tokens: n, inFeatures: f, outFeatures: h, bf16: w?.down)
-                timer.measure(.adapters) { adapters?.backward(layer: l, .down, input: a.mlp.pointer, dOut: dRes, dInput: a.dMLP.pointer, tokens: n) }
+                timer.measure(.adapters) { adapters?.backward(layer: l, .down, input: a.mlp.pointer, dOut: dRes, convertedGradient: w?.down.convertedOperand, dInput: a.dMLP.pointer, tokens: n) }
             }
             timer.measure(.otherKernels) {
                 SwiGLU.backward(dGateUp: a.dGateUp.pointer, dOut: a.dMLP.pointer,
@@ -320,6 +321,7 @@ public final class Transformer: @unchecked Sendable {
                                 dOut: a.dGateUp.pointer, input: a.normed.pointer, weight: p(o.gateUp),
                                 tokens: n, inFeatures: h, outFeatures: 2 * f, bf16: w?.gateUp)
                 timer.measure(.adapters) { adapters?.backward(layer: l, .gateUp, input: a.normed.pointer, dOut: a.dGateUp.pointer,
+                                   convertedGradient: w?.gateUp.convertedOperand,
                                    dInput: a.dNorm.pointer, tokens: n) }
             }
             timer.measure(.otherKernels) {
@@ -334,6 +336,7 @@ public final class Transformer: @unchecked Sendable {
                                 input: layer.attention.pointer, weight: p(o.oProj),
                                 tokens: n, inFeatures: attention.outWidth, outFeatures: h, bf16: w?.oProj)
                 timer.measure(.adapters) { adapters?.backward(layer: l, .oProj, input: layer.attention.pointer, dOut: dRes,
+                                   convertedGradient: w?.oProj.convertedOperand,
                                    dInput: a.dAttention.pointer, tokens: n) }
             }
             timer.measure(.attention) {
@@ -371,6 +374,8 @@ public final class Transformer: @unchecked Sendable {
                                 dOut: a.dQKV.pointer, input: a.normed.pointer, weight: p(o.qkvWeight),
                                 tokens: n, inFeatures: h, outFeatures: attention.qkvWidth, bf16: w?.qkv)
                 timer.measure(.adapters) { adapters?.backward(layer: l, .qkv, input: a.normed.pointer, dOut: a.dQKV.pointer,
+                                   // Without an input gradient the frozen product converted nothing.
+                                   convertedGradient: inputGradient ? w?.qkv.convertedOperand : nil,
                                    dInput: inputGradient ? a.dNorm.pointer : nil, tokens: n) }
             }
             if inputGradient { timer.measure(.otherKernels) {

@@ -52,6 +52,15 @@ public struct BF16Linear {
 
     public var bytes: Int { forward.bytes + (backward?.bytes ?? 0) }
 
+    /// The bf16 copy of the operand that this weight's last product converted: x after
+    /// `Linear.forward`, dY after an input-gradient product without dW (a frozen weight), each
+    /// [tokens, its row length]; valid until the next product on the shared `workspace`. A LoRA
+    /// adapter beside the product reads it rather than converting the operand again. nil on the
+    /// reference path (it keeps rounded fp32 copies).
+    public var convertedOperand: UnsafePointer<UInt16>? {
+        forward.kind == .bf16 ? UnsafePointer(workspace.halves) : nil
+    }
+
     /// Where a caller writes dY in bf16 for `backward(dOutHalves:)`: [paddedTokens, out],
     /// zero rows after the tokens (`WeightGradient.paddedTokens`).
     public var gradientOperand: UnsafeMutablePointer<UInt16> { WeightGradient.gradientOperand(gradientWorkspace) }

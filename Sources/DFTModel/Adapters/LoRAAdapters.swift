@@ -24,6 +24,8 @@ public final class LoRAAdapters: @unchecked Sendable {
     let dLow: FloatBuffer     // [maxTokens, factors of a product * r] gradient of x' A^T
     let dropped: FloatBuffer  // [maxTokens, maxInFeatures] x' (dropout only)
     let spread: FloatBuffer   // [maxTokens, maxInFeatures] dLow A before the dropout mask (dropout only)
+    /// The products over whole activations in bf16 (nil: fp32, all sgemm).
+    let bf16: LoRABF16Factors?
 
     /// Where this micro-batch sits, for dropout's masks; nil: no dropout (evaluation, scoring).
     public struct DropoutDraw: Sendable {
@@ -39,7 +41,10 @@ public final class LoRAAdapters: @unchecked Sendable {
     }
     public var dropoutDraw: DropoutDraw?
 
-    public init(config: ModelConfig, settings: LoRASettings, maxTokens: Int, bufferMultiple: Int = 1) {
+    /// bf16: the model's products run in bf16 (`.bf16` or `.bf16Reference`), and so do the
+    /// adapters' products over whole activations (`LoRABF16Factors`).
+    public init(config: ModelConfig, settings: LoRASettings, maxTokens: Int, bufferMultiple: Int = 1,
+                bf16: PackedMatrix.Kind? = nil) {
         self.settings = settings
         layout = LoRALayout(config: config, settings: settings)
         let count = layout.parameters.count
@@ -53,9 +58,19 @@ public final class LoRAAdapters: @unchecked Sendable {
         let scratch = settings.dropout > 0 ? maxTokens * layout.maxInFeatures : 0
         dropped = FloatBuffer(count: scratch)
         spread = FloatBuffer(count: scratch)
+        let (layout, parameters) = (layout, parameters)
+        self.bf16 = bf16.map { LoRABF16Factors(layout: layout, parameters: parameters.pointer, kind: $0, maxTokens: maxTokens) }
     }
 
-    public var bytes: Int { [parameters, gradients, kept, dLow, dropped, spread].reduce(0) { $0 + $1.bytes } }
+    public var bytes: Int {
+        [parameters, gradients, kept, dLow, dropped, spread].reduce(bf16?.bytes ?? 0) { $0 + $1.bytes }
+    }
+
+    /// Packs the bf16 copies of the factors from their current values (a no-op in fp32). The
+    /// model calls it at every forward pass: the factors change at every optimizer step.
+    public func packBF16() {
+        bf16?.pack(parameters.pointer, layout: layout, scaling: scaling)
+    }
     public var parameterCount: Int { layout.parameters.count }
 
     /// PEFT's initialisation: A from kaiming_uniform(a = sqrt(5)), which is uniform in
@@ -116,8 +131,9 @@ public final class LoRAAdapters: @unchecked Sendable {
 
     /// out[:, column ..< column + out] += scaling * x' A^T B^T for each factor of `product`.
     /// input: [tokens, in] the frozen projection's input; out: [tokens, outputWidth].
+    /// convertedInput: the same input in bf16, as the frozen product left it (bf16 only).
     public func forward(layer: Int, _ product: LoRALayout.Product, input: UnsafePointer<Float>,
-                        out: UnsafeMutablePointer<Float>, tokens n: Int) {
+                        convertedInput: UnsafePointer<UInt16>? = nil, out: UnsafeMutablePointer<Float>, tokens n: Int) {
         let factors = layout.layers[layer][product.rawValue]
         guard let first = factors.first else { return }
         let r = layout.rank, width = factors.count * r, firstIndex = firstFactor(layer, product)
@@ -129,6 +145,8 @@ public final class LoRAAdapters: @unchecked Sendable {
                 BLAS.gemm(transB: true, m: n, n: r, k: factor.inFeatures, a: source, b: parameters.pointer + factor.a,
                           c: low + f * r, ldc: width)
             }
+        } else if let bf16 {
+            bf16.down(layer: layer, product, input: input, converted: convertedInput, low: low, tokens: n)
         } else {
             // The product's A factors are one [count * r, in] matrix.
             BLAS.gemm(transB: true, m: n, n: width, k: first.inFeatures, a: input, b: parameters.pointer + first.a, c: low)
@@ -141,9 +159,11 @@ public final class LoRAAdapters: @unchecked Sendable {
 
     /// Adds the gradients of every factor of `product` and their share of the input gradient.
     /// dOut: [tokens, outputWidth] the gradient of the fused product's output; input: as in
-    /// `forward`; dInput: [tokens, in], added to (nil: not wanted).
+    /// `forward`; dInput: [tokens, in], added to (nil: not wanted). convertedGradient: dOut in
+    /// bf16, as the frozen input-gradient product left it (bf16 only).
     public func backward(layer: Int, _ product: LoRALayout.Product, input: UnsafePointer<Float>,
-                         dOut: UnsafePointer<Float>, dInput: UnsafeMutablePointer<Float>?, tokens n: Int) {
+                         dOut: UnsafePointer<Float>, convertedGradient: UnsafePointer<UInt16>? = nil,
+                         dInput: UnsafeMutablePointer<Float>?, tokens n: Int) {
         let factors = layout.layers[layer][product.rawValue]
         guard let first = factors.first else { return }
         let r = layout.rank, s = scaling, width = factors.count * r, firstIndex = firstFactor(layer, product)
@@ -153,9 +173,11 @@ public final class LoRAAdapters: @unchecked Sendable {
             // dB [out, r] += s dY^T low_f; dLow_f [n, r] = s dY B.
             BLAS.gemm(transA: true, m: factor.outFeatures, n: r, k: n, alpha: s, a: dY, lda: ld, b: low + f * r, ldb: width,
                       beta: 1, c: gradients.pointer + factor.b)
+            if bf16 != nil { continue }
             BLAS.gemm(m: n, n: r, k: factor.outFeatures, alpha: s, a: dY, lda: ld, b: parameters.pointer + factor.b,
                       c: dLow.pointer + f * r, ldc: width)
         }
+        bf16?.up(layer: layer, product, dOut: dOut, converted: convertedGradient, dLow: dLow.pointer, tokens: n)
         if !dropoutActive {
             // dA [count * r, in] += dLow^T x and dx += dLow A, all factors at once.
             BLAS.gemm(transA: true, m: width, n: first.inFeatures, k: n, a: dLow.pointer, b: input, beta: 1,
