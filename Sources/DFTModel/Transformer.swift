@@ -179,10 +179,7 @@ public final class Transformer: @unchecked Sendable {
                             weight: p(o.inputNorm), tokens: n, hidden: h, eps: eps)
         }
         timer.measure(.matmul) {
-            Linear.forward(out: layer.qkv.pointer, input: a.normed.pointer, weight: p(o.qkvWeight),
-                           bias: o.qkvBias.map { p($0) }, tokens: n, inFeatures: h,
-                           outFeatures: attention.qkvWidth, bf16: w?.qkv)
-            timer.measure(.adapters) { adapters?.forward(layer: l, .qkv, input: a.normed.pointer, convertedInput: w?.qkv.convertedOperand, out: layer.qkv.pointer, tokens: n) }
+            projectForward(l, .qkv, out: layer.qkv.pointer, input: a.normed.pointer, tokens: n)
         }
         timer.measure(.otherKernels) {
             batch.positions.withUnsafeBufferPointer { pos in
@@ -206,9 +203,7 @@ public final class Transformer: @unchecked Sendable {
         }
         timer.measure(.matmul) {
             layer.middle.pointer.update(from: layer.input.pointer, count: n * h)
-            Linear.forward(out: layer.middle.pointer, input: layer.attention.pointer, weight: p(o.oProj), bias: nil,
-                           tokens: n, inFeatures: attention.outWidth, outFeatures: h, accumulate: true, bf16: w?.oProj)
-            timer.measure(.adapters) { adapters?.forward(layer: l, .oProj, input: layer.attention.pointer, convertedInput: w?.oProj.convertedOperand, out: layer.middle.pointer, tokens: n) }
+            projectForward(l, .oProj, out: layer.middle.pointer, input: layer.attention.pointer, tokens: n, accumulate: true)
         }
         // MLP block.
         timer.measure(.otherKernels) {
@@ -216,9 +211,7 @@ public final class Transformer: @unchecked Sendable {
                             weight: p(o.postNorm), tokens: n, hidden: h, eps: eps)
         }
         timer.measure(.matmul) {
-            Linear.forward(out: layer.gateUp.pointer, input: a.normed.pointer, weight: p(o.gateUp),
-                           bias: nil, tokens: n, inFeatures: h, outFeatures: 2 * f, bf16: w?.gateUp)
-            timer.measure(.adapters) { adapters?.forward(layer: l, .gateUp, input: a.normed.pointer, convertedInput: w?.gateUp.convertedOperand, out: layer.gateUp.pointer, tokens: n) }
+            projectForward(l, .gateUp, out: layer.gateUp.pointer, input: a.normed.pointer, tokens: n)
         }
         // The backward pass recomputes the SwiGLU output itself and needs nothing after it.
         if throughGateUp { return }
@@ -228,9 +221,7 @@ public final class Transformer: @unchecked Sendable {
         }
         timer.measure(.matmul) {
             out.pointer.update(from: layer.middle.pointer, count: n * h)
-            Linear.forward(out: out.pointer, input: a.mlp.pointer, weight: p(o.down), bias: nil,
-                           tokens: n, inFeatures: f, outFeatures: h, accumulate: true, bf16: w?.down)
-            timer.measure(.adapters) { adapters?.forward(layer: l, .down, input: a.mlp.pointer, convertedInput: w?.down.convertedOperand, out: out.pointer, tokens: n) }
+            projectForward(l, .down, out: out.pointer, input: a.mlp.pointer, tokens: n, accumulate: true)
         }
     }
 
@@ -307,22 +298,14 @@ public final class Transformer: @unchecked Sendable {
                                 weight: p(o.postNorm), tokens: n, hidden: h, eps: eps)
             }
             timer.measure(.matmul) {
-                Linear.backward(dInput: a.dMLP.pointer, dWeight: gw(o.down), dBias: nil, dOut: dRes,
-                                input: a.mlp.pointer, weight: p(o.down),
-                                tokens: n, inFeatures: f, outFeatures: h, bf16: w?.down)
-                timer.measure(.adapters) { adapters?.backward(layer: l, .down, input: a.mlp.pointer, dOut: dRes, convertedGradient: w?.down.convertedOperand, dInput: a.dMLP.pointer, tokens: n) }
+                projectBackward(l, .down, dInput: a.dMLP.pointer, dOut: dRes, input: a.mlp.pointer, tokens: n)
             }
             timer.measure(.otherKernels) {
                 SwiGLU.backward(dGateUp: a.dGateUp.pointer, dOut: a.dMLP.pointer,
                                 gateUp: layer.gateUp.pointer, tokens: n, ffn: f)
             }
             timer.measure(.matmul) {
-                Linear.backward(dInput: a.dNorm.pointer, dWeight: gw(o.gateUp), dBias: nil,
-                                dOut: a.dGateUp.pointer, input: a.normed.pointer, weight: p(o.gateUp),
-                                tokens: n, inFeatures: h, outFeatures: 2 * f, bf16: w?.gateUp)
-                timer.measure(.adapters) { adapters?.backward(layer: l, .gateUp, input: a.normed.pointer, dOut: a.dGateUp.pointer,
-                                   convertedGradient: w?.gateUp.convertedOperand,
-                                   dInput: a.dNorm.pointer, tokens: n) }
+                projectBackward(l, .gateUp, dInput: a.dNorm.pointer, dOut: a.dGateUp.pointer, input: a.normed.pointer, tokens: n)
             }
             timer.measure(.otherKernels) {
                 RMSNorm.backward(dInput: dRes, dWeight: gw(o.postNorm), dOut: a.dNorm.pointer,
@@ -332,12 +315,7 @@ public final class Transformer: @unchecked Sendable {
             }
             // Attention block: dRes is d(middle); afterwards it is d(layer input).
             timer.measure(.matmul) {
-                Linear.backward(dInput: a.dAttention.pointer, dWeight: gw(o.oProj), dBias: nil, dOut: dRes,
-                                input: layer.attention.pointer, weight: p(o.oProj),
-                                tokens: n, inFeatures: attention.outWidth, outFeatures: h, bf16: w?.oProj)
-                timer.measure(.adapters) { adapters?.backward(layer: l, .oProj, input: layer.attention.pointer, dOut: dRes,
-                                   convertedGradient: w?.oProj.convertedOperand,
-                                   dInput: a.dAttention.pointer, tokens: n) }
+                projectBackward(l, .oProj, dInput: a.dAttention.pointer, dOut: dRes, input: layer.attention.pointer, tokens: n)
             }
             timer.measure(.attention) {
                 batch.segments.withUnsafeBufferPointer { seg in
@@ -369,14 +347,8 @@ public final class Transformer: @unchecked Sendable {
             // gradient there (its product, the norm's backward pass, the embedding's).
             let inputGradient = trainsBase || l > 0
             timer.measure(.matmul) {
-                Linear.backward(dInput: inputGradient ? a.dNorm.pointer : nil, dWeight: gw(o.qkvWeight),
-                                dBias: o.qkvBias.flatMap { gw($0) },
-                                dOut: a.dQKV.pointer, input: a.normed.pointer, weight: p(o.qkvWeight),
-                                tokens: n, inFeatures: h, outFeatures: attention.qkvWidth, bf16: w?.qkv)
-                timer.measure(.adapters) { adapters?.backward(layer: l, .qkv, input: a.normed.pointer, dOut: a.dQKV.pointer,
-                                   // Without an input gradient the frozen product converted nothing.
-                                   convertedGradient: inputGradient ? w?.qkv.convertedOperand : nil,
-                                   dInput: inputGradient ? a.dNorm.pointer : nil, tokens: n) }
+                projectBackward(l, .qkv, dInput: inputGradient ? a.dNorm.pointer : nil, dOut: a.dQKV.pointer,
+                                input: a.normed.pointer, tokens: n)
             }
             if inputGradient { timer.measure(.otherKernels) {
                 RMSNorm.backward(dInput: dRes, dWeight: gw(o.inputNorm), dOut: a.dNorm.pointer,

@@ -118,6 +118,46 @@ extension CoreKernels {
             }
         }
 
+        /// A LoRA adapter adds its term to the frozen product's tiles: every output element must be
+        /// in exactly one tile, at the right place, and the addition must reach the output, added
+        /// to what `accumulate` keeps. Shapes with one column block (oneDNN writes the output,
+        /// the epilogue runs on it) and with several (the tile is a worker's scratch).
+        @Test("an epilogue sees each output element once, at its row and column, and its addition reaches the output",
+              arguments: [PackedMatrix.Kind.fp32, .bf16, .bf16Reference])
+        func epilogue(kind: PackedMatrix.Kind) {
+            if kind == .bf16 && !OneDNN.nativeBF16 { return }  // covered by bf16Reference's case on such hosts
+            Parallel.configure(threads: 2)
+            defer { Parallel.configure(threads: 1) }
+            for s in Self.shapes + [(m: 300, n: 100, k: 40)] {
+                let x = randomFloats(s.m * s.k, seed: 13), w = randomFloats(s.n * s.k, seed: 14), y0 = randomFloats(s.m * s.n, seed: 15)
+                let matrix = PackedMatrix(weight: w, outFeatures: s.n, inFeatures: s.k, kind: kind)
+                let workspace = MatmulWorkspace(capacity: s.m * s.k)
+                func mark(_ i: Int, _ j: Int) -> Float { Float(i % 7) * 0.25 + Float(j % 5) * 0.5 }
+                for accumulate in [false, true] {
+                    let plain = Self.multiply(matrix, x, rows: s.m, plus: accumulate ? y0 : nil)
+                    var y = accumulate ? y0 : [Float](repeating: .nan, count: s.m * s.n)
+                    var seen = [Int32](repeating: 0, count: s.m * s.n)
+                    seen.withUnsafeMutableBufferPointer { seen in
+                        let counts = seen.baseAddress!
+                        matrix.multiply(rows: s.m, input: x, output: &y, accumulate: accumulate, workspace: workspace) { tile, ld, rows, columns in
+                            for (r, i) in rows.enumerated() {
+                                for (c, j) in columns.enumerated() {
+                                    tile[r * ld + c] += mark(i, j)
+                                    counts[i * s.n + j] += 1
+                                }
+                            }
+                        }
+                    }
+                    #expect(seen.allSatisfy { $0 == 1 }, "\(kind) \(s): an element seen \(seen.min()!)...\(seen.max()!) times")
+                    var worst: Float = 0
+                    for i in 0..<s.m {
+                        for j in 0..<s.n { worst = max(worst, abs(y[i * s.n + j] - (plain[i * s.n + j] + mark(i, j)))) }
+                    }
+                    #expect(worst <= 1e-5 * (1 + Float(s.k).squareRoot()), "\(kind) \(s) accumulate \(accumulate): off by \(worst)")
+                }
+            }
+        }
+
         @Test("bit-identical on 1, 2 and 3 threads, every kind", arguments: [PackedMatrix.Kind.fp32, .bf16, .bf16Reference])
         func threads(kind: PackedMatrix.Kind) {
             if kind == .bf16 && !OneDNN.nativeBF16 { return }  // covered by bf16Reference's case on such hosts

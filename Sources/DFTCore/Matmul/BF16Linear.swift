@@ -52,13 +52,15 @@ public struct BF16Linear {
 
     public var bytes: Int { forward.bytes + (backward?.bytes ?? 0) }
 
-    /// The bf16 copy of the operand that this weight's last product converted: x after
-    /// `Linear.forward`, dY after an input-gradient product without dW (a frozen weight), each
-    /// [tokens, its row length]; valid until the next product on the shared `workspace`. A LoRA
-    /// adapter beside the product reads it rather than converting the operand again. nil on the
-    /// reference path (it keeps rounded fp32 copies).
-    public var convertedOperand: UnsafePointer<UInt16>? {
-        forward.kind == .bf16 ? UnsafePointer(workspace.halves) : nil
+    /// `operand` ([tokens, columns]: x, or dY of a frozen weight) converted to bf16 in the shared
+    /// workspace, for a caller that feeds it to this weight's product (`Linear`'s
+    /// `convertedInput`, `convertedGradient`) and to another (a LoRA adapter's): converted
+    /// once. Valid until the next product on the workspace; nil on the reference path.
+    public func convert(_ operand: UnsafePointer<Float>, tokens: Int, columns: Int) -> UnsafePointer<UInt16>? {
+        guard forward.kind == .bf16 else { return nil }
+        precondition(tokens * columns <= workspace.capacity, "\(tokens) x \(columns) operand in a workspace of \(workspace.capacity)")
+        BFloat16.convertInParallel(operand, to: workspace.halves, count: tokens * columns)
+        return UnsafePointer(workspace.halves)
     }
 
     /// Where a caller writes dY in bf16 for `backward(dOutHalves:)`: [paddedTokens, out],
@@ -70,11 +72,11 @@ public struct BF16Linear {
     /// dOutHalves: [paddedTokens, out] at `gradientOperand`; input X: [tokens, in].
     public func backward(dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>,
                          dOutHalves: UnsafePointer<UInt16>, input: UnsafePointer<Float>, tokens: Int,
-                         accumulateInput: Bool = false) {
+                         accumulateInput: Bool = false, inputEpilogue: TileEpilogue = noEpilogue) {
         if let dInput {
             precondition(backward != nil, "a bf16 weight packed without its backward copy")
             backward!.multiply(rows: tokens, bf16Input: dOutHalves, output: dInput, accumulate: accumulateInput,
-                               workspace: workspace)
+                               workspace: workspace, epilogue: inputEpilogue)
         }
         WeightGradient.accumulate(into: dWeight, dOutHalves: dOutHalves, input: input, tokens: tokens,
                                   outFeatures: forward.outFeatures, inFeatures: forward.inFeatures,

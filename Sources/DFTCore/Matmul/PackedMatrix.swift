@@ -15,6 +15,17 @@ import COneDNN
 /// `bf16Reference` is for tests on hosts without bf16 instructions: it rounds both operands to
 /// bf16 and multiplies them with sgemm in fp32. The products are the same exactly (a product of
 /// two bf16 values is exact in fp32); only the order of the fp32 sums differs.
+/// An addition to one tile of a product's output while the tile is in cache, before it is
+/// written to (or added into) the output: tile [rows.count, columns.count], leading dimension
+/// `ld`, holding output rows `rows` and columns `columns`. Called on the pool's workers, each
+/// tile once; it writes its tile only. A LoRA adapter adds its low-rank term so, rather than in
+/// a pass of its own over the whole output.
+public typealias TileEpilogue = (_ tile: UnsafeMutablePointer<Float>, _ ld: Int, _ rows: Range<Int>,
+                                 _ columns: Range<Int>) -> Void
+
+/// The epilogue that adds nothing.
+public func noEpilogue(_ tile: UnsafeMutablePointer<Float>, _ ld: Int, _ rows: Range<Int>, _ columns: Range<Int>) {}
+
 public final class PackedMatrix: @unchecked Sendable {
     public enum Kind: String, Sendable {
         case fp32, bf16, bf16Reference
@@ -167,8 +178,9 @@ public final class PackedMatrix: @unchecked Sendable {
 
     /// output[rows, outFeatures] = input[rows, inFeatures] W^T, or += with `accumulate`.
     /// `workspace` holds the bf16 copy of the input (at least rows * inFeatures elements).
+    /// `epilogue` adds to each tile of the product before it reaches the output.
     public func multiply(rows: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-                         accumulate: Bool = false, workspace: MatmulWorkspace) {
+                         accumulate: Bool = false, workspace: MatmulWorkspace, epilogue: TileEpilogue = noEpilogue) {
         if rows == 0 { return }
         let n = outFeatures, k = inFeatures
         precondition(rows * k <= workspace.capacity, "a product of \(rows) x \(k) inputs in a workspace of \(workspace.capacity)")
@@ -179,6 +191,7 @@ public final class PackedMatrix: @unchecked Sendable {
             BFloat16.roundInParallel(input, to: copy, count: rows * k)
             BLAS.gemm(transB: self.source == .outIn, m: rows, n: n, k: k, a: copy, b: rounded!.pointer, beta: accumulate ? 1 : 0,
                       c: output)
+            epilogue(output, n, 0..<rows, 0..<n)
             return
         case .bf16:
             let copy = workspace.halves
@@ -187,21 +200,22 @@ public final class PackedMatrix: @unchecked Sendable {
         case .fp32:
             source = UnsafeRawPointer(input)
         }
-        run(rows: rows, source: source, output: output, accumulate: accumulate, workspace: workspace)
+        run(rows: rows, source: source, output: output, accumulate: accumulate, workspace: workspace, epilogue: epilogue)
     }
 
     /// output[rows, outFeatures] (+)= input W^T with the input already in bf16 (a `.bf16`
     /// matrix): a caller that feeds the same operand to two products converts it once.
     public func multiply(rows: Int, bf16Input input: UnsafePointer<UInt16>, output: UnsafeMutablePointer<Float>,
-                         accumulate: Bool = false, workspace: MatmulWorkspace) {
+                         accumulate: Bool = false, workspace: MatmulWorkspace, epilogue: TileEpilogue = noEpilogue) {
         precondition(kind == .bf16, "a bf16 input to a \(kind) matrix")
         if rows == 0 { return }
-        run(rows: rows, source: UnsafeRawPointer(input), output: output, accumulate: accumulate, workspace: workspace)
+        run(rows: rows, source: UnsafeRawPointer(input), output: output, accumulate: accumulate, workspace: workspace,
+            epilogue: epilogue)
     }
 
     /// The product on `source` ([rows, inFeatures] in the matrix's type).
     private func run(rows: Int, source: UnsafeRawPointer, output: UnsafeMutablePointer<Float>, accumulate: Bool,
-                     workspace: MatmulWorkspace) {
+                     workspace: MatmulWorkspace, epilogue: TileEpilogue) {
         let n = outFeatures, k = inFeatures
         let elementBytes = kind == .bf16 ? 2 : 4
         let rowBlock = Self.rowBlock, blockWidth = blockWidth
@@ -233,13 +247,16 @@ public final class PackedMatrix: @unchecked Sendable {
                 let p = lastI ? (lastJ ? corner : lastRow) : (lastJ ? lastColumn : full)
                 let a = source + i * rowBlock * k * elementBytes
                 let c = output + i * rowBlock * n + j * blockWidth
+                let (r, width) = (p.shape.rows, p.shape.width)
+                let rowRange = i * rowBlock..<(i * rowBlock + r), columnRange = j * blockWidth..<(j * blockWidth + width)
                 if direct {
                     p.run(worker: w, a: a, weights: blocks[j], c: c)
+                    epilogue(c, n, rowRange, columnRange)
                     continue
                 }
                 let tile = workspace.tile(w)  // [r, width]
                 p.run(worker: w, a: a, weights: blocks[j], c: tile)
-                let (r, width) = (p.shape.rows, p.shape.width)
+                epilogue(tile, width, rowRange, columnRange)
                 for row in 0..<r {
                     let from = tile + row * width, to = c + row * n
                     if accumulate {

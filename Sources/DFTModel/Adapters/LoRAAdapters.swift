@@ -130,10 +130,26 @@ public final class LoRAAdapters: @unchecked Sendable {
     }
 
     /// out[:, column ..< column + out] += scaling * x' A^T B^T for each factor of `product`.
-    /// input: [tokens, in] the frozen projection's input; out: [tokens, outputWidth].
-    /// convertedInput: the same input in bf16, as the frozen product left it (bf16 only).
+    /// input: [tokens, in] the frozen projection's input; out: [tokens, outputWidth]. In bf16 the
+    /// model runs the two halves itself: `lowRank`, then `addExpansion` on the frozen
+    /// product's tiles.
     public func forward(layer: Int, _ product: LoRALayout.Product, input: UnsafePointer<Float>,
-                        convertedInput: UnsafePointer<UInt16>? = nil, out: UnsafeMutablePointer<Float>, tokens n: Int) {
+                        out: UnsafeMutablePointer<Float>, tokens n: Int) {
+        let factors = layout.layers[layer][product.rawValue]
+        guard !factors.isEmpty else { return }
+        lowRank(layer: layer, product, input: input, tokens: n)
+        let r = layout.rank, width = factors.count * r
+        let low = keptLow(layer, firstFactor(layer, product))
+        for (f, factor) in factors.enumerated() {
+            BLAS.gemm(transB: true, m: n, n: factor.outFeatures, k: r, alpha: scaling, a: low + f * r, lda: width,
+                      b: parameters.pointer + factor.b, beta: 1, c: out + factor.column, ldc: factor.outputWidth)
+        }
+    }
+
+    /// Keeps x' A^T ([tokens, count * r]) of every factor of `product`. convertedInput: the
+    /// input in bf16 (`BF16Linear.convert`), read by the bf16 product instead of the input.
+    public func lowRank(layer: Int, _ product: LoRALayout.Product, input: UnsafePointer<Float>,
+                        convertedInput: UnsafePointer<UInt16>? = nil, tokens n: Int) {
         let factors = layout.layers[layer][product.rawValue]
         guard let first = factors.first else { return }
         let r = layout.rank, width = factors.count * r, firstIndex = firstFactor(layer, product)
@@ -151,23 +167,27 @@ public final class LoRAAdapters: @unchecked Sendable {
             // The product's A factors are one [count * r, in] matrix.
             BLAS.gemm(transB: true, m: n, n: width, k: first.inFeatures, a: input, b: parameters.pointer + first.a, c: low)
         }
-        for (f, factor) in factors.enumerated() {
-            BLAS.gemm(transB: true, m: n, n: factor.outFeatures, k: r, alpha: scaling, a: low + f * r, lda: width,
-                      b: parameters.pointer + factor.b, beta: 1, c: out + factor.column, ldc: factor.outputWidth)
-        }
     }
 
     /// Adds the gradients of every factor of `product` and their share of the input gradient.
     /// dOut: [tokens, outputWidth] the gradient of the fused product's output; input: as in
-    /// `forward`; dInput: [tokens, in], added to (nil: not wanted). convertedGradient: dOut in
-    /// bf16, as the frozen input-gradient product left it (bf16 only).
+    /// `forward`; dInput: [tokens, in], added to (nil: not wanted). In bf16 the model runs the
+    /// parts itself: `lowRankGradient`, the frozen input-gradient product with
+    /// `addInputGradient` on its tiles, `factorGradients`.
     public func backward(layer: Int, _ product: LoRALayout.Product, input: UnsafePointer<Float>,
-                         dOut: UnsafePointer<Float>, convertedGradient: UnsafePointer<UInt16>? = nil,
-                         dInput: UnsafeMutablePointer<Float>?, tokens n: Int) {
+                         dOut: UnsafePointer<Float>, dInput: UnsafeMutablePointer<Float>?, tokens n: Int) {
+        lowRankGradient(layer: layer, product, dOut: dOut, tokens: n)
+        factorGradients(layer: layer, product, input: input, dInput: dInput, inputGradientAdded: false, tokens: n)
+    }
+
+    /// dB += s dY^T low and dLow = s dY B of every factor of `product`. convertedGradient: dOut
+    /// in bf16 (`BF16Linear.convert`), read by the bf16 product instead of dOut.
+    public func lowRankGradient(layer: Int, _ product: LoRALayout.Product, dOut: UnsafePointer<Float>,
+                                convertedGradient: UnsafePointer<UInt16>? = nil, tokens n: Int) {
         let factors = layout.layers[layer][product.rawValue]
-        guard let first = factors.first else { return }
-        let r = layout.rank, s = scaling, width = factors.count * r, firstIndex = firstFactor(layer, product)
-        let low = keptLow(layer, firstIndex)
+        guard !factors.isEmpty else { return }
+        let r = layout.rank, s = scaling, width = factors.count * r
+        let low = keptLow(layer, firstFactor(layer, product))
         for (f, factor) in factors.enumerated() {
             let dY = dOut + factor.column, ld = factor.outputWidth
             // dB [out, r] += s dY^T low_f; dLow_f [n, r] = s dY B.
@@ -178,11 +198,22 @@ public final class LoRAAdapters: @unchecked Sendable {
                       c: dLow.pointer + f * r, ldc: width)
         }
         bf16?.up(layer: layer, product, dOut: dOut, converted: convertedGradient, dLow: dLow.pointer, tokens: n)
+    }
+
+    /// dA += dLow^T x' of every factor of `product`, and dInput += their share (dLow A, each
+    /// factor's under its dropout mask) unless `inputGradientAdded` says the frozen product's
+    /// tiles took it (`addInputGradient`).
+    public func factorGradients(layer: Int, _ product: LoRALayout.Product, input: UnsafePointer<Float>,
+                                dInput: UnsafeMutablePointer<Float>?, inputGradientAdded: Bool, tokens n: Int) {
+        let factors = layout.layers[layer][product.rawValue]
+        guard let first = factors.first else { return }
+        precondition(!inputGradientAdded || fusesInputGradient, "dropout's input gradient cannot be added tile by tile")
+        let r = layout.rank, width = factors.count * r, firstIndex = firstFactor(layer, product)
         if !dropoutActive {
             // dA [count * r, in] += dLow^T x and dx += dLow A, all factors at once.
             BLAS.gemm(transA: true, m: width, n: first.inFeatures, k: n, a: dLow.pointer, b: input, beta: 1,
                       c: gradients.pointer + first.a)
-            if let dInput {
+            if let dInput, !inputGradientAdded {
                 BLAS.gemm(m: n, n: first.inFeatures, k: width, a: dLow.pointer, b: parameters.pointer + first.a, beta: 1, c: dInput)
             }
             return
@@ -200,7 +231,7 @@ public final class LoRAAdapters: @unchecked Sendable {
         }
     }
 
-    private var dropoutActive: Bool { settings.dropout > 0 && dropoutDraw != nil }
+    var dropoutActive: Bool { settings.dropout > 0 && dropoutDraw != nil }
 
     /// x itself without dropout; else x with the factor's mask applied, in `dropped`.
     private func droppedInput(_ input: UnsafePointer<Float>, layer: Int, factor: Int, features: Int,
