@@ -111,7 +111,13 @@ public final class Transformer: @unchecked Sendable {
 
     /// Says that `parameters` were written (an optimizer step, a ZeRO allgather, a restore):
     /// the bf16 copies are packed again at the next forward pass. A no-op in fp32.
-    public func parametersChanged() { bf16Stale = true }
+    public func parametersChanged() {
+        bf16Stale = true
+        parameterChanges += 1
+    }
+    /// How many times `parametersChanged()` was called: a LoRA trainer's frozen base keeps 0
+    /// over its steps (its bf16 copies are packed once), a full fine-tune's counts its steps.
+    public private(set) var parameterChanges = 0
     private var bf16Stale = true
 
     /// Packs the bf16 copies from the fp32 weights when they are stale: at the first forward

@@ -316,7 +316,9 @@ public final class Trainer {
                                  gradientScale: clip)
             }
             if sharded { communicator.allgather(trained.values.pointer, shardCount: shard.count) }
-            model.parametersChanged()
+            // A LoRA step writes the adapters only: the frozen base's bf16 copies stay packed
+            // (the adapters' own are packed at every forward pass).
+            if !trained.isAdapters { model.parametersChanged() }
         }
         let metrics = StepMetrics(
             step: step, epoch: loader.epoch(ofStep: step), objectiveUsed: objective, sums: global,
