@@ -2,15 +2,16 @@ import DFTCore
 
 /// The adapters' two products over a whole activation in bf16, as PyTorch's CPU autocast runs
 /// lora_A and lora_B: low = x' A^T in the forward pass and dLow = s dY B in the backward pass.
-/// Each reads the bf16 copy of its large operand (x, dY) that the frozen projection beside it
-/// has just made, so the operand is neither converted again nor, as OpenBLAS does with an fp32
-/// operand of a skinny product, copied into a packed buffer on every call: oneDNN reads it in
-/// place, and half the bytes of fp32. The factors are packed again at every forward pass (they
+/// Each reads the bf16 copy of its large operand (x, dY) that the model converts once for it and
+/// the frozen projection beside it (`Transformer+Projections`), so the operand is neither
+/// converted twice nor, as OpenBLAS does with an fp32 operand of a skinny product, copied into
+/// a packed buffer on every call: oneDNN reads it in place, and half the bytes of fp32. The factors are packed again at every forward pass (they
 /// change at every optimizer step, and are small: 1.5% of `small`'s weights at r = 8).
 ///
-/// The products over the rank (out += s low B^T, dB, dA, dx) stay fp32 sgemm: their large
-/// operand is the one they write, or a transposed read. With dropout, each factor's input is
-/// its own: the forward product runs per factor in fp32 (`LoRAAdapters.forward`).
+/// The products over the rank stay fp32 sgemm: dB and dA read their large operand transposed;
+/// out += s low B^T and dx += dLow A run on the frozen product's tiles (`LoRAAdapters+Tiles`).
+/// With dropout, each factor's input is its own: x' A^T runs per factor in fp32
+/// (`LoRAAdapters.lowRank`), and dx per factor under its mask.
 final class LoRABF16Factors {
     struct Product {
         /// The product's A factors, [count * r, in] (adjacent in the buffer): low = x A^T.
@@ -24,9 +25,8 @@ final class LoRABF16Factors {
     let kind: PackedMatrix.Kind
     private let products: [[Product?]]  // [layer][LoRALayout.Product], nil: no factor there
     private let upScratch: FloatBuffer  // [count * r, outputWidth] of the largest product, before packing
-    /// Room for x or dY converted here, when no bf16 copy of them is at hand (the layer-0 q/k/v
-    /// of a LoRA run has no input gradient, so nothing converts its dY), or rounded on the
-    /// reference path.
+    /// Room for x or dY converted here when the caller has no bf16 copy of them (the public
+    /// `LoRAAdapters.forward` and `backward` alone), or rounded on the reference path.
     private let workspace: MatmulWorkspace
 
     init(layout: LoRALayout, parameters: UnsafePointer<Float>, kind: PackedMatrix.Kind, maxTokens: Int) {
