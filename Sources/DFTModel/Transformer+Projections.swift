@@ -25,15 +25,11 @@ extension Transformer {
         let o = offsets.layers[l], w = bf16?.layers[l][projection], (outFeatures, inFeatures) = projection.shape(config)
         let weight = p(o.offset(projection)), bias = projection == .qkv ? o.qkvBias.map { p($0) } : nil
         let product = LoRALayout.Product(projection)
-        guard let adapters, adapters.adapts(layer: l, product) else {
+        let adapters = adapters.flatMap { $0.adapts(layer: l, product) ? $0 : nil }
+        guard let adapters, let w else {
             Linear.forward(out: out, input: input, weight: weight, bias: bias, tokens: n, inFeatures: inFeatures,
                            outFeatures: outFeatures, accumulate: accumulate, bf16: w)
-            return
-        }
-        guard let w else {
-            Linear.forward(out: out, input: input, weight: weight, bias: bias, tokens: n, inFeatures: inFeatures,
-                           outFeatures: outFeatures, accumulate: accumulate)
-            timer.measure(.adapters) { adapters.forward(layer: l, product, input: input, out: out, tokens: n) }
+            if let adapters { timer.measure(.adapters) { adapters.forward(layer: l, product, input: input, out: out, tokens: n) } }
             return
         }
         let converted = w.convert(input, tokens: n, columns: inFeatures)
@@ -52,15 +48,14 @@ extension Transformer {
         let o = offsets.layers[l], w = bf16?.layers[l][projection], (outFeatures, inFeatures) = projection.shape(config)
         let offset = o.offset(projection), dBias = projection == .qkv ? o.qkvBias.flatMap { gw($0) } : nil
         let product = LoRALayout.Product(projection)
-        guard let adapters, adapters.adapts(layer: l, product) else {
+        let adapters = adapters.flatMap { $0.adapts(layer: l, product) ? $0 : nil }
+        // With adapters the weights are frozen: gw gives nil, and the product is dX alone.
+        guard let adapters, let w else {
             Linear.backward(dInput: dInput, dWeight: gw(offset), dBias: dBias, dOut: dOut, input: input, weight: p(offset),
                             tokens: n, inFeatures: inFeatures, outFeatures: outFeatures, bf16: w)
-            return
-        }
-        guard let w else {
-            Linear.backward(dInput: dInput, dWeight: nil, dBias: nil, dOut: dOut, input: input, weight: p(offset),
-                            tokens: n, inFeatures: inFeatures, outFeatures: outFeatures)
-            timer.measure(.adapters) { adapters.backward(layer: l, product, input: input, dOut: dOut, dInput: dInput, tokens: n) }
+            if let adapters {
+                timer.measure(.adapters) { adapters.backward(layer: l, product, input: input, dOut: dOut, dInput: dInput, tokens: n) }
+            }
             return
         }
         let converted = w.convert(dOut, tokens: n, columns: outFeatures)

@@ -130,9 +130,9 @@ public final class LoRAAdapters: @unchecked Sendable {
     }
 
     /// out[:, column ..< column + out] += scaling * x' A^T B^T for each factor of `product`.
-    /// input: [tokens, in] the frozen projection's input; out: [tokens, outputWidth]. In bf16 the
-    /// model runs the two halves itself: `lowRank`, then `addExpansion` on the frozen
-    /// product's tiles.
+    /// input: [tokens, in] the frozen projection's input; out: [tokens, outputWidth]. fp32 only:
+    /// in bf16 the model runs the two halves itself, `lowRank` on its bf16 copy of the input,
+    /// then `addExpansion` on the frozen product's tiles.
     public func forward(layer: Int, _ product: LoRALayout.Product, input: UnsafePointer<Float>,
                         out: UnsafeMutablePointer<Float>, tokens n: Int) {
         let factors = layout.layers[layer][product.rawValue]
@@ -171,8 +171,8 @@ public final class LoRAAdapters: @unchecked Sendable {
 
     /// Adds the gradients of every factor of `product` and their share of the input gradient.
     /// dOut: [tokens, outputWidth] the gradient of the fused product's output; input: as in
-    /// `forward`; dInput: [tokens, in], added to (nil: not wanted). In bf16 the model runs the
-    /// parts itself: `lowRankGradient`, the frozen input-gradient product with
+    /// `forward`; dInput: [tokens, in], added to (nil: not wanted). fp32 only: in bf16 the
+    /// model runs the parts itself: `lowRankGradient`, the frozen input-gradient product with
     /// `addInputGradient` on its tiles, `factorGradients`.
     public func backward(layer: Int, _ product: LoRALayout.Product, input: UnsafePointer<Float>,
                          dOut: UnsafePointer<Float>, dInput: UnsafeMutablePointer<Float>?, tokens n: Int) {

@@ -25,8 +25,7 @@ final class LoRABF16Factors {
     let kind: PackedMatrix.Kind
     private let products: [[Product?]]  // [layer][LoRALayout.Product], nil: no factor there
     private let upScratch: FloatBuffer  // [count * r, outputWidth] of the largest product, before packing
-    /// Room for x or dY converted here when the caller has no bf16 copy of them (the public
-    /// `LoRAAdapters.forward` and `backward` alone), or rounded on the reference path.
+    /// The reference path's rounded copy of x or dY (`.bf16` reads the model's conversion: none).
     private let workspace: MatmulWorkspace
 
     init(layout: LoRALayout, parameters: UnsafePointer<Float>, kind: PackedMatrix.Kind, maxTokens: Int) {
@@ -46,7 +45,7 @@ final class LoRABF16Factors {
                                                 inFeatures: first.outputWidth, kind: kind, pack: false))
             }
         }
-        workspace = MatmulWorkspace(capacity: max(1, maxTokens * largestInner))
+        workspace = MatmulWorkspace(capacity: kind == .bf16Reference ? max(1, maxTokens * largestInner) : 1)
     }
 
     var bytes: Int {
@@ -76,15 +75,15 @@ final class LoRABF16Factors {
         }
     }
 
-    /// low [tokens, count * r] = x A^T. x: [tokens, in] in fp32 (`input`) and, when the frozen
-    /// product has just converted it, in bf16 (`converted`).
+    /// low [tokens, count * r] = x A^T. x: [tokens, in] in fp32 (`input`), and in bf16
+    /// (`converted`, `BF16Linear.convert`; nil on the reference path).
     func down(layer: Int, _ product: LoRALayout.Product, input: UnsafePointer<Float>, converted: UnsafePointer<UInt16>?,
               low: UnsafeMutablePointer<Float>, tokens: Int) {
         multiply(products[layer][product.rawValue]!.down, input, converted, low, tokens)
     }
 
     /// dLow [tokens, count * r] = s dY B of every factor. dY: [tokens, outputWidth] in fp32
-    /// (`dOut`) and, when the frozen input-gradient product has just converted it, in bf16.
+    /// (`dOut`), and in bf16 (`converted`, as for `down`).
     func up(layer: Int, _ product: LoRALayout.Product, dOut: UnsafePointer<Float>, converted: UnsafePointer<UInt16>?,
             dLow: UnsafeMutablePointer<Float>, tokens: Int) {
         multiply(products[layer][product.rawValue]!.up, dOut, converted, dLow, tokens)
@@ -92,8 +91,9 @@ final class LoRABF16Factors {
 
     private func multiply(_ matrix: PackedMatrix, _ input: UnsafePointer<Float>, _ converted: UnsafePointer<UInt16>?,
                           _ output: UnsafeMutablePointer<Float>, _ tokens: Int) {
-        if kind == .bf16, let converted {
-            matrix.multiply(rows: tokens, bf16Input: converted, output: output, workspace: workspace)
+        if kind == .bf16 {
+            precondition(converted != nil, "a bf16 adapter product without the model's bf16 copy of its operand")
+            matrix.multiply(rows: tokens, bf16Input: converted!, output: output, workspace: workspace)
         } else {
             matrix.multiply(rows: tokens, input: input, output: output, workspace: workspace)
         }
