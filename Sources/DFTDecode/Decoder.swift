@@ -10,7 +10,9 @@ import DFTModel
 /// the model's own buffer, not a copy, in the `DecodeLayout` (the matrices transposed to
 /// [in, out], in column panels on AVX-512 kernels) that `withTransposedWeights` switches the
 /// buffer to and back; in bf16 (`.packed`) copies oneDNN packs when that scope opens. Every
-/// `step` runs inside it. The KV cache, attention and the logits are fp32 either way.
+/// `step` runs inside it. The KV cache follows the products: fp32, or bf16 read in place by
+/// oneDNN's products in a decode step (`KVCache`, `CachedAttention`); softmax and the logits
+/// are fp32 either way.
 ///
 /// Buffers are allocated once for `maxTokens` tokens per step and `slots x context` cached
 /// positions; after a step of each row count has run once, `step` allocates nothing.
@@ -57,10 +59,12 @@ public final class Decoder: @unchecked Sendable {
         self.maxTokens = maxTokens
         offsets = model.parameterOffsets
         rope = RotaryEmbedding(headDim: c.headDim, maxPositions: context, inverseFrequencies: c.ropeInverseFrequencies)
+        // bf16 products keep the cache in bf16 too (half its bytes), read by oneDNN in place.
+        let cacheBF16 = weights.kind == .fp32 ? nil : weights.kind
         cache = KVCache(layers: c.numHiddenLayers, slots: slots, kvHeads: c.numKeyValueHeads, capacity: context,
-                        headDim: c.headDim)
+                        headDim: c.headDim, storage: cacheBF16 == nil ? .fp32 : .bf16)
         attention = CachedAttention(heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, headDim: c.headDim,
-                                    maxQueries: maxTokens, context: context)
+                                    maxQueries: maxTokens, context: context, bf16: cacheBF16)
         switch weights {
         case .panels:
             precondition(!model.matricesReleased, "a model whose matrices were released decodes only on its packed copies")

@@ -31,6 +31,15 @@ public enum DecodeWeights: Sendable, CustomStringConvertible {
         }
     }
 
+    /// What the products multiply in (panels: fp32).
+    public var kind: PackedMatrix.Kind {
+        switch self {
+        case .panels: return .fp32
+        case .packed(let kind): return kind
+        case .prepacked(let weights): return weights.kind
+        }
+    }
+
     /// The model's fp32 matrices are gone (`prepacked`).
     public var releasesModelMatrices: Bool {
         if case .prepacked = self { return true }

@@ -175,9 +175,9 @@ struct Bench: ParsableCommand {
             1e3 * r.secondsPerStep, r.endToEndTokensPerSecond, Double(r.weightBytesPerStep) / 1e6, r.kvBytesPerStep / 1e6,
             r.triadBytesPerSecond / 1e9, against, Double(r.peakResidentBytes) / 1e9))
         print(MachineDescription.line)
-        print(String(format: "context %d positions | up to %d tokens per step | KV cache (fp32), step buffers, logits and "
+        print(String(format: "context %d positions | up to %d tokens per step | KV cache (%@), step buffers, logits and "
             + "packed weights %.1f MB | weights initialised%@ in %.3f s | weights to the decoding layout (or packed) and "
-            + "back %.3f s (once per job)", r.context, r.maxTokens, Double(r.decoderBytes) / 1e6,
+            + "back %.3f s (once per job)", r.context, r.maxTokens, r.kvStorage.description, Double(r.decoderBytes) / 1e6,
             r.weights.releasesModelMatrices ? " and packed, fp32 matrices released," : "", r.loadSeconds,
             r.layoutSwitchSeconds))
         print("compute: \(r.weights)" + (precision == .auto ? " (chosen by --precision auto)" : ""))

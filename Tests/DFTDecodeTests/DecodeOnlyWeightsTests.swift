@@ -30,7 +30,8 @@ struct DecodeOnlyWeightsTests {
         #expect(decodeOnly.logits == packed.logits)
 
         // And still within bf16's error of transformers' fp32 logits (the bound of
-        // `PrecisionDecodingTests.bf16NearFP32`).
+        // `PrecisionDecodingTests.bf16NearFP32`; the bf16 lookup adds to it: 0.062 on qwen2,
+        // 0.033 on llama3).
         let expected = try DecodeFixtures.expected(name)
         let fp32 = try (0..<expected.prompts.count).map { try DecodeFixtures.logits(name, prompt: $0) }
         let vocab = fp32[0].count / expected.new_tokens
@@ -38,7 +39,7 @@ struct DecodeOnlyWeightsTests {
         let equal = zip(decodeOnly.greedy, expected.greedy).filter { $0 == $1 }.count
         print("decode-only \(kind) on \(name): logits within \(difference) of the row's largest logit; "
               + "\(equal) of \(expected.prompts.count) greedy completions equal fp32's")
-        #expect(difference < 0.05)
+        #expect(difference < PrecisionDecodingTests.bf16Bound)
     }
 
     @Test("loading decode-only leaves only the norms and biases of the fp32 buffer resident", arguments: [false, true])

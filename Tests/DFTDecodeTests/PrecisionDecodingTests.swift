@@ -12,6 +12,9 @@ struct PrecisionDecodingTests {
     /// The bf16 kinds this host runs.
     static let bf16Kinds: [PackedMatrix.Kind] = OneDNN.nativeBF16 ? [.bf16, .bf16Reference] : [.bf16Reference]
 
+    /// bf16's bound on `relativeDifference` from fp32 on the fixtures (see `bf16NearFP32`).
+    static let bf16Bound: Float = 0.08
+
     /// The largest |a - b| over all prompts and steps, relative to the largest |b| of its row.
     static func relativeDifference(_ a: [[Float]], _ b: [[Float]], vocab: Int) -> Float {
         var worst: Float = 0
@@ -36,9 +39,10 @@ struct PrecisionDecodingTests {
     }
 
     /// bf16 rounds every product's operands to 8 significant bits (relative error up to 2^-9
-    /// each): the logits move by a few per mille of their scale, and a greedy path forks where
-    /// the fp32 top two logits are closer than that (the fixtures' smallest margins are a few
-    /// tenths on logits of size ~10).
+    /// each), the cached keys and values included: the logits move by a few hundredths of their
+    /// scale (0.042 on both fixtures; 0.035 and 0.038 with an fp32 cache), and a greedy path
+    /// forks where the fp32 top two logits are closer than that (the fixtures' smallest margins
+    /// are a few tenths on logits of size ~10). `bf16AgainstTorchAutocast` is the sharper check.
     @Test("bf16 decoding stays within bf16's error of fp32 (transformers' fixtures), natively and on the reference path",
           arguments: ["qwen2", "llama3"], PrecisionDecodingTests.bf16Kinds)
     func bf16NearFP32(name: String, kind: PackedMatrix.Kind) throws {
@@ -51,7 +55,7 @@ struct PrecisionDecodingTests {
         let firstForks = zip(bf16.greedy, expected.greedy).map { a, b in a.indices.first { a[$0] != b[$0] } }
         print("bf16 \(kind) on \(name): logits within \(difference) of the row's largest logit; "
               + "\(equal) of \(expected.prompts.count) greedy completions equal fp32's; first differing token: \(firstForks)")
-        #expect(difference < 0.05, "largest logit difference \(difference) of the row's largest logit")
+        #expect(difference < Self.bf16Bound, "largest logit difference \(difference) of the row's largest logit")
         #expect(difference > 1e-4, "bf16 rounding must show; otherwise the products ran in fp32")
     }
 

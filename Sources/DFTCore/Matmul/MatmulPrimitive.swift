@@ -27,6 +27,9 @@ final class MatmulPrimitive: @unchecked Sendable {
         /// B given as its transpose, a plain row-major [width, inner] matrix (keys in attention's
         /// scores: Q K^T); implies a plain B.
         var transposedB = false
+        /// B in oneDNN's `BA16a64b2a` layout (`BlockedBF16`), written by its owner rather than
+        /// packed by oneDNN and given per call (a bf16 KV cache's keys or values); bf16 only.
+        var blockedB = false
     }
 
     let shape: Shape
@@ -53,9 +56,10 @@ final class MatmulPrimitive: @unchecked Sendable {
             : matrixDesc(shape.rows, shape.inner, type, dnnl_ab)
         var destination = matrixDesc(shape.rows, shape.width, dnnl_f32, dnnl_ab)
         var weights = shape.transposedB ? matrixDesc(shape.inner, shape.width, type, rowStride: 1, columnStride: shape.inner)
+            : shape.blockedB ? matrixDesc(shape.inner, shape.width, type, dnnl_BA16a64b2a)
             : shape.plainB ? matrixDesc(shape.inner, shape.width, type, dnnl_ab)
             : Self.weightsDesc(width: shape.width, inner: shape.inner, bf16: shape.bf16)
-        plainWeightsDesc = shape.plainB || shape.transposedB ? weights : nil
+        plainWeightsDesc = shape.plainB || shape.transposedB || shape.blockedB ? weights : nil
         var operation = dnnl_matmul_desc_t()
         OneDNN.check(dnnl_matmul_desc_init(&operation, &source, &weights, nil, &destination), "a matmul desc")
         var attributes: dnnl_primitive_attr_t?
@@ -92,7 +96,7 @@ final class MatmulPrimitive: @unchecked Sendable {
         OneDNN.withWorker(worker) { stream in execute(worker: worker, stream: stream, a: a, weights: weights, c: c) }
     }
 
-    /// Runs C (+)= A B with a plain B (`plainB` or `transposedB`) at `b`, on worker `worker`'s
+    /// Runs C (+)= A B with a B given per call (`plainB`, `transposedB`, `blockedB`) at `b`, on worker `worker`'s
     /// memory objects.
     @inline(__always)
     func run(worker: Int, a: UnsafeRawPointer, b: UnsafeRawPointer, c: UnsafeMutablePointer<Float>) {

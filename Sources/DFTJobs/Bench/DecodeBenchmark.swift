@@ -52,6 +52,7 @@ public struct DecodeBenchmark {
         public var batchBound: Double
         public var peakResidentBytes: Int
         public var decoderBytes: Int               // KV cache, step buffers and logits
+        public var kvStorage: KVCache.Storage      // the cache's element type (bf16 with bf16 products)
         /// Transposing the weights to the decoding layout and back, or packing them
         /// (`Decoder.withTransposedWeights`), paid once per `generate` or accuracy evaluation.
         public var layoutSwitchSeconds: Double
@@ -155,7 +156,7 @@ public struct DecodeBenchmark {
         let weightBytes = decoder.weightBytesPerStep
         // Keys and values of every cached position of every layer and kv head, fp32.
         let kvBytesPerPosition = config.numHiddenLayers * config.numKeyValueHeads * config.headDim * 2
-            * MemoryLayout<Float>.stride
+            * (decoder.cache.storage == .bf16 ? 2 : 4)
         let kvBytesPerStep = Double(positionsRead * kvBytesPerPosition) / Double(newTokens)
         return Result(
             prefillTokensPerSecond: Double(batch * promptLength) / prefillSeconds,
@@ -165,7 +166,7 @@ public struct DecodeBenchmark {
             weightBytesPerStep: weightBytes, kvBytesPerStep: kvBytesPerStep, triadBytesPerSecond: bandwidth,
             batchOneBound: bandwidth / (Double(weightBytes) + kvBytesPerStep / Double(batch)),
             batchBound: Double(batch) * bandwidth / (Double(weightBytes) + kvBytesPerStep),
-            peakResidentBytes: Int(usage.ru_maxrss) * 1024, decoderBytes: decoder.bytes,
+            peakResidentBytes: Int(usage.ru_maxrss) * 1024, decoderBytes: decoder.bytes, kvStorage: decoder.cache.storage,
             layoutSwitchSeconds: layoutSwitchSeconds, loadSeconds: loadSeconds,
             maxTokens: maxTokens, context: context, weights: weights)
     }
