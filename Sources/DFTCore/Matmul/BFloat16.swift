@@ -5,18 +5,18 @@
 public enum BFloat16 {
     /// x rounded to the nearest bf16 (ties to even), as PyTorch and oneDNN round; a NaN stays
     /// a (quiet) NaN.
-    @inline(__always)
+    @inlinable
     public static func bits(_ x: Float) -> UInt16 {
         let b = x.bitPattern
         let rounded = UInt16(truncatingIfNeeded: (b &+ 0x7FFF &+ ((b >> 16) & 1)) >> 16)
         return x.isNaN ? UInt16(truncatingIfNeeded: b >> 16) | 0x0040 : rounded
     }
 
-    @inline(__always)
+    @inlinable
     public static func float(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
 
     /// x rounded to bf16 and back: the value a bf16 operand carries.
-    @inline(__always)
+    @inlinable
     public static func round(_ x: Float) -> Float { float(bits(x)) }
 
     /// out[i] = bits(input[i]) for i < count.
