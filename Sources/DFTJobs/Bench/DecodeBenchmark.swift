@@ -154,7 +154,7 @@ public struct DecodeBenchmark {
         // decoder holds them (fp32, or packed bf16). Activations and logits (a few MB) are not
         // counted.
         let weightBytes = decoder.weightBytesPerStep
-        // Keys and values of every cached position of every layer and kv head, fp32.
+        // Keys and values of every cached position of every layer and kv head, in the cache's type.
         let kvBytesPerPosition = config.numHiddenLayers * config.numKeyValueHeads * config.headDim * 2
             * (decoder.cache.storage == .bf16 ? 2 : 4)
         let kvBytesPerStep = Double(positionsRead * kvBytesPerPosition) / Double(newTokens)
