@@ -85,17 +85,17 @@ final class CachedAttention: @unchecked Sendable {
         self.maxQueries = maxQueries
         self.context = context
         self.bf16 = bf16
-        paddedContext = bf16 == nil ? context : (context + 63) / 64 * 64
+        paddedContext = bf16 == nil ? context : BlockedBF16.paddedColumns(context)
         panelRows = max(2 * group, Self.queryPanel)
         keyChunk = max(16, BLAS.smallTransposedBArea / group)
         valueChunk = max(16, BLAS.smallProductLimit / (group * headDim))
         let threads = max(1, Parallel.threads)
         unpackedStride = 2 * paddedContext * headDim + group * headDim
-        bf16Stride = (group * headDim + group * paddedContext + 1) / 2 + group * 64
+        bf16Stride = (group * headDim + group * paddedContext + 1) / 2 + group * BlockedBF16.columnBlock
         scratch = FloatBuffer(count: threads * panelRows * paddedContext)
         unpacked = FloatBuffer(count: bf16 == nil ? 0 : threads * unpackedStride)
         bf16Scratch = FloatBuffer(count: bf16 == nil ? 0 : threads * bf16Stride)
-        let lengths = bf16 == .bf16 ? paddedContext / 64 : 0
+        let lengths = bf16 == .bf16 ? paddedContext / BlockedBF16.columnBlock : 0
         scoreProducts = Array(repeating: nil, count: lengths)
         valueProducts = Array(repeating: nil, count: lengths)
         lastValueProducts = Array(repeating: nil, count: lengths)
@@ -125,11 +125,14 @@ final class CachedAttention: @unchecked Sendable {
 
     /// Makes the products of a decode step over `length` positions, if not made yet.
     private func prepareProducts(length: Int) {
-        let index = (length + 63) / 64 - 1, padded = (index + 1) * 64
+        let columns = BlockedBF16.columnBlock
+        let padded = BlockedBF16.paddedColumns(length), index = padded / columns - 1
         if scoreProducts[index] != nil { return }
-        let workers = max(1, Parallel.threads), lastWidth = headDim - (headDim - 1) / 64 * 64
+        let workers = max(1, Parallel.threads), lastWidth = headDim - (headDim - 1) / columns * columns
         scoreProducts[index] = BlockedBF16Product(rows: group, width: padded, inner: headDim, workers: workers)
-        if headDim > 64 { valueProducts[index] = BlockedBF16Product(rows: group, width: 64, inner: padded, workers: workers) }
+        if headDim > columns {
+            valueProducts[index] = BlockedBF16Product(rows: group, width: columns, inner: padded, workers: workers)
+        }
         lastValueProducts[index] = BlockedBF16Product(rows: group, width: lastWidth, inner: padded, workers: workers)
     }
 
@@ -230,7 +233,8 @@ final class CachedAttention: @unchecked Sendable {
     private func decodeBF16(run: DecodeBatch.Run, kvHead g: Int, out: UnsafeMutablePointer<Float>,
                             qkv: UnsafeMutablePointer<Float>, cache: KVCache, layer: Int, worker: Int,
                             panel: UnsafeMutablePointer<Float>) {
-        let length = run.start + 1, index = (length + 63) / 64 - 1, padded = (index + 1) * 64
+        let columns = BlockedBF16.columnBlock
+        let length = run.start + 1, padded = BlockedBF16.paddedColumns(length), index = padded / columns - 1
         let q = qkv + run.offset * qkvWidth + g * group * headDim     // [group, headDim]
         let attended = out + run.offset * outWidth + g * group * headDim  // [group, headDim]
         let halves = UnsafeMutableRawPointer(bf16Scratch.pointer + worker * bf16Stride).assumingMemoryBound(to: UInt16.self)
@@ -254,10 +258,10 @@ final class CachedAttention: @unchecked Sendable {
                 product.run(worker: worker, a: p16, b: values, c: attended)
                 continue
             }
-            let width = min(64, headDim - block * 64)
+            let width = min(columns, headDim - block * columns)
             product.run(worker: worker, a: p16, b: values, c: tile)
             for r in 0..<group {
-                (attended + r * headDim + block * 64).update(from: tile + r * width, count: width)
+                (attended + r * headDim + block * columns).update(from: tile + r * width, count: width)
             }
         }
     }

@@ -50,10 +50,10 @@ public final class KVCache: @unchecked Sendable {
             keyElements = capacity * headDim
             valueElements = capacity * headDim
         case .bf16:
-            paddedCapacity = (capacity + 63) / 64 * 64
-            valueBlocks = (headDim + 63) / 64
+            paddedCapacity = BlockedBF16.paddedColumns(capacity)
+            valueBlocks = BlockedBF16.paddedColumns(headDim) / BlockedBF16.columnBlock
             keyElements = BlockedBF16.elements(rows: headDim, columns: paddedCapacity)
-            valueElements = valueBlocks * BlockedBF16.elements(rows: paddedCapacity, columns: 64)
+            valueElements = valueBlocks * BlockedBF16.elements(rows: paddedCapacity, columns: BlockedBF16.columnBlock)
         }
         let heads = layers * slots * kvHeads
         // bf16: two halves a float; zero from the start, which the layouts' padding must be.
@@ -108,10 +108,11 @@ public final class KVCache: @unchecked Sendable {
         for d in 0..<headDim {
             k[BlockedBF16.offset(row: d, column: position, paddedRows: rows)] = BFloat16.bits(key[d])
         }
+        let columns = BlockedBF16.columnBlock
         for block in 0..<valueBlocks {
             let v = valueBlock(layer: layer, slot: slot, head: head, block: block)
-            for d in (block * 64)..<min(headDim, block * 64 + 64) {
-                v[BlockedBF16.offset(row: position, column: d - block * 64, paddedRows: paddedCapacity)] = BFloat16.bits(value[d])
+            for d in (block * columns)..<min(headDim, block * columns + columns) {
+                v[BlockedBF16.offset(row: position, column: d - block * columns, paddedRows: paddedCapacity)] = BFloat16.bits(value[d])
             }
         }
     }
@@ -127,11 +128,12 @@ public final class KVCache: @unchecked Sendable {
                 out[t * headDim + d] = BFloat16.float(k[BlockedBF16.offset(row: d, column: t, paddedRows: rows)])
             }
         }
+        let columns = BlockedBF16.columnBlock
         for block in 0..<valueBlocks {
             let v = valueBlock(layer: layer, slot: slot, head: head, block: block)
             for t in 0..<count {
-                for d in (block * 64)..<min(headDim, block * 64 + 64) {
-                    outValues[t * headDim + d] = BFloat16.float(v[BlockedBF16.offset(row: t, column: d - block * 64,
+                for d in (block * columns)..<min(headDim, block * columns + columns) {
+                    outValues[t * headDim + d] = BFloat16.float(v[BlockedBF16.offset(row: t, column: d - block * columns,
                                                                                      paddedRows: paddedCapacity)])
                 }
             }
@@ -157,14 +159,14 @@ public final class KVCache: @unchecked Sendable {
                         continue
                     }
                     // The prefix of each matrix that holds the first `count` positions: whole
-                    // blocks of 64 columns of K^T, whole pairs of rows of each V.
-                    let keyPrefix = (count + 63) / 64 * 64 * BlockedBF16.paddedRows(headDim)
+                    // blocks of columns of K^T, whole pairs of rows of each V.
+                    let keyPrefix = BlockedBF16.paddedColumns(count) * BlockedBF16.paddedRows(headDim)
                     keyBlock(layer: layer, slot: slot, head: head).update(from: keyBlock(layer: layer, slot: source, head: head),
                                                                           count: keyPrefix)
                     for block in 0..<valueBlocks {
                         valueBlock(layer: layer, slot: slot, head: head, block: block)
                             .update(from: valueBlock(layer: layer, slot: source, head: head, block: block),
-                                    count: (count + 1) / 2 * 2 * 64)
+                                    count: (count + 1) / 2 * 2 * BlockedBF16.columnBlock)
                     }
                 }
             }

@@ -18,9 +18,13 @@ public enum BlockedBF16 {
     @inlinable
     public static func paddedRows(_ rows: Int) -> Int { (rows + rowBlock - 1) / rowBlock * rowBlock }
 
+    /// N rounded up to whole blocks of columns.
+    @inlinable
+    public static func paddedColumns(_ columns: Int) -> Int { (columns + columnBlock - 1) / columnBlock * columnBlock }
+
     /// Elements (bf16) of a [rows, columns] matrix in this layout.
     public static func elements(rows: Int, columns: Int) -> Int {
-        paddedRows(rows) * ((columns + columnBlock - 1) / columnBlock * columnBlock)
+        paddedRows(rows) * paddedColumns(columns)
     }
 
     /// Where element (row, column) of a matrix of `paddedRows` (`paddedRows(K)`) rows lives.
