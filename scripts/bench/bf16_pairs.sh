@@ -59,20 +59,20 @@ pair() {
     printf '%-34s %-26s median %5sx  target %s   (tokens/s:%s)\n' "$name" "${ratios[*]}" "$median" "$target" "$line"
 }
 
-echo "ratio                              rounds                     median         target   (tokens/s of each pair)"
-pair "train small bf16/fp32" ">= 1.8x" -- --shape small --steps 5 --precision fp32 -- --shape small --steps 5 --precision bf16
-for batch in 1 16 32; do
-    pair "decode small batch $batch bf16/fp32" ">= 1.8x" -- --shape small --decode --batch $batch --precision fp32 \
-        -- --shape small --decode --batch $batch --precision bf16
-done
-pair "decode small fp32 batch 32/1" ">= 10x" -- --shape small --decode --batch 1 --precision fp32 \
-    -- --shape small --decode --batch 32 --precision fp32
-if [ $quick = 0 ]; then
-    pair "train qwen05b bf16/fp32" ">= 1.8x" -- --shape qwen05b --steps 3 --precision fp32 -- --shape qwen05b --steps 3 --precision bf16
+# Every ratio of one shape: training (STEPS optimizer steps), decoding at batch 1, 16 and 32,
+# and fp32 decoding's batch 32 against batch 1.
+shape_pairs() {
+    local shape="$1" steps="$2" batch
+    pair "train $shape bf16/fp32" ">= 1.8x" -- --shape "$shape" --steps "$steps" --precision fp32 \
+        -- --shape "$shape" --steps "$steps" --precision bf16
     for batch in 1 16 32; do
-        pair "decode qwen05b batch $batch bf16/fp32" ">= 1.8x" -- --shape qwen05b --decode --batch $batch --precision fp32 \
-            -- --shape qwen05b --decode --batch $batch --precision bf16
+        pair "decode $shape batch $batch bf16/fp32" ">= 1.8x" -- --shape "$shape" --decode --batch $batch --precision fp32 \
+            -- --shape "$shape" --decode --batch $batch --precision bf16
     done
-    pair "decode qwen05b fp32 batch 32/1" ">= 10x" -- --shape qwen05b --decode --batch 1 --precision fp32 \
-        -- --shape qwen05b --decode --batch 32 --precision fp32
-fi
+    pair "decode $shape fp32 batch 32/1" ">= 10x" -- --shape "$shape" --decode --batch 1 --precision fp32 \
+        -- --shape "$shape" --decode --batch 32 --precision fp32
+}
+
+echo "ratio                              rounds                     median         target   (tokens/s of each pair)"
+shape_pairs small 5
+if [ $quick = 0 ]; then shape_pairs qwen05b 3; fi
