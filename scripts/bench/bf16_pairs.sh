@@ -33,9 +33,16 @@ fi
 tokens() {
     local out
     out=$("$bench" bench --threads 2 "$@" 2>&1) || { echo "$out" >&2; echo "bf16_pairs.sh: dft-mpi bench $* failed" >&2; exit 1; }
-    echo "$out" | awk '/^bench / {
+    local rate
+    rate=$(echo "$out" | awk '/^bench / {
         for (i = 1; i < NF; i++) if ($(i + 1) == "tokens/s" && ($(i - 1) == "|" || $(i - 1) == "decode")) { print $i; exit }
-    }'
+    }')
+    if [ -z "$rate" ]; then
+        echo "$out" >&2
+        echo "bf16_pairs.sh: no tokens/s in the output of dft-mpi bench $* (its summary line changed?)" >&2
+        exit 1
+    fi
+    echo "$rate"
 }
 
 # pair NAME TARGET -- ARGS_A -- ARGS_B: ratio B / A over the rounds (runs A then B in each).
